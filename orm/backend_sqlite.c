@@ -1,0 +1,308 @@
+/* SPDX-License-Identifier: MIT
+ * backend_sqlite.c - the embedded default backend.
+ *
+ * Each pooled connection is its own sqlite3 handle opened with
+ * SQLITE_OPEN_NOMUTEX (the pool guarantees one thread per connection). The
+ * database runs in WAL mode with synchronous=FULL, so a commit that returned
+ * is on disk even if the process is killed the next instant; writers start
+ * with BEGIN IMMEDIATE so two writers never deadlock on a lock upgrade and
+ * wait (busy_timeout) instead of failing. Logins are unique through a
+ * COLLATE NOCASE index (logins are ASCII), so plain "=" compares them
+ * case-insensitively. */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "orm/orm_int.h"
+#include "service/util.h"
+
+#define SQLITE_BUSY_TIMEOUT_MS 5000
+
+struct sqlite_conn {
+    struct orm_conn base;               /* first: the ORM sees only this */
+    sqlite3 *db;
+    sqlite3_stmt *stmts[ORM_MAX_STMTS]; /* prepared statements by id */
+};
+
+static struct sqlite_conn *
+to_sqlite(struct orm_conn *c)
+{
+    return (struct sqlite_conn *)c;
+}
+
+static bool
+sqlite_accepts(const char *url)
+{
+    return strncmp(url, "sqlite:", 7) == 0;
+}
+
+/* Map an SQLite result code to the ORM contract and keep the message. */
+static enum usv_err
+fail(struct sqlite_conn *sc, const char *what)
+{
+    int ext = sqlite3_extended_errcode(sc->db);
+
+    orm_conn_error(&sc->base, what, sqlite3_errmsg(sc->db));
+    switch (ext) {
+    case SQLITE_CONSTRAINT_UNIQUE:
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+        return USV_CONFLICT;
+    default:
+        break;
+    }
+    switch (ext & 0xFF) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        /* busy_timeout already waited: the database is too busy right now. */
+        return USV_UNAVAILABLE;
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_FULL:
+    case SQLITE_READONLY:
+        sc->base.is_broken = true;
+        return USV_UNAVAILABLE;
+    default:
+        return USV_INTERNAL;
+    }
+}
+
+static void sqlite_close(struct orm_conn *c);
+
+static enum usv_err
+sqlite_open(const char *url, struct orm_conn **out, char *err, size_t errlen)
+{
+    const char *path = url + strlen("sqlite:");
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    struct sqlite_conn *sc = xcalloc(1, sizeof(*sc));
+    char *msg = NULL;
+    static const char setup[] =
+        "PRAGMA journal_mode=WAL;"
+        "PRAGMA synchronous=FULL;"
+        "PRAGMA foreign_keys=ON;";
+
+    if (strcmp(path, ":memory:") == 0) {
+        /* One in-memory database shared by the pool's connections. */
+        path = "file:usersvc-memdb?mode=memory&cache=shared";
+        flags |= SQLITE_OPEN_URI;
+    }
+    if (sqlite3_open_v2(path, &sc->db, flags, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open database: %s",
+                 sc->db != NULL ? sqlite3_errmsg(sc->db) : "out of memory");
+        sqlite_close(&sc->base);
+        return USV_UNAVAILABLE;
+    }
+    sqlite3_extended_result_codes(sc->db, 1);
+    sqlite3_busy_timeout(sc->db, SQLITE_BUSY_TIMEOUT_MS);
+    if (sqlite3_exec(sc->db, setup, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot configure database: %s", msg != NULL ? msg : "?");
+        sqlite3_free(msg);
+        sqlite_close(&sc->base);
+        return USV_UNAVAILABLE;
+    }
+    *out = &sc->base;
+    return USV_OK;
+}
+
+static void
+sqlite_close(struct orm_conn *c)
+{
+    struct sqlite_conn *sc = to_sqlite(c);
+
+    if (sc == NULL)
+        return;
+    for (size_t i = 0; i < ORM_MAX_STMTS; i++)
+        sqlite3_finalize(sc->stmts[i]);
+    sqlite3_close(sc->db);
+    free(sc);
+}
+
+static enum usv_err
+exec_simple(struct orm_conn *c, const char *sql)
+{
+    struct sqlite_conn *sc = to_sqlite(c);
+
+    if (sqlite3_exec(sc->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return fail(sc, sql);
+    return USV_OK;
+}
+
+static enum usv_err
+sqlite_ping(struct orm_conn *c)
+{
+    return exec_simple(c, "SELECT 1");
+}
+
+static enum usv_err
+sqlite_begin(struct orm_conn *c, enum orm_tx mode)
+{
+    return exec_simple(c, mode == ORM_TX_WRITE ? "BEGIN IMMEDIATE" : "BEGIN");
+}
+
+static enum usv_err
+sqlite_commit(struct orm_conn *c)
+{
+    return exec_simple(c, "COMMIT");
+}
+
+static enum usv_err
+sqlite_rollback(struct orm_conn *c)
+{
+    return exec_simple(c, "ROLLBACK");
+}
+
+static enum usv_err
+sqlite_prepare(struct orm_conn *c, unsigned id, const char *sql, size_t n_params)
+{
+    struct sqlite_conn *sc = to_sqlite(c);
+
+    sqlite3_finalize(sc->stmts[id]);
+    sc->stmts[id] = NULL;
+    if (sqlite3_prepare_v3(sc->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &sc->stmts[id],
+                           NULL) != SQLITE_OK)
+        return fail(sc, "prepare");
+    return USV_OK;
+}
+
+static enum usv_err
+bind_all(struct sqlite_conn *sc, sqlite3_stmt *st, const struct orm_param *params, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct orm_param *p = &params[i];
+        int col = (int)i + 1, rc;
+
+        if (p->is_null)
+            rc = sqlite3_bind_null(st, col);
+        else if (p->type == ORM_INT64)
+            rc = sqlite3_bind_int64(st, col, p->i);
+        else
+            rc = sqlite3_bind_text64(st, col, p->s, p->len, SQLITE_TRANSIENT, SQLITE_UTF8);
+        if (rc != SQLITE_OK)
+            return fail(sc, "bind");
+    }
+    return USV_OK;
+}
+
+/* Step @st to completion, collecting rows into @res (may be NULL). */
+static enum usv_err
+step_all(struct sqlite_conn *sc, sqlite3_stmt *st, struct orm_result *res)
+{
+    for (;;) {
+        int rc = sqlite3_step(st);
+
+        if (rc == SQLITE_DONE)
+            break;
+        if (rc != SQLITE_ROW)
+            return fail(sc, "step");
+        if (res == NULL)
+            continue;
+        for (size_t i = 0; i < res->n_cols; i++) {
+            int col = (int)i;
+
+            if (sqlite3_column_type(st, col) == SQLITE_NULL) {
+                orm_result_push_null(res);
+            } else {
+                const unsigned char *s = sqlite3_column_text(st, col);
+
+                orm_result_push(res, (const char *)s, (size_t)sqlite3_column_bytes(st, col));
+            }
+        }
+    }
+    if (res != NULL) {
+        res->affected = (uint64_t)sqlite3_changes64(sc->db);
+        res->last_id = sqlite3_last_insert_rowid(sc->db);
+    }
+    return USV_OK;
+}
+
+static enum usv_err
+sqlite_execute(struct orm_conn *c, unsigned id, const struct orm_param *params, size_t n,
+               struct orm_result *res)
+{
+    struct sqlite_conn *sc = to_sqlite(c);
+    sqlite3_stmt *st = sc->stmts[id];
+    enum usv_err rc = bind_all(sc, st, params, n);
+
+    if (rc == USV_OK)
+        rc = step_all(sc, st, res);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
+}
+
+static enum usv_err
+sqlite_query(struct orm_conn *c, const char *sql, const struct orm_param *params, size_t n,
+             struct orm_result *res)
+{
+    struct sqlite_conn *sc = to_sqlite(c);
+    sqlite3_stmt *st = NULL;
+    enum usv_err rc;
+
+    if (sqlite3_prepare_v2(sc->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return fail(sc, "prepare");
+    rc = bind_all(sc, st, params, n);
+    if (rc == USV_OK)
+        rc = step_all(sc, st, res);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* SQLite has no lock that outlives a transaction; the migration runner
+ * re-reads schema_migrations inside each migration's BEGIN IMMEDIATE
+ * transaction, which serialises concurrent runs on its own. */
+static enum usv_err
+sqlite_lock_migrations(struct orm_conn *c, unsigned timeout_ms)
+{
+    return USV_OK;
+}
+
+static void
+sqlite_unlock_migrations(struct orm_conn *c)
+{
+}
+
+static void
+sqlite_placeholder(struct strbuf *b, unsigned n, enum orm_type type)
+{
+    strbuf_adds(b, "?");
+}
+
+static void
+sqlite_select_column(struct strbuf *b, const struct orm_column *c)
+{
+    /* Timestamps are stored as the canonical text already. */
+    strbuf_adds(b, c->name);
+}
+
+static void
+sqlite_equals(struct strbuf *b, const struct orm_column *c, unsigned n)
+{
+    /* ORM_NOCASE columns are declared COLLATE NOCASE, which "=" honours. */
+    strbuf_addf(b, "%s = ?", c->name);
+}
+
+const struct orm_backend orm_backend_sqlite = {
+    .name = "sqlite",
+    /* One writer at a time anyway; readers run in parallel under WAL. */
+    .default_pool_size = 8,
+    .has_transactional_ddl = true,
+    .has_returning = true,
+    .accepts = sqlite_accepts,
+    .open = sqlite_open,
+    .close = sqlite_close,
+    .ping = sqlite_ping,
+    .begin = sqlite_begin,
+    .commit = sqlite_commit,
+    .rollback = sqlite_rollback,
+    .prepare = sqlite_prepare,
+    .execute = sqlite_execute,
+    .query = sqlite_query,
+    .lock_migrations = sqlite_lock_migrations,
+    .unlock_migrations = sqlite_unlock_migrations,
+    .placeholder = sqlite_placeholder,
+    .select_column = sqlite_select_column,
+    .equals = sqlite_equals,
+    .lock_suffix = "",
+};

@@ -1,0 +1,439 @@
+/* SPDX-License-Identifier: MIT
+ * migrate.c - the migration runner (see migrate.h).
+ *
+ * The runner borrows one connection from the handle's pool, takes the
+ * backend's migration lock, and then handles migrations one transaction at a
+ * time. Bookkeeping SQL is written once with '?' markers and rendered with
+ * the backend's placeholder hook, so it is the same on every database. */
+#include "orm/migrate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "orm/migrations.h"
+#include "orm/orm_int.h"
+#include "service/log.h"
+#include "service/util.h"
+
+#define MIGRATE_LOCK_TIMEOUT_MS 60000
+
+static const char create_table_sql[] =
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    " version BIGINT NOT NULL PRIMARY KEY,"
+    " name VARCHAR(200) NOT NULL,"
+    " checksum CHAR(64) NOT NULL,"
+    " applied_at VARCHAR(40) NOT NULL,"
+    " dirty SMALLINT NOT NULL DEFAULT 0)";
+
+struct runner {
+    struct orm_db *db;
+    const struct orm_backend *be;
+    struct orm_conn *conn;
+    bool is_locked;
+};
+
+/* Render @sql, replacing each '?' with the dialect's placeholder. */
+static char *
+render(const struct orm_backend *be, const char *sql)
+{
+    struct strbuf b;
+    unsigned n = 0;
+
+    strbuf_init(&b);
+    for (const char *p = sql; *p != '\0'; p++) {
+        if (*p == '?')
+            be->placeholder(&b, ++n, ORM_TEXT);
+        else
+            strbuf_add(&b, p, 1);
+    }
+    return strbuf_take(&b);
+}
+
+static enum usv_err
+query(struct runner *r, const char *sql, const struct orm_param *params, size_t n,
+      struct orm_result *res)
+{
+    char *text = render(r->be, sql);
+    enum usv_err rc = r->be->query(r->conn, text, params, n, res);
+
+    free(text);
+    return rc;
+}
+
+static struct orm_param
+text_param(const char *s)
+{
+    struct orm_param p = {.type = ORM_TEXT, .s = s, .len = strlen(s)};
+    return p;
+}
+
+static struct orm_param
+int_param(int64_t v)
+{
+    struct orm_param p = {.type = ORM_INT64, .i = v};
+    return p;
+}
+
+static enum usv_err
+runner_start(struct runner *r, struct orm_db *db, bool lock)
+{
+    enum usv_err rc;
+
+    memset(r, 0, sizeof(*r));
+    r->db = db;
+    r->be = orm_db_backend_ops(db);
+    rc = orm_db_acquire(db, &r->conn);
+    if (rc != USV_OK)
+        return rc;
+    if (lock) {
+        rc = r->be->lock_migrations(r->conn, MIGRATE_LOCK_TIMEOUT_MS);
+        if (rc != USV_OK) {
+            log_error("migrate", "cannot take the migration lock: %s", r->conn->errmsg);
+            return rc;
+        }
+        r->is_locked = true;
+    }
+    rc = query(r, create_table_sql, NULL, 0, NULL);
+    if (rc != USV_OK)
+        log_error("migrate", "cannot create schema_migrations: %s", r->conn->errmsg);
+    return rc;
+}
+
+static void
+runner_finish(struct runner *r)
+{
+    if (r->conn != NULL && r->is_locked && !r->conn->is_broken)
+        r->be->unlock_migrations(r->conn);
+    orm_db_release(r->db, r->conn);
+    r->conn = NULL;
+}
+
+static const struct migration *
+find_embedded(const char *backend, int64_t version)
+{
+    for (size_t i = 0; i < n_migrations; i++) {
+        if (migrations[i].version == version && strcmp(migrations[i].backend, backend) == 0)
+            return &migrations[i];
+    }
+    return NULL;
+}
+
+/* Read the record of @version: *@found, and its checksum and dirty flag. */
+static enum usv_err
+read_record(struct runner *r, int64_t version, bool *found, char *checksum, size_t cs_len,
+            bool *is_dirty)
+{
+    struct orm_param p = int_param(version);
+    struct orm_result res;
+    enum usv_err rc;
+
+    orm_result_init(&res, 2);
+    rc = query(r, "SELECT checksum, dirty FROM schema_migrations WHERE version = ?", &p, 1,
+               &res);
+    *found = false;
+    if (rc == USV_OK && orm_result_rows(&res) == 1) {
+        const char *dirty = orm_result_cell(&res, 0, 1, NULL);
+
+        *found = true;
+        snprintf(checksum, cs_len, "%s", orm_result_cell(&res, 0, 0, NULL));
+        *is_dirty = dirty != NULL && strcmp(dirty, "0") != 0;
+    }
+    orm_result_finish(&res);
+    return rc;
+}
+
+static enum usv_err
+write_record(struct runner *r, const struct migration *m, bool is_dirty)
+{
+    char now[UTC_STAMP_LEN + 1];
+    struct orm_param p[5];
+
+    utc_stamp(now, sizeof(now));
+    p[0] = int_param(m->version);
+    p[1] = text_param(m->name);
+    p[2] = text_param(m->checksum);
+    p[3] = text_param(now);
+    p[4] = int_param(is_dirty ? 1 : 0);
+    return query(r, "INSERT INTO schema_migrations (version, name, checksum, applied_at, dirty)"
+                    " VALUES (?, ?, ?, ?, ?)", p, 5, NULL);
+}
+
+/* Run @stmts; on failure log which statement failed. */
+static enum usv_err
+run_statements(struct runner *r, const struct migration *m, const char *direction,
+               const char *const *stmts)
+{
+    for (size_t i = 0; stmts[i] != NULL; i++) {
+        enum usv_err rc = r->be->query(r->conn, stmts[i], NULL, 0, NULL);
+
+        if (rc != USV_OK) {
+            char first_line[120];
+
+            snprintf(first_line, sizeof(first_line), "%.*s", (int)strcspn(stmts[i], "\n"),
+                     stmts[i]);
+            log_error("migrate", "migration %04lld_%s (%s) failed at statement %zu (%s): %s",
+                      (long long)m->version, m->name, direction, i + 1, first_line,
+                      r->conn->errmsg);
+            return rc;
+        }
+    }
+    return USV_OK;
+}
+
+/* Apply @m in its own transaction unless another runner already did. */
+static enum usv_err
+apply_one(struct runner *r, const struct migration *m, bool *did_apply)
+{
+    char checksum[80] = "";
+    bool found = false, is_dirty = false;
+    enum usv_err rc;
+
+    *did_apply = false;
+    rc = r->be->begin(r->conn, ORM_TX_WRITE);
+    if (rc == USV_OK)
+        rc = read_record(r, m->version, &found, checksum, sizeof(checksum), &is_dirty);
+    if (rc == USV_OK && found) {
+        if (is_dirty) {
+            log_error("migrate", "migration %04lld_%s failed earlier and is marked dirty in"
+                      " schema_migrations; repair the schema by hand, then delete that row",
+                      (long long)m->version, m->name);
+            rc = USV_CONFLICT;
+        }
+        r->be->rollback(r->conn);
+        return rc;
+    }
+    if (rc == USV_OK)
+        rc = run_statements(r, m, "up", m->up);
+    if (rc == USV_OK)
+        rc = write_record(r, m, false);
+    if (rc == USV_OK)
+        rc = r->be->commit(r->conn);
+    if (rc != USV_OK) {
+        if (!r->conn->is_broken)
+            r->be->rollback(r->conn);
+        if (!r->be->has_transactional_ddl && !r->conn->is_broken) {
+            /* Part of the DDL has been committed implicitly: say so durably. */
+            if (write_record(r, m, true) != USV_OK)
+                log_error("migrate", "cannot record the failed migration: %s",
+                          r->conn->errmsg);
+        }
+        return rc == USV_CONFLICT ? USV_INTERNAL : rc;
+    }
+    *did_apply = true;
+    return USV_OK;
+}
+
+enum usv_err
+migrate_up(struct orm_db *db, unsigned *applied)
+{
+    const char *backend = orm_db_backend(db);
+    struct runner r;
+    unsigned count = 0;
+    enum usv_err rc = runner_start(&r, db, true);
+
+    for (size_t i = 0; rc == USV_OK && i < n_migrations; i++) {
+        const struct migration *m = &migrations[i];
+        bool did_apply = false;
+
+        if (strcmp(m->backend, backend) != 0)
+            continue;
+        rc = apply_one(&r, m, &did_apply);
+        if (rc == USV_OK && did_apply) {
+            log_info("migrate", "applied %04lld_%s", (long long)m->version, m->name);
+            count++;
+        }
+    }
+    runner_finish(&r);
+    if (applied != NULL)
+        *applied = count;
+    return rc;
+}
+
+/* Read the highest recorded version into *@version (0 when none). */
+static enum usv_err
+latest_version(struct runner *r, int64_t *version)
+{
+    struct orm_result res;
+    enum usv_err rc;
+
+    orm_result_init(&res, 1);
+    rc = query(r, "SELECT MAX(version) FROM schema_migrations", NULL, 0, &res);
+    *version = 0;
+    if (rc == USV_OK && orm_result_rows(&res) == 1) {
+        const char *v = orm_result_cell(&res, 0, 0, NULL);
+
+        if (v != NULL)
+            *version = strtoll(v, NULL, 10);
+    }
+    orm_result_finish(&res);
+    return rc;
+}
+
+static enum usv_err
+revert_one(struct runner *r, const struct migration *m)
+{
+    struct orm_param p = int_param(m->version);
+    enum usv_err rc = r->be->begin(r->conn, ORM_TX_WRITE);
+
+    if (rc == USV_OK)
+        rc = run_statements(r, m, "down", m->down);
+    if (rc == USV_OK)
+        rc = query(r, "DELETE FROM schema_migrations WHERE version = ?", &p, 1, NULL);
+    if (rc == USV_OK)
+        return r->be->commit(r->conn);
+    if (!r->conn->is_broken)
+        r->be->rollback(r->conn);
+    return rc;
+}
+
+enum usv_err
+migrate_down(struct orm_db *db, unsigned n, unsigned *reverted)
+{
+    const char *backend = orm_db_backend(db);
+    struct runner r;
+    unsigned count = 0;
+    enum usv_err rc = runner_start(&r, db, true);
+
+    while (rc == USV_OK && count < n) {
+        const struct migration *m;
+        int64_t version;
+
+        rc = latest_version(&r, &version);
+        if (rc != USV_OK || version == 0)
+            break;
+        m = find_embedded(backend, version);
+        if (m == NULL) {
+            log_error("migrate", "migration %lld is not known to this binary; cannot revert it",
+                      (long long)version);
+            rc = USV_CONFLICT;
+            break;
+        }
+        rc = revert_one(&r, m);
+        if (rc == USV_OK) {
+            log_info("migrate", "reverted %04lld_%s", (long long)m->version, m->name);
+            count++;
+        }
+    }
+    runner_finish(&r);
+    if (reverted != NULL)
+        *reverted = count;
+    return rc;
+}
+
+static int
+by_version(const void *a, const void *b)
+{
+    const struct migrate_entry *x = a, *y = b;
+
+    return (x->version > y->version) - (x->version < y->version);
+}
+
+enum usv_err
+migrate_status(struct orm_db *db, struct migrate_entry **entries, size_t *n)
+{
+    const char *backend = orm_db_backend(db);
+    struct migrate_entry *list = NULL;
+    size_t count = 0, rows = 0;
+    struct orm_result res;
+    struct runner r;
+    enum usv_err rc = runner_start(&r, db, false);
+
+    orm_result_init(&res, 5);
+    if (rc == USV_OK)
+        rc = query(&r, "SELECT version, name, checksum, applied_at, dirty"
+                       " FROM schema_migrations", NULL, 0, &res);
+    if (rc != USV_OK)
+        goto out;
+    rows = orm_result_rows(&res);
+    list = xcalloc(n_migrations + rows, sizeof(*list));
+    for (size_t i = 0; i < n_migrations; i++) {
+        if (strcmp(migrations[i].backend, backend) != 0)
+            continue;
+        list[count].version = migrations[i].version;
+        snprintf(list[count].name, sizeof(list[count].name), "%s", migrations[i].name);
+        list[count].state = MIGRATE_PENDING;
+        count++;
+    }
+    for (size_t row = 0; row < rows; row++) {
+        int64_t version = strtoll(orm_result_cell(&res, row, 0, NULL), NULL, 10);
+        const struct migration *m = find_embedded(backend, version);
+        const char *dirty = orm_result_cell(&res, row, 4, NULL);
+        struct migrate_entry *e = NULL;
+
+        for (size_t i = 0; i < count; i++) {
+            if (list[i].version == version)
+                e = &list[i];
+        }
+        if (e == NULL) {
+            e = &list[count++];
+            e->version = version;
+            snprintf(e->name, sizeof(e->name), "%s", orm_result_cell(&res, row, 1, NULL));
+        }
+        snprintf(e->applied_at, sizeof(e->applied_at), "%s", orm_result_cell(&res, row, 3, NULL));
+        if (m == NULL)
+            e->state = MIGRATE_UNKNOWN;
+        else if (dirty != NULL && strcmp(dirty, "0") != 0)
+            e->state = MIGRATE_FAILED;
+        else if (strcmp(m->checksum, orm_result_cell(&res, row, 2, NULL)) != 0)
+            e->state = MIGRATE_CHANGED;
+        else
+            e->state = MIGRATE_APPLIED;
+    }
+    qsort(list, count, sizeof(*list), by_version);
+    *entries = list;
+    *n = count;
+    list = NULL;
+out:
+    free(list);
+    orm_result_finish(&res);
+    runner_finish(&r);
+    return rc;
+}
+
+enum usv_err
+migrate_check(struct orm_db *db, char *why, size_t why_len)
+{
+    struct migrate_entry *list = NULL;
+    struct strbuf b;
+    size_t n = 0;
+    enum usv_err rc = migrate_status(db, &list, &n);
+
+    if (rc != USV_OK) {
+        snprintf(why, why_len, "the database cannot be reached");
+        return rc;
+    }
+    strbuf_init(&b);
+    for (size_t i = 0; i < n; i++) {
+        if (list[i].state == MIGRATE_APPLIED || list[i].state == MIGRATE_UNKNOWN)
+            continue;
+        strbuf_addf(&b, "%s%04lld_%s (%s)", strbuf_len(&b) > 0 ? ", " : "",
+                    (long long)list[i].version, list[i].name,
+                    migrate_state_name(list[i].state));
+    }
+    if (strbuf_len(&b) > 0) {
+        snprintf(why, why_len, "schema is not current: %s", strbuf_str(&b));
+        rc = USV_CONFLICT;
+    }
+    strbuf_finish(&b);
+    free(list);
+    return rc;
+}
+
+const char *
+migrate_state_name(enum migrate_state s)
+{
+    switch (s) {
+    case MIGRATE_PENDING:
+        return "pending";
+    case MIGRATE_APPLIED:
+        return "applied";
+    case MIGRATE_CHANGED:
+        return "checksum changed";
+    case MIGRATE_FAILED:
+        return "failed, dirty";
+    case MIGRATE_UNKNOWN:
+        return "unknown to this binary";
+    }
+    return "?";
+}

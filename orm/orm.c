@@ -1,0 +1,403 @@
+/* SPDX-License-Identifier: MIT
+ * orm.c - database handle, sessions and model operations (see orm.h).
+ *
+ * At open, the SQL of every operation of every model is generated for the
+ * backend's dialect and kept in @sql, indexed by statement id; connections
+ * prepare a statement the first time they run it (orm_conn.is_prepared) and
+ * reuse it afterwards. A session is a borrowed connection inside one
+ * transaction; orm_transact() owns its whole life, so no path can forget to
+ * roll back or to give the connection back. */
+#include "orm/orm.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "orm/orm_int.h"
+#include "orm/pool.h"
+#include "orm/sql.h"
+#include "service/log.h"
+#include "service/util.h"
+
+/* Transient failures (serialization, deadlock) are retried this many times. */
+#define ORM_MAX_RETRIES 5
+
+struct orm_db {
+    const struct orm_backend *be;
+    struct pool *pool;
+    unsigned pool_timeout_ms;
+    const struct orm_model *const *models;
+    size_t n_models;
+    char *sql[ORM_MAX_STMTS];        /* statement id -> SQL text; immutable after open */
+};
+
+struct orm_session {
+    struct orm_db *db;
+    struct orm_conn *conn;
+    enum orm_tx mode;
+};
+
+/* ---- results -------------------------------------------------------- */
+
+void
+orm_result_init(struct orm_result *r, size_t n_cols)
+{
+    memset(r, 0, sizeof(*r));
+    r->n_cols = n_cols;
+    strbuf_init(&r->data);
+}
+
+void
+orm_result_finish(struct orm_result *r)
+{
+    free(r->cells);
+    strbuf_finish(&r->data);
+    r->cells = NULL;
+    r->n_cells = r->cap_cells = 0;
+}
+
+static struct orm_cell *
+next_cell(struct orm_result *r)
+{
+    if (r->n_cells == r->cap_cells) {
+        r->cap_cells = r->cap_cells != 0 ? r->cap_cells * 2 : 8;
+        r->cells = xrealloc(r->cells, r->cap_cells * sizeof(*r->cells));
+    }
+    return &r->cells[r->n_cells++];
+}
+
+void
+orm_result_push(struct orm_result *r, const char *s, size_t len)
+{
+    struct orm_cell *c = next_cell(r);
+
+    c->off = strbuf_len(&r->data);
+    c->len = len;
+    c->is_null = false;
+    strbuf_add(&r->data, s, len);
+    strbuf_add(&r->data, "", 1);  /* keep every cell NUL-terminated */
+}
+
+void
+orm_result_push_null(struct orm_result *r)
+{
+    struct orm_cell *c = next_cell(r);
+
+    c->off = c->len = 0;
+    c->is_null = true;
+}
+
+size_t
+orm_result_rows(const struct orm_result *r)
+{
+    return r->n_cols != 0 ? r->n_cells / r->n_cols : 0;
+}
+
+const char *
+orm_result_cell(const struct orm_result *r, size_t row, size_t col, size_t *len)
+{
+    const struct orm_cell *c;
+
+    assert(row < orm_result_rows(r) && col < r->n_cols);
+    c = &r->cells[row * r->n_cols + col];
+    if (c->is_null)
+        return NULL;
+    if (len != NULL)
+        *len = c->len;
+    return strbuf_str(&r->data) + c->off;
+}
+
+void
+orm_conn_error(struct orm_conn *c, const char *what, const char *msg)
+{
+    size_t n;
+
+    snprintf(c->errmsg, sizeof(c->errmsg), "%s: %s", what, msg != NULL ? msg : "(no message)");
+    /* Driver messages often end in a newline; keep log lines whole. */
+    n = strlen(c->errmsg);
+    while (n > 0 && (c->errmsg[n - 1] == '\n' || c->errmsg[n - 1] == '\r'))
+        c->errmsg[--n] = '\0';
+}
+
+/* ---- the handle ----------------------------------------------------- */
+
+static unsigned
+stmt_id(const struct orm_db *db, const struct orm_model *m, enum orm_op op)
+{
+    for (size_t i = 0; i < db->n_models; i++) {
+        if (db->models[i] == m)
+            return (unsigned)(i * ORM_OP_COUNT_ + op);
+    }
+    assert(!"model not registered with orm_db_open");
+    abort();
+}
+
+enum usv_err
+orm_db_open(const char *url, const struct orm_model *const *models, size_t n_models,
+            const struct orm_db_options *opts, struct orm_db **out)
+{
+    const struct orm_backend *be = orm_backend_for(url);
+    struct orm_db *db;
+    unsigned size;
+
+    if (be == NULL)
+        return USV_BAD_REQUEST;
+    assert(n_models * ORM_OP_COUNT_ <= ORM_MAX_STMTS);
+    db = xcalloc(1, sizeof(*db));
+    db->be = be;
+    db->models = models;
+    db->n_models = n_models;
+    db->pool_timeout_ms = opts->pool_timeout_ms;
+    size = opts->pool_size != 0 ? opts->pool_size : be->default_pool_size;
+    for (size_t i = 0; i < n_models; i++) {
+        for (unsigned op = 0; op < ORM_OP_COUNT_; op++) {
+            struct strbuf b;
+
+            strbuf_init(&b);
+            orm_sql_build(be, models[i], (enum orm_op)op, &b);
+            db->sql[stmt_id(db, models[i], (enum orm_op)op)] = strbuf_take(&b);
+        }
+    }
+    pool_create(be, url, size, opts->idle_check_ms, &db->pool);
+    *out = db;
+    return USV_OK;
+}
+
+void
+orm_db_close(struct orm_db *db)
+{
+    if (db == NULL)
+        return;
+    pool_destroy(db->pool);
+    for (size_t i = 0; i < ORM_MAX_STMTS; i++)
+        free(db->sql[i]);
+    free(db);
+}
+
+const char *
+orm_db_backend(const struct orm_db *db)
+{
+    return db->be->name;
+}
+
+const struct orm_backend *
+orm_db_backend_ops(const struct orm_db *db)
+{
+    return db->be;
+}
+
+void
+orm_db_stats(struct orm_db *db, struct orm_pool_stats *out)
+{
+    pool_stats(db->pool, out);
+}
+
+enum usv_err
+orm_db_acquire(struct orm_db *db, struct orm_conn **out)
+{
+    return pool_acquire(db->pool, db->pool_timeout_ms, out);
+}
+
+void
+orm_db_release(struct orm_db *db, struct orm_conn *c)
+{
+    pool_release(db->pool, c);
+}
+
+enum usv_err
+orm_db_ping(struct orm_db *db)
+{
+    struct orm_conn *c = NULL;
+    enum usv_err rc = orm_db_acquire(db, &c);
+
+    if (rc == USV_OK) {
+        rc = db->be->ping(c);
+        if (rc != USV_OK)
+            log_warn("orm", "ping failed: %s", c->errmsg);
+    }
+    orm_db_release(db, c);
+    return rc;
+}
+
+/* ---- sessions ------------------------------------------------------- */
+
+static void
+backoff(unsigned attempt)
+{
+    /* 1, 2, 4, 8... ms plus jitter, so retrying peers do not collide again. */
+    long us = (1000L << attempt) + (long)(monotonic_us() % 1000);
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = us * 1000L};
+
+    nanosleep(&ts, NULL);
+}
+
+enum usv_err
+orm_transact(struct orm_db *db, enum orm_tx mode,
+             enum usv_err (*work)(struct orm_session *s, void *arg), void *arg)
+{
+    enum usv_err rc = USV_INTERNAL;
+
+    for (unsigned attempt = 0; attempt <= ORM_MAX_RETRIES; attempt++) {
+        struct orm_session s = {.db = db, .conn = NULL, .mode = mode};
+
+        rc = orm_db_acquire(db, &s.conn);
+        if (rc != USV_OK)
+            return rc;
+        rc = db->be->begin(s.conn, mode);
+        if (rc == USV_OK) {
+            rc = work(&s, arg);
+            if (rc == USV_OK) {
+                rc = db->be->commit(s.conn);
+            } else if (!s.conn->is_broken && db->be->rollback(s.conn) != USV_OK) {
+                /* A connection that cannot roll back cannot be trusted again. */
+                log_warn("orm", "rollback failed: %s", s.conn->errmsg);
+                s.conn->is_broken = true;
+            }
+        }
+        if (rc == USV_UNAVAILABLE || rc == USV_INTERNAL)
+            log_error("orm", "%s session failed (%s): %s", db->be->name, usv_err_name(rc),
+                      s.conn->errmsg);
+        orm_db_release(db, s.conn);
+        if (rc != USV_RETRY)
+            return rc;
+        log_info("orm", "transient %s failure, retrying (attempt %u)", db->be->name,
+                 attempt + 1);
+        backoff(attempt);
+    }
+    return USV_UNAVAILABLE;
+}
+
+static enum usv_err
+run(struct orm_session *s, unsigned id, const struct orm_param *params, size_t n,
+    struct orm_result *res)
+{
+    struct orm_conn *c = s->conn;
+    enum usv_err rc;
+
+    if (!c->is_prepared[id]) {
+        rc = s->db->be->prepare(c, id, s->db->sql[id], n);
+        if (rc != USV_OK)
+            return rc;
+        c->is_prepared[id] = true;
+    }
+    return s->db->be->execute(c, id, params, n, res);
+}
+
+/* ---- rows and JSON -------------------------------------------------- */
+
+static enum usv_err
+row_to_json(const struct orm_model *m, const struct orm_result *res, size_t row, json_t **out)
+{
+    json_t *obj = json_object();
+
+    if (obj == NULL)
+        return USV_NOMEM;
+    for (size_t i = 0; i < m->n_columns; i++) {
+        const struct orm_column *col = &m->columns[i];
+        size_t len = 0;
+        const char *s = orm_result_cell(res, row, i, &len);
+        json_t *v;
+
+        if (s == NULL) {
+            v = json_null();
+        } else if (col->type == ORM_INT64) {
+            char *end = NULL;
+            long long n;
+
+            errno = 0;
+            n = strtoll(s, &end, 10);
+            v = (errno == 0 && end != s && *end == '\0') ? json_integer(n) : NULL;
+        } else {
+            v = json_stringn(s, len);
+        }
+        if (v == NULL || json_object_set_new(obj, col->name, v) != 0) {
+            log_error("orm", "column %s.%s holds a value JSON cannot carry", m->table,
+                      col->name);
+            json_decref(obj);
+            return USV_INTERNAL;
+        }
+    }
+    *out = obj;
+    return USV_OK;
+}
+
+/* Run a statement expected to return at most one row of @m. */
+static enum usv_err
+fetch_one(struct orm_session *s, const struct orm_model *m, unsigned id,
+          const struct orm_param *params, size_t n, json_t **row)
+{
+    struct orm_result res;
+    enum usv_err rc;
+
+    orm_result_init(&res, m->n_columns);
+    rc = run(s, id, params, n, &res);
+    if (rc == USV_OK)
+        rc = orm_result_rows(&res) == 0 ? USV_NOT_FOUND : row_to_json(m, &res, 0, row);
+    orm_result_finish(&res);
+    return rc;
+}
+
+enum usv_err
+orm_find(struct orm_session *s, const struct orm_model *m, int64_t id, bool for_update,
+         json_t **row)
+{
+    struct orm_param p = {.type = ORM_INT64, .i = id};
+
+    return fetch_one(s, m, stmt_id(s->db, m, for_update ? ORM_OP_FIND_LOCK : ORM_OP_FIND),
+                     &p, 1, row);
+}
+
+/* Fill @p from @col's value in @values; service-set times take @now. */
+static void
+bind_column(const struct orm_column *col, json_t *values, const char *now,
+            struct orm_param *p)
+{
+    json_t *v = json_object_get(values, col->name);
+
+    memset(p, 0, sizeof(*p));
+    p->type = col->type;
+    if (col->flags & (ORM_CREATED_AT | ORM_UPDATED_AT)) {
+        p->s = now;
+        p->len = strlen(now);
+    } else if (v == NULL || json_is_null(v)) {
+        p->is_null = true;
+    } else if (col->type == ORM_INT64) {
+        p->i = json_integer_value(v);
+    } else {
+        p->s = json_string_value(v);
+        p->len = json_string_length(v);
+    }
+}
+
+enum usv_err
+orm_insert(struct orm_session *s, const struct orm_model *m, json_t *values, json_t **row)
+{
+    struct orm_param *params = xcalloc(m->n_columns, sizeof(*params));
+    char now[UTC_STAMP_LEN + 1];
+    struct orm_result res;
+    size_t n = 0;
+    enum usv_err rc;
+
+    assert(s->mode == ORM_TX_WRITE);
+    utc_stamp(now, sizeof(now));
+    for (size_t i = 0; i < m->n_columns; i++) {
+        if (!(m->columns[i].flags & ORM_PK))
+            bind_column(&m->columns[i], values, now, &params[n++]);
+    }
+    if (s->db->be->has_returning) {
+        rc = fetch_one(s, m, stmt_id(s->db, m, ORM_OP_INSERT), params, n, row);
+        if (rc == USV_NOT_FOUND)
+            rc = USV_INTERNAL;  /* RETURNING always yields the row */
+    } else {
+        orm_result_init(&res, 0);
+        rc = run(s, stmt_id(s->db, m, ORM_OP_INSERT), params, n, &res);
+        if (rc == USV_OK)
+            rc = orm_find(s, m, res.last_id, false, row);
+        orm_result_finish(&res);
+    }
+    free(params);
+    return rc;
+}

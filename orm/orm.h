@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT
+ * orm.h - the compact ORM: a database handle, sessions, model operations.
+ *
+ * A struct orm_db is opened from a DATABASE_URL; it owns the backend, the
+ * connection pool and the SQL of every operation of every model, generated
+ * once at open time for the backend's dialect. Work runs in sessions: one
+ * pooled connection inside one transaction, committed when the work returns
+ * USV_OK and rolled back otherwise, the connection always given back.
+ *
+ * Operations map rows to JSON through the model: a row is a new JSON object
+ * with one key per column. Errors are enum usv_err: USV_NOT_FOUND,
+ * USV_CONFLICT (unique violation), USV_UNAVAILABLE (no connection in time, or
+ * the database is gone), USV_INTERNAL. Driver messages go to the log only.
+ * Thread-safety: an orm_db is shared by all threads; a session belongs to the
+ * thread running the work. */
+#ifndef USERSVC_ORM_ORM_H
+#define USERSVC_ORM_ORM_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "orm/model.h"
+#include "service/err.h"
+
+struct orm_db;
+struct orm_session;
+
+struct orm_db_options {
+    unsigned pool_size;        /* 0 = the backend's default */
+    unsigned pool_timeout_ms;  /* longest wait for a free connection */
+    unsigned idle_check_ms;    /* ping a connection idle longer than this before reuse */
+};
+
+struct orm_pool_stats {
+    unsigned size, open, in_use, waiting;
+    uint64_t acquired, timeouts, connects, connect_failures, discarded;
+};
+
+/* Open the database at @url ("sqlite:PATH", "postgres://…", "mysql://…") for
+ * the @n_models models in @models (borrowed for the handle's lifetime).
+ * Connects lazily: USV_OK does not mean the database is reachable.
+ * Returns USV_BAD_REQUEST for a URL no backend understands. */
+enum usv_err orm_db_open(const char *url, const struct orm_model *const *models,
+                         size_t n_models, const struct orm_db_options *opts,
+                         struct orm_db **out);
+
+/* Close every connection and free @db. Accepts NULL. No session may be open. */
+void orm_db_close(struct orm_db *db);
+
+/* "sqlite", "postgres" or "mysql". */
+const char *orm_db_backend(const struct orm_db *db);
+
+/* A copy of the pool's counters. */
+void orm_db_stats(struct orm_db *db, struct orm_pool_stats *out);
+
+/* Check that a connection can be had and answers. */
+enum usv_err orm_db_ping(struct orm_db *db);
+
+enum orm_tx { ORM_TX_READ, ORM_TX_WRITE };
+
+/* Run @work in a session: acquire a connection (waiting at most the pool
+ * timeout), begin a transaction of @mode, call @work, commit if it returned
+ * USV_OK and roll back otherwise, release the connection. When the database
+ * reports a transient failure (serialization failure, deadlock) the whole
+ * transaction is retried a bounded number of times, so @work must leave
+ * @arg ready to be run again (free what a previous try stored there).
+ * Returns @work's result, or the session's own error. */
+enum usv_err orm_transact(struct orm_db *db, enum orm_tx mode,
+                          enum usv_err (*work)(struct orm_session *s, void *arg),
+                          void *arg);
+
+/* Insert a row from @values (validated; keys are column names). Columns
+ * absent from @values are NULL; ORM_CREATED_AT/ORM_UPDATED_AT columns get the
+ * current time. On USV_OK *@row is the new row, as stored. */
+enum usv_err orm_insert(struct orm_session *s, const struct orm_model *m, json_t *values,
+                        json_t **row);
+
+/* Find the row whose primary key is @id. USV_NOT_FOUND if none. On USV_OK
+ * *@row is new. With @for_update the row stays locked until the session
+ * ends (a write session only). */
+enum usv_err orm_find(struct orm_session *s, const struct orm_model *m, int64_t id,
+                      bool for_update, json_t **row);
+
+#endif

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT
+ * orm_int.h - what the ORM's own files share: the backend interface.
+ *
+ * Each database is one file (backend_sqlite.c, backend_pg.c, backend_mysql.c)
+ * that fills one const struct orm_backend. A backend connection embeds
+ * struct orm_conn as its first member. Backends know no models and no HTTP:
+ * they prepare and run SQL text the ORM generated with their dialect hooks,
+ * and deliver rows as text cells into a struct orm_result.
+ *
+ * Error contract of every hook returning enum usv_err: USV_CONFLICT for a
+ * unique violation, USV_RETRY for a serialization failure or deadlock (the
+ * session retries), USV_UNAVAILABLE when the database cannot be reached (and
+ * then set conn->is_broken so the pool replaces it), USV_INTERNAL otherwise.
+ * On failure the driver's message is in conn->errmsg, for the log only.
+ * Thread-safety: a connection is used by one thread at a time (the pool's
+ * borrower); backend tables are immutable. */
+#ifndef USERSVC_ORM_ORM_INT_H
+#define USERSVC_ORM_ORM_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "orm/orm.h"
+#include "orm/strbuf.h"
+#include "service/err.h"
+
+/* Statement ids are small integers, prepared at most once per connection. */
+#define ORM_MAX_STMTS 128
+
+struct orm_backend;
+
+struct orm_conn {
+    bool is_broken;                  /* unusable: the pool closes it on release */
+    bool is_prepared[ORM_MAX_STMTS]; /* statement id already prepared here */
+    uint64_t last_used_ms;           /* monotonic; written by the pool */
+    char errmsg[256];                /* last driver message; log only, never to clients */
+};
+
+/* A bound parameter. Text is borrowed for the call; backends copy if needed. */
+struct orm_param {
+    enum orm_type type;
+    bool is_null;
+    int64_t i;          /* ORM_INT64 */
+    const char *s;      /* ORM_TEXT, ORM_TIMESTAMP (canonical RFC 3339 text) */
+    size_t len;
+};
+
+struct orm_cell {
+    size_t off, len;
+    bool is_null;
+};
+
+/* Rows of text cells, filled by backends, read by the ORM. */
+struct orm_result {
+    /* private: use the functions */
+    size_t n_cols;
+    size_t n_cells, cap_cells;
+    struct orm_cell *cells;
+    struct strbuf data;
+    uint64_t affected;   /* rows changed by INSERT/UPDATE/DELETE */
+    int64_t last_id;     /* generated key of the last INSERT, when known */
+};
+
+void orm_result_init(struct orm_result *r, size_t n_cols);
+void orm_result_finish(struct orm_result *r);
+void orm_result_push(struct orm_result *r, const char *s, size_t len);
+void orm_result_push_null(struct orm_result *r);
+size_t orm_result_rows(const struct orm_result *r);
+/* Cell text (NUL-terminated, borrowed until the result changes), or NULL for SQL NULL. */
+const char *orm_result_cell(const struct orm_result *r, size_t row, size_t col, size_t *len);
+
+struct orm_backend {
+    const char *name;              /* "sqlite", "postgres", "mysql": also the migration file stem */
+    unsigned default_pool_size;
+    bool has_transactional_ddl;    /* a failed migration leaves nothing behind */
+    bool has_returning;            /* INSERT ... RETURNING */
+
+    /* Does this backend handle @url (by its scheme)? */
+    bool (*accepts)(const char *url);
+    /* Connect. On failure writes a message without credentials to @err. */
+    enum usv_err (*open)(const char *url, struct orm_conn **out, char *err, size_t errlen);
+    void (*close)(struct orm_conn *c);     /* accepts NULL */
+    enum usv_err (*ping)(struct orm_conn *c);
+
+    enum usv_err (*begin)(struct orm_conn *c, enum orm_tx mode);
+    enum usv_err (*commit)(struct orm_conn *c);
+    enum usv_err (*rollback)(struct orm_conn *c);
+
+    /* Prepare @sql as statement @id on this connection. */
+    enum usv_err (*prepare)(struct orm_conn *c, unsigned id, const char *sql, size_t n_params);
+    /* Run prepared statement @id; rows (if any) go to @res (ncols set by the caller). */
+    enum usv_err (*execute)(struct orm_conn *c, unsigned id, const struct orm_param *params,
+                            size_t n_params, struct orm_result *res);
+    /* Run one statement once, unprepared (migrations, bookkeeping). @res may be NULL. */
+    enum usv_err (*query)(struct orm_conn *c, const char *sql, const struct orm_param *params,
+                          size_t n_params, struct orm_result *res);
+
+    /* Serialise migration runs across processes (advisory lock, GET_LOCK...). */
+    enum usv_err (*lock_migrations)(struct orm_conn *c, unsigned timeout_ms);
+    void (*unlock_migrations)(struct orm_conn *c);
+
+    /* Dialect hooks for the SQL builder (orm/sql.c). */
+    /* Append the placeholder of 1-based parameter @n of @type ("?", "$1::timestamptz"). */
+    void (*placeholder)(struct strbuf *b, unsigned n, enum orm_type type);
+    /* Append the select expression of @c, rendering timestamps as canonical text. */
+    void (*select_column)(struct strbuf *b, const struct orm_column *c);
+    /* Append "@column equals parameter @n", case-insensitively when @c says ORM_NOCASE. */
+    void (*equals)(struct strbuf *b, const struct orm_column *c, unsigned n);
+    const char *lock_suffix;       /* " FOR UPDATE", or "" where begin() already locks */
+};
+
+/* The backend for @url, or NULL. */
+const struct orm_backend *orm_backend_for(const char *url);
+
+/* Borrow a raw connection outside any transaction (migrations, health). */
+enum usv_err orm_db_acquire(struct orm_db *db, struct orm_conn **out);
+void orm_db_release(struct orm_db *db, struct orm_conn *c);
+const struct orm_backend *orm_db_backend_ops(const struct orm_db *db);
+
+/* Write "@what: @driver message" to c->errmsg. */
+void orm_conn_error(struct orm_conn *c, const char *what, const char *msg);
+
+#endif

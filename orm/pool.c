@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT
+ * pool.c - see pool.h.
+ *
+ * The mutex guards only bookkeeping: connecting, pinging and closing happen
+ * outside it, with the slot already counted in @n_open so the bound holds.
+ * Idle connections are kept LIFO, so the warmest connection is reused first
+ * and surplus ones age into the idle check. */
+#include "orm/pool.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "orm/orm_int.h"
+#include "service/log.h"
+#include "service/util.h"
+
+struct pool {
+    const struct orm_backend *be;
+    char *url;
+    unsigned size;
+    unsigned idle_check_ms;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cond;             /* signalled when a slot or connection frees */
+    struct orm_conn **idle;          /* stack of n_idle; protected by mu */
+    unsigned n_idle;                 /* <= n_open; protected by mu */
+    unsigned n_open;                 /* connections open or being opened, <= size; mu */
+    unsigned n_waiting;              /* threads in pthread_cond_timedwait; mu */
+    struct orm_pool_stats stats;     /* counters; protected by mu */
+};
+
+static void
+lock(pthread_mutex_t *mu)
+{
+    if (pthread_mutex_lock(mu) != 0)
+        abort();
+}
+
+static void
+unlock(pthread_mutex_t *mu)
+{
+    if (pthread_mutex_unlock(mu) != 0)
+        abort();
+}
+
+enum usv_err
+pool_create(const struct orm_backend *be, const char *url, unsigned size,
+            unsigned idle_check_ms, struct pool **out)
+{
+    struct pool *p = xcalloc(1, sizeof(*p));
+    pthread_condattr_t attr;
+
+    assert(size > 0);
+    p->be = be;
+    p->url = xstrdup(url);
+    p->size = size;
+    p->idle_check_ms = idle_check_ms;
+    p->idle = xcalloc(size, sizeof(*p->idle));
+    p->stats.size = size;
+    if (pthread_mutex_init(&p->mu, NULL) != 0 || pthread_condattr_init(&attr) != 0)
+        abort();
+    /* Deadlines on the monotonic clock: wall-clock jumps cannot stretch a wait. */
+    if (pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) != 0 ||
+        pthread_cond_init(&p->cond, &attr) != 0)
+        abort();
+    pthread_condattr_destroy(&attr);
+    *out = p;
+    return USV_OK;
+}
+
+void
+pool_destroy(struct pool *p)
+{
+    if (p == NULL)
+        return;
+    assert(p->n_open == p->n_idle);
+    for (unsigned i = 0; i < p->n_idle; i++)
+        p->be->close(p->idle[i]);
+    pthread_cond_destroy(&p->cond);
+    pthread_mutex_destroy(&p->mu);
+    free(p->idle);
+    free(p->url);
+    free(p);
+}
+
+static struct timespec
+deadline_after(unsigned ms)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+/* Give up a slot whose connection is gone (closed, or never opened). */
+static void
+drop_slot(struct pool *p)
+{
+    lock(&p->mu);
+    p->n_open--;
+    p->stats.in_use--;
+    pthread_cond_signal(&p->cond);
+    unlock(&p->mu);
+}
+
+static enum usv_err
+connect_slot(struct pool *p, struct orm_conn **out)
+{
+    char err[256] = "";
+    struct orm_conn *c = NULL;
+    enum usv_err rc = p->be->open(p->url, &c, err, sizeof(err));
+
+    lock(&p->mu);
+    if (rc == USV_OK)
+        p->stats.connects++;
+    else
+        p->stats.connect_failures++;
+    unlock(&p->mu);
+    if (rc != USV_OK) {
+        log_error("pool", "cannot connect to %s database: %s", p->be->name, err);
+        drop_slot(p);
+        return USV_UNAVAILABLE;
+    }
+    *out = c;
+    return USV_OK;
+}
+
+enum usv_err
+pool_acquire(struct pool *p, unsigned timeout_ms, struct orm_conn **out)
+{
+    struct timespec deadline = deadline_after(timeout_ms);
+    struct orm_conn *c = NULL;
+
+    lock(&p->mu);
+    for (;;) {
+        if (p->n_idle > 0) {
+            c = p->idle[--p->n_idle];
+            break;
+        }
+        if (p->n_open < p->size) {
+            p->n_open++;
+            p->stats.in_use++;
+            p->stats.acquired++;
+            unlock(&p->mu);
+            return connect_slot(p, out);
+        }
+        p->n_waiting++;
+        int e = pthread_cond_timedwait(&p->cond, &p->mu, &deadline);
+        p->n_waiting--;
+        if (e == ETIMEDOUT && p->n_idle == 0 && p->n_open >= p->size) {
+            p->stats.timeouts++;
+            unlock(&p->mu);
+            return USV_UNAVAILABLE;
+        }
+    }
+    p->stats.in_use++;
+    p->stats.acquired++;
+    unlock(&p->mu);
+
+    /* A connection idle for long may have been cut by a server restart or a
+     * firewall: check it before handing it out, and replace it if dead. */
+    if (p->idle_check_ms > 0 && monotonic_ms() - c->last_used_ms >= p->idle_check_ms &&
+        p->be->ping(c) != USV_OK) {
+        log_warn("pool", "idle %s connection is dead, reconnecting: %s", p->be->name,
+                 c->errmsg);
+        p->be->close(c);
+        lock(&p->mu);
+        p->stats.discarded++;
+        unlock(&p->mu);
+        return connect_slot(p, out);
+    }
+    *out = c;
+    return USV_OK;
+}
+
+void
+pool_release(struct pool *p, struct orm_conn *c)
+{
+    if (c == NULL)
+        return;
+    if (c->is_broken) {
+        p->be->close(c);
+        lock(&p->mu);
+        p->stats.discarded++;
+        unlock(&p->mu);
+        drop_slot(p);
+        return;
+    }
+    c->last_used_ms = monotonic_ms();
+    lock(&p->mu);
+    assert(p->n_idle < p->size);
+    p->idle[p->n_idle++] = c;
+    p->stats.in_use--;
+    pthread_cond_signal(&p->cond);
+    unlock(&p->mu);
+}
+
+void
+pool_stats(struct pool *p, struct orm_pool_stats *out)
+{
+    lock(&p->mu);
+    *out = p->stats;
+    out->open = p->n_open;
+    out->waiting = p->n_waiting;
+    unlock(&p->mu);
+}

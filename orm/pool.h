@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT
+ * pool.h - a bounded pool of database connections.
+ *
+ * Connections are opened lazily, up to @size at once. Acquiring waits on a
+ * condition variable until a connection is free or the deadline passes, so
+ * an overloaded service answers 503 instead of hanging. A connection marked
+ * broken is closed on release and its slot reconnects on next use; one idle
+ * for longer than @idle_check_ms is pinged before it is handed out.
+ * Thread-safety: any thread may use the pool; a borrowed connection belongs
+ * to the borrowing thread until pool_release(). */
+#ifndef USERSVC_ORM_POOL_H
+#define USERSVC_ORM_POOL_H
+
+#include "orm/orm.h"
+#include "service/err.h"
+
+struct pool;
+struct orm_conn;
+struct orm_backend;
+
+/* Create a pool for @url (copied) on backend @be. Opens no connection. */
+enum usv_err pool_create(const struct orm_backend *be, const char *url, unsigned size,
+                         unsigned idle_check_ms, struct pool **out);
+
+/* Close all idle connections and free @pool. Accepts NULL. Every borrowed
+ * connection must have been released. */
+void pool_destroy(struct pool *pool);
+
+/* Borrow a connection, waiting at most @timeout_ms. On USV_OK *@out is
+ * yours until pool_release(); on USV_UNAVAILABLE (timeout, or the database
+ * refused a new connection) *@out is untouched. */
+enum usv_err pool_acquire(struct pool *pool, unsigned timeout_ms, struct orm_conn **out);
+
+/* Give @conn back; a broken one is closed. Accepts NULL. */
+void pool_release(struct pool *pool, struct orm_conn *conn);
+
+void pool_stats(struct pool *pool, struct orm_pool_stats *out);
+
+#endif

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT
+ * sql.c - see sql.h. Identifiers come from static model declarations (plain
+ * snake_case), so they are written as they are; values never appear here. */
+#include "orm/sql.h"
+
+#include <assert.h>
+
+#include "orm/orm_int.h"
+
+void
+orm_sql_select_list(const struct orm_backend *be, const struct orm_model *m,
+                    struct strbuf *out)
+{
+    for (size_t i = 0; i < m->n_columns; i++) {
+        if (i > 0)
+            strbuf_adds(out, ", ");
+        be->select_column(out, &m->columns[i]);
+    }
+}
+
+static void
+build_insert(const struct orm_backend *be, const struct orm_model *m, struct strbuf *out)
+{
+    unsigned n = 0;
+
+    strbuf_addf(out, "INSERT INTO %s (", m->table);
+    for (size_t i = 0; i < m->n_columns; i++) {
+        if (m->columns[i].flags & ORM_PK)
+            continue;
+        strbuf_addf(out, "%s%s", n++ > 0 ? ", " : "", m->columns[i].name);
+    }
+    strbuf_adds(out, ") VALUES (");
+    n = 0;
+    for (size_t i = 0; i < m->n_columns; i++) {
+        if (m->columns[i].flags & ORM_PK)
+            continue;
+        if (n > 0)
+            strbuf_adds(out, ", ");
+        be->placeholder(out, ++n, m->columns[i].type);
+    }
+    strbuf_adds(out, ")");
+    if (be->has_returning) {
+        strbuf_adds(out, " RETURNING ");
+        orm_sql_select_list(be, m, out);
+    }
+}
+
+static void
+build_find(const struct orm_backend *be, const struct orm_model *m, bool lock,
+           struct strbuf *out)
+{
+    const struct orm_column *pk = orm_model_pk(m);
+
+    strbuf_adds(out, "SELECT ");
+    orm_sql_select_list(be, m, out);
+    strbuf_addf(out, " FROM %s WHERE ", m->table);
+    be->equals(out, pk, 1);
+    if (lock)
+        strbuf_adds(out, be->lock_suffix);
+}
+
+void
+orm_sql_build(const struct orm_backend *be, const struct orm_model *m, enum orm_op op,
+              struct strbuf *out)
+{
+    switch (op) {
+    case ORM_OP_INSERT:
+        build_insert(be, m, out);
+        return;
+    case ORM_OP_FIND:
+        build_find(be, m, false, out);
+        return;
+    case ORM_OP_FIND_LOCK:
+        build_find(be, m, true, out);
+        return;
+    case ORM_OP_COUNT_:
+        break;
+    }
+    assert(!"unknown ORM operation");
+}

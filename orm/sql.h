@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT
+ * sql.h - SQL text generated from a model and a backend's dialect.
+ *
+ * Every statement the ORM runs is built here, once per database handle, from
+ * the model's columns and the dialect hooks of struct orm_backend. Values are
+ * never spliced in: each becomes a placeholder, bound at execution.
+ * Thread-safety: pure functions. */
+#ifndef USERSVC_ORM_SQL_H
+#define USERSVC_ORM_SQL_H
+
+#include "orm/model.h"
+#include "orm/strbuf.h"
+
+struct orm_backend;
+
+enum orm_op {
+    ORM_OP_INSERT,     /* params: every non-key column, in model order */
+    ORM_OP_FIND,       /* params: primary key */
+    ORM_OP_FIND_LOCK,  /* params: primary key; locks the row */
+    ORM_OP_COUNT_
+};
+
+/* Append the SQL of @op on @m in @be's dialect to @out. */
+void orm_sql_build(const struct orm_backend *be, const struct orm_model *m, enum orm_op op,
+                   struct strbuf *out);
+
+/* Append the select list of @m (all columns, model order). */
+void orm_sql_select_list(const struct orm_backend *be, const struct orm_model *m,
+                         struct strbuf *out);
+
+#endif

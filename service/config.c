@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: MIT
+ * config.c - see config.h. One table describes each option once: its
+ * variable, flag, default, bounds and help line. */
+#include "service/config.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "service/log.h"
+#include "service/util.h"
+
+enum opt_kind { OPT_STRING, OPT_LONG };
+
+struct opt {
+    const char *env, *flag;
+    enum opt_kind kind;
+    size_t offset;             /* into struct cfg */
+    const char *def;
+    long min, max;
+    const char *help;
+};
+
+#define STR(field, env, flag, def, help) \
+    {env, flag, OPT_STRING, offsetof(struct cfg, field), def, 0, 0, help}
+#define NUM(field, env, flag, def, min, max, help) \
+    {env, flag, OPT_LONG, offsetof(struct cfg, field), def, min, max, help}
+
+static const struct opt opts[] = {
+    STR(database_url, "DATABASE_URL", "--database", "sqlite:usersvc.db",
+        "sqlite:PATH, postgres://user:pass@host:port/db or mysql://user:pass@host:port/db"),
+    STR(host, "HOST", "--host", "127.0.0.1", "address to listen on"),
+    NUM(port, "PORT", "--port", "8080", 0, 65535, "TCP port (0 picks a free one)"),
+    NUM(pool_size, "DB_POOL_SIZE", "--pool-size", "0", 0, 1024,
+        "database connections (0 = backend default: sqlite 8, postgres 16, mysql 16)"),
+    NUM(pool_timeout_ms, "DB_POOL_TIMEOUT_MS", "--pool-timeout-ms", "2000", 0, 600000,
+        "longest wait for a pooled connection before answering 503"),
+    NUM(idle_check_ms, "DB_IDLE_CHECK_MS", "--idle-check-ms", "5000", 0, 86400000,
+        "ping a connection idle this long before reusing it (0 = never)"),
+    NUM(max_body_bytes, "MAX_BODY_BYTES", "--max-body-bytes", "65536", 1, 1073741824,
+        "largest request body accepted (413 beyond)"),
+    NUM(max_connections, "MAX_CONNECTIONS", "--max-connections", "512", 1, 100000,
+        "concurrent HTTP connections; more are refused"),
+    NUM(max_connections_per_ip, "MAX_CONNECTIONS_PER_IP", "--max-connections-per-ip", "0",
+        0, 100000, "concurrent connections from one client address (0 = no limit)"),
+    NUM(connection_timeout_s, "CONNECTION_TIMEOUT_S", "--connection-timeout-s", "30", 1,
+        86400, "close a connection idle this long (slowloris defence)"),
+    NUM(max_header_bytes, "MAX_HEADER_BYTES", "--max-header-bytes", "16384", 1024, 1048576,
+        "memory for a request's line and headers (431/413 beyond)"),
+    NUM(thread_stack_kb, "THREAD_STACK_KB", "--thread-stack-kb", "256", 64, 65536,
+        "stack size of each connection thread"),
+    NUM(shutdown_timeout_ms, "SHUTDOWN_TIMEOUT_MS", "--shutdown-timeout-ms", "10000", 0,
+        600000, "on SIGTERM, longest wait for in-flight requests"),
+    STR(log_level, "LOG_LEVEL", "--log-level", "info", "error, warn, info or debug"),
+};
+
+static enum usv_err
+set_opt(struct cfg *cfg, const struct opt *o, const char *value, const char *source)
+{
+    char *base = (char *)cfg;
+
+    if (o->kind == OPT_STRING) {
+        char **slot = (char **)(void *)(base + o->offset);
+
+        free(*slot);
+        *slot = xstrdup(value);
+        return USV_OK;
+    }
+    long v;
+    if (!parse_long(value, o->min, o->max, &v)) {
+        fprintf(stderr, "usersvc: %s must be an integer from %ld to %ld\n", source, o->min,
+                o->max);
+        return USV_BAD_REQUEST;
+    }
+    *(long *)(void *)(base + o->offset) = v;
+    return USV_OK;
+}
+
+static const struct opt *
+find_flag(const char *name, size_t len)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(opts); i++) {
+        if (strlen(opts[i].flag) == len && strncmp(opts[i].flag, name, len) == 0)
+            return &opts[i];
+    }
+    return NULL;
+}
+
+enum usv_err
+cfg_load(struct cfg *cfg, int argc, char **argv, bool allow_migrate_flag,
+         const char **positional, int max_positional, int *n_positional)
+{
+    enum log_level level;
+
+    memset(cfg, 0, sizeof(*cfg));
+    *n_positional = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(opts); i++) {
+        const char *env = getenv(opts[i].env);
+
+        set_opt(cfg, &opts[i], opts[i].def, opts[i].flag);
+        if (env != NULL && set_opt(cfg, &opts[i], env, opts[i].env) != USV_OK)
+            return USV_BAD_REQUEST;
+    }
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        const char *eq = strchr(arg, '=');
+        const struct opt *o;
+
+        if (strncmp(arg, "--", 2) != 0) {
+            if (*n_positional >= max_positional) {
+                fprintf(stderr, "usersvc: unexpected argument '%s' (see --help)\n", arg);
+                return USV_BAD_REQUEST;
+            }
+            positional[(*n_positional)++] = arg;
+            continue;
+        }
+        if (allow_migrate_flag && strcmp(arg, "--migrate") == 0) {
+            cfg->migrate = true;
+            continue;
+        }
+        o = find_flag(arg, eq != NULL ? (size_t)(eq - arg) : strlen(arg));
+        if (o == NULL) {
+            fprintf(stderr, "usersvc: unknown option '%.*s' (see --help)\n",
+                    (int)(eq != NULL ? (size_t)(eq - arg) : strlen(arg)), arg);
+            return USV_BAD_REQUEST;
+        }
+        if (eq == NULL && i + 1 >= argc) {
+            fprintf(stderr, "usersvc: option %s needs a value\n", o->flag);
+            return USV_BAD_REQUEST;
+        }
+        if (set_opt(cfg, o, eq != NULL ? eq + 1 : argv[++i], o->flag) != USV_OK)
+            return USV_BAD_REQUEST;
+    }
+    if (!log_level_parse(cfg->log_level, &level)) {
+        fprintf(stderr, "usersvc: log level must be error, warn, info or debug\n");
+        return USV_BAD_REQUEST;
+    }
+    log_setup(level);
+    return USV_OK;
+}
+
+void
+cfg_finish(struct cfg *cfg)
+{
+    free(cfg->database_url);
+    free(cfg->host);
+    free(cfg->log_level);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+void
+cfg_print_options(FILE *out, bool with_migrate_flag)
+{
+    fprintf(out, "Options (flag, environment variable, default):\n");
+    if (with_migrate_flag)
+        fprintf(out, "  %-26s apply pending migrations before serving\n", "--migrate");
+    for (size_t i = 0; i < ARRAY_SIZE(opts); i++) {
+        fprintf(out, "  %-26s %s\n  %-26s   %s (default: %s)\n", opts[i].flag, opts[i].help, "",
+                opts[i].env, opts[i].def);
+    }
+}
+
+const char *
+cfg_redact_url(const char *url, char *buf, size_t size)
+{
+    const char *scheme_end = strstr(url, "://");
+    const char *at, *colon;
+
+    snprintf(buf, size, "%s", url);
+    if (scheme_end == NULL)
+        return buf;
+    at = strchr(scheme_end + 3, '@');
+    if (at == NULL)
+        return buf;
+    /* The password sits between the first ':' after the scheme and '@'. */
+    colon = memchr(scheme_end + 3, ':', (size_t)(at - (scheme_end + 3)));
+    if (colon == NULL)
+        return buf;
+    snprintf(buf, size, "%.*s***%s", (int)(colon + 1 - url), url, at);
+    return buf;
+}

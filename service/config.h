@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT
+ * config.h - the service's settings, from environment and command line.
+ *
+ * Every option has an environment variable and a flag (the flag wins), both
+ * described by one table in config.c that also produces --help. struct cfg
+ * is a plain value: filled once by cfg_load() before any thread starts and
+ * read-only afterwards.
+ * Thread-safety: read-only after cfg_load(). */
+#ifndef USERSVC_SERVICE_CONFIG_H
+#define USERSVC_SERVICE_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "service/err.h"
+
+struct cfg {
+    char *database_url;
+    char *host;
+    long port;
+    long pool_size;           /* 0 = backend default */
+    long pool_timeout_ms;
+    long idle_check_ms;
+    long max_body_bytes;
+    long max_connections;
+    long max_connections_per_ip;
+    long connection_timeout_s;
+    long max_header_bytes;
+    long thread_stack_kb;
+    long shutdown_timeout_ms;
+    char *log_level;
+    bool migrate;             /* serve --migrate */
+};
+
+/* Fill @cfg from defaults, then the environment, then the flags in
+ * @argv[0..@argc) (the arguments after the subcommand, positional ones
+ * collected into @positional, borrowed from argv, at most @max_positional).
+ * @allow_migrate_flag accepts "--migrate". On USV_BAD_REQUEST a message
+ * has been printed to stderr. Free with cfg_finish(). */
+enum usv_err cfg_load(struct cfg *cfg, int argc, char **argv, bool allow_migrate_flag,
+                      const char **positional, int max_positional, int *n_positional);
+void cfg_finish(struct cfg *cfg);
+
+/* Print the option table with defaults to @out. */
+void cfg_print_options(FILE *out, bool with_migrate_flag);
+
+/* @url with any password replaced by "***", in @buf; for logs. */
+const char *cfg_redact_url(const char *url, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT
+ * err.h - the one error enum of usersvc, and its HTTP meaning.
+ *
+ * Every function that can fail returns enum usv_err (USV_OK == 0). One X-macro
+ * table gives each code its HTTP status and RFC 9457 title, so names, statuses
+ * and titles cannot drift apart. This is the leaf header every module may
+ * include; only service/http.c renders a code as an HTTP response.
+ * Thread-safety: pure functions over constant tables. */
+#ifndef USERSVC_SERVICE_ERR_H
+#define USERSVC_SERVICE_ERR_H
+
+#define USV_ERR_TABLE(X)                                            \
+    X(OK,           200, "OK")                                      \
+    X(NOT_MODIFIED, 304, "Not Modified")                            \
+    X(BAD_REQUEST,  400, "Bad Request")                             \
+    X(NOT_FOUND,    404, "Not Found")                               \
+    X(BAD_METHOD,   405, "Method Not Allowed")                      \
+    X(CONFLICT,     409, "Conflict")                                \
+    X(PRECONDITION, 412, "Precondition Failed")                     \
+    X(TOO_LARGE,    413, "Content Too Large")                       \
+    X(BAD_MEDIA,    415, "Unsupported Media Type")                  \
+    X(INVALID,      422, "Unprocessable Content")                   \
+    X(UNAVAILABLE,  503, "Service Unavailable")                     \
+    X(RETRY,        503, "Service Unavailable") /* transient: serialization failure, deadlock */ \
+    X(NOMEM,        500, "Internal Server Error")                   \
+    X(INTERNAL,     500, "Internal Server Error") /* append rows; never renumber */
+
+enum usv_err {
+#define X(name, status, title) USV_##name,
+    USV_ERR_TABLE(X)
+#undef X
+};
+
+/* HTTP status for @err (500 for an unknown value). */
+int usv_err_http_status(enum usv_err err);
+
+/* RFC 9457 title for @err; a static string. */
+const char *usv_err_title(enum usv_err err);
+
+/* The enum's own name without prefix ("CONFLICT"), for logs; a static string. */
+const char *usv_err_name(enum usv_err err);
+
+#endif

@@ -1,0 +1,615 @@
+/* SPDX-License-Identifier: MIT
+ * http.c - libmicrohttpd glue, router and response rendering (see http.h).
+ *
+ * MHD calls on_request() several times per request: once when the headers
+ * are in (framing and size checks happen there, so an oversized declared
+ * body is refused before it is read), once per piece of body (appended to a
+ * buffer capped at MAX_BODY_BYTES; beyond it the rest is discarded), and
+ * once at the end, when the router and the handler run. Everything a
+ * request owns hangs off struct http_req and is freed in on_completed().
+ * This is the only place where enum usv_err becomes an HTTP status. */
+#include "service/http.h"
+
+#include <arpa/inet.h>
+#include <limits.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "orm/strbuf.h"
+#include "service/log.h"
+#include "service/util.h"
+
+#define MAX_RESP_HEADERS 8
+#define RETRY_AFTER_S "1"
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    const struct cfg *cfg;
+    struct orm_db *db;
+    const struct route *routes;
+    size_t n_routes;
+    MHD_socket quiesced_fd;        /* listen socket after quiesce; closed after stop */
+    atomic_int in_flight;          /* requests between first call and completion */
+    atomic_bool is_draining;
+    atomic_uint_fast64_t next_rid;
+    unsigned rid_prefix;
+};
+
+struct header {
+    char *name, *value;
+};
+
+struct http_req {
+    struct http_server *srv;
+    struct MHD_Connection *conn;
+    const char *method, *path;     /* borrowed from MHD for the request's life */
+    const struct route *route;
+    const char *param;             /* the "{…}" segment, inside path */
+    size_t param_len;
+    uint64_t start_us;
+    char rid[32];
+
+    struct strbuf body;            /* at most cfg->max_body_bytes */
+    bool is_too_large;
+    bool is_json_done;             /* json/json_rc are the parse's outcome */
+    json_t *json;
+    enum usv_err json_rc;
+
+    unsigned status;               /* success status (default 200) */
+    struct header headers[MAX_RESP_HEADERS];
+    size_t n_headers;
+    char *detail;
+
+    unsigned sent_status;          /* for the access log; 0 = nothing sent */
+    size_t sent_bytes;
+};
+
+/* ---- handler API ---------------------------------------------------- */
+
+struct orm_db *
+http_req_db(struct http_req *req)
+{
+    return req->srv->db;
+}
+
+bool
+http_req_is_draining(struct http_req *req)
+{
+    return atomic_load(&req->srv->is_draining);
+}
+
+bool
+http_req_path_id(struct http_req *req, int64_t *out)
+{
+    return req->param != NULL && parse_id(req->param, req->param_len, out);
+}
+
+const char *
+http_req_header(struct http_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+void
+http_req_set_status(struct http_req *req, unsigned status)
+{
+    req->status = status;
+}
+
+void
+http_req_add_header(struct http_req *req, const char *name, const char *value)
+{
+    if (req->n_headers == MAX_RESP_HEADERS) {
+        log_error("http", "too many response headers; dropped %s", name);
+        return;
+    }
+    req->headers[req->n_headers].name = xstrdup(name);
+    req->headers[req->n_headers].value = xstrdup(value);
+    req->n_headers++;
+}
+
+void
+http_req_set_detail(struct http_req *req, const char *fmt, ...)
+{
+    va_list ap;
+    char tmp[512];
+
+    va_start(ap, fmt);
+    vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    free(req->detail);
+    req->detail = xstrdup(tmp);
+}
+
+/* Is the Content-Type one of @media_types (or application/json), with
+ * at most a charset=utf-8 parameter? */
+static bool
+media_type_ok(const char *ct, const char *const *media_types)
+{
+    size_t len;
+    const char *semi;
+    bool ok = false;
+
+    if (ct == NULL)
+        return false;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    semi = strchr(ct, ';');
+    len = semi != NULL ? (size_t)(semi - ct) : strlen(ct);
+    while (len > 0 && (ct[len - 1] == ' ' || ct[len - 1] == '\t'))
+        len--;
+    if (len == strlen("application/json") && strncasecmp(ct, "application/json", len) == 0)
+        ok = true;
+    for (size_t i = 0; !ok && media_types != NULL && media_types[i] != NULL; i++) {
+        if (len == strlen(media_types[i]) && strncasecmp(ct, media_types[i], len) == 0)
+            ok = true;
+    }
+    /* Parameters: only a charset, and only UTF-8 (RFC 8259 says JSON is UTF-8). */
+    for (const char *p = semi; ok && p != NULL; p = strchr(p + 1, ';')) {
+        const char *v = p + 1;
+
+        while (*v == ' ' || *v == '\t')
+            v++;
+        if (*v == '\0')
+            continue;
+        if (strncasecmp(v, "charset=", 8) != 0)
+            continue;  /* unknown parameters are ignored, as RFC 9110 allows */
+        v += 8;
+        if (*v == '"')
+            v++;
+        ok = strncasecmp(v, "utf-8", 5) == 0 &&
+             (v[5] == '\0' || v[5] == ';' || v[5] == '"' || v[5] == ' ');
+    }
+    return ok;
+}
+
+enum usv_err
+http_req_json_body(struct http_req *req, const char *const *media_types, json_t **body)
+{
+    json_error_t err;
+    char text[160];
+    size_t n = 0;
+
+    if (req->is_json_done)
+        goto out;
+    req->is_json_done = true;
+    req->json_rc = USV_BAD_REQUEST;
+    if (!media_type_ok(http_req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE), media_types)) {
+        http_req_set_detail(req, "Content-Type must be application/json");
+        req->json_rc = USV_BAD_MEDIA;
+        goto out;
+    }
+    if (req->is_too_large) {
+        http_req_set_detail(req, "request body is larger than %ld bytes",
+                            req->srv->cfg->max_body_bytes);
+        req->json_rc = USV_TOO_LARGE;
+        goto out;
+    }
+    /* JSON_ALLOW_NUL: "\u0000" is valid JSON; the model rejects it as a
+     * control character (422) instead of the parser calling it invalid. */
+    req->json = json_loadb(strbuf_str(&req->body), strbuf_len(&req->body),
+                           JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+    if (req->json == NULL) {
+        /* The parser's text may quote the client's bytes: keep it printable. */
+        for (const char *p = err.text; *p != '\0' && n < sizeof(text) - 1; p++)
+            text[n++] = (*p >= 0x20 && *p < 0x7F) ? *p : '?';
+        text[n] = '\0';
+        http_req_set_detail(req, "body is not valid JSON: %s (line %d, column %d)", text,
+                            err.line, err.column);
+        goto out;
+    }
+    if (!json_is_object(req->json)) {
+        http_req_set_detail(req, "body must be a JSON object");
+        goto out;
+    }
+    req->json_rc = USV_OK;
+out:
+    if (req->json_rc == USV_OK)
+        *body = req->json;
+    return req->json_rc;
+}
+
+/* ---- router --------------------------------------------------------- */
+
+/* Does @path match @pattern? A "{…}" in the pattern matches one non-empty
+ * segment, reported through @param. */
+static bool
+match(const char *pattern, const char *path, const char **param, size_t *param_len)
+{
+    while (*pattern != '\0') {
+        if (*pattern == '{') {
+            size_t n = strcspn(path, "/");
+
+            if (n == 0)
+                return false;
+            *param = path;
+            *param_len = n;
+            path += n;
+            pattern = strchr(pattern, '}');
+            if (pattern == NULL)
+                return false;
+            pattern++;
+            continue;
+        }
+        if (*pattern++ != *path++)
+            return false;
+    }
+    return *path == '\0';
+}
+
+static enum usv_err
+route_request(struct http_req *req)
+{
+    const struct http_server *srv = req->srv;
+    const char *method = strcmp(req->method, "HEAD") == 0 ? "GET" : req->method;
+    bool is_path_known = false;
+    struct strbuf allow;
+    enum usv_err rc = USV_NOT_FOUND;
+
+    strbuf_init(&allow);
+    for (size_t i = 0; i < srv->n_routes; i++) {
+        const struct route *r = &srv->routes[i];
+        const char *param = NULL;
+        size_t param_len = 0;
+
+        if (!match(r->pattern, req->path, &param, &param_len))
+            continue;
+        is_path_known = true;
+        if (strcmp(r->method, method) == 0) {
+            req->route = r;
+            req->param = param;
+            req->param_len = param_len;
+            rc = USV_OK;
+            goto out;
+        }
+        strbuf_addf(&allow, "%s%s", strbuf_len(&allow) > 0 ? ", " : "", r->method);
+        if (strcmp(r->method, "GET") == 0)
+            strbuf_adds(&allow, ", HEAD");
+    }
+    if (is_path_known) {
+        http_req_add_header(req, MHD_HTTP_HEADER_ALLOW, strbuf_str(&allow));
+        http_req_set_detail(req, "%s is not allowed on this resource; allowed: %s",
+                            req->method, strbuf_str(&allow));
+        rc = USV_BAD_METHOD;
+    }
+out:
+    strbuf_finish(&allow);
+    return rc;
+}
+
+/* ---- responses ------------------------------------------------------ */
+
+static const char *
+default_detail(enum usv_err rc)
+{
+    switch (rc) {
+    case USV_NOT_FOUND:
+        return "no such resource";
+    case USV_CONFLICT:
+        return "the request conflicts with the current state of the resource";
+    case USV_PRECONDITION:
+        return "the resource does not match the given precondition";
+    case USV_UNAVAILABLE:
+    case USV_RETRY:
+        return "the database is unavailable; retry later";
+    case USV_NOMEM:
+    case USV_INTERNAL:
+        return "internal error; the server log has the details";
+    default:
+        return usv_err_title(rc);
+    }
+}
+
+static json_t *
+problem_body(struct http_req *req, enum usv_err rc, json_t *extra)
+{
+    int status = usv_err_http_status(rc);
+    json_t *p = json_object();
+    char buf[64];
+
+    if (p == NULL)
+        return NULL;
+    json_object_set_new(p, "type", json_string("about:blank"));
+    json_object_set_new(p, "title", json_string(usv_err_title(rc)));
+    json_object_set_new(p, "status", json_integer(status));
+    if (rc == USV_INVALID && req->detail == NULL && json_is_object(extra)) {
+        size_t n = json_array_size(json_object_get(extra, "errors"));
+
+        snprintf(buf, sizeof(buf), n == 1 ? "%zu field is invalid" : "%zu fields are invalid",
+                 n);
+        json_object_set_new(p, "detail", json_string(buf));
+    } else {
+        json_object_set_new(p, "detail",
+                            json_string(req->detail != NULL ? req->detail : default_detail(rc)));
+    }
+    if (json_is_object(extra))
+        json_object_update_missing(p, extra);
+    return p;
+}
+
+static enum MHD_Result
+respond(struct http_req *req, enum usv_err rc, json_t *out, bool must_close)
+{
+    const char *ctype = "application/json";
+    struct MHD_Response *resp;
+    unsigned status;
+    char *text = NULL;
+    size_t len = 0;
+    enum MHD_Result ret;
+
+    if (rc == USV_OK || rc == USV_NOT_MODIFIED) {
+        status = rc == USV_OK ? (req->status != 0 ? req->status : 200) : 304;
+        if (out != NULL && status != 204 && status != 304)
+            text = json_dumps(out, JSON_COMPACT);
+    } else {
+        json_t *problem = problem_body(req, rc, out);
+
+        status = (unsigned)usv_err_http_status(rc);
+        ctype = "application/problem+json";
+        text = problem != NULL ? json_dumps(problem, JSON_COMPACT) : NULL;
+        json_decref(problem);
+        if (rc == USV_UNAVAILABLE || rc == USV_RETRY)
+            http_req_add_header(req, MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER_S);
+        if (rc == USV_NOMEM || rc == USV_INTERNAL)
+            log_error("http", "%s %s failed with %s rid=%s", req->method, req->path,
+                      usv_err_name(rc), req->rid);
+    }
+    json_decref(out);
+    if (text != NULL) {
+        len = strlen(text);
+        resp = MHD_create_response_from_buffer_with_free_callback(len, text, free);
+    } else {
+        resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    }
+    if (resp == NULL) {
+        free(text);
+        return MHD_NO;
+    }
+    if (text != NULL)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    for (size_t i = 0; i < req->n_headers; i++)
+        MHD_add_response_header(resp, req->headers[i].name, req->headers[i].value);
+    MHD_add_response_header(resp, "X-Request-Id", req->rid);
+    if (must_close)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    ret = MHD_queue_response(req->conn, status, resp);
+    MHD_destroy_response(resp);
+    req->sent_status = status;
+    req->sent_bytes = len;
+    return ret;
+}
+
+/* Refuse a request before reading its body; the connection is closed. */
+static enum MHD_Result
+refuse(struct http_req *req, enum usv_err rc, const char *detail)
+{
+    http_req_set_detail(req, "%s", detail);
+    return respond(req, rc, NULL, true);
+}
+
+/* ---- MHD callbacks -------------------------------------------------- */
+
+static struct http_req *
+req_create(struct http_server *srv, struct MHD_Connection *conn, const char *url,
+           const char *method)
+{
+    struct http_req *req = xcalloc(1, sizeof(*req));
+    const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+
+    req->srv = srv;
+    req->conn = conn;
+    req->method = method;
+    req->path = url;
+    req->start_us = monotonic_us();
+    strbuf_init(&req->body);
+    /* Honour a sane incoming request id so logs correlate across hops. */
+    if (rid != NULL && strlen(rid) < sizeof(req->rid) && strspn(rid,
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") == strlen(rid)
+            && rid[0] != '\0')
+        snprintf(req->rid, sizeof(req->rid), "%s", rid);
+    else
+        snprintf(req->rid, sizeof(req->rid), "%08x-%06llx", srv->rid_prefix,
+                 (unsigned long long)atomic_fetch_add(&srv->next_rid, 1));
+    atomic_fetch_add(&srv->in_flight, 1);
+    return req;
+}
+
+static void
+req_destroy(struct http_req *req)
+{
+    if (req == NULL)
+        return;
+    atomic_fetch_sub(&req->srv->in_flight, 1);
+    strbuf_finish(&req->body);
+    json_decref(req->json);
+    for (size_t i = 0; i < req->n_headers; i++) {
+        free(req->headers[i].name);
+        free(req->headers[i].value);
+    }
+    free(req->detail);
+    free(req);
+}
+
+/* First call: headers are in. Check framing and the declared size. */
+static enum MHD_Result
+on_headers(struct http_req *req, const char *version)
+{
+    const char *cl = http_req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *te = http_req_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    long declared;
+
+    if (cl != NULL && te != NULL)
+        return refuse(req, USV_BAD_REQUEST,
+                      "Content-Length and Transfer-Encoding must not both be present");
+    if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 &&
+        http_req_header(req, MHD_HTTP_HEADER_HOST) == NULL)
+        return refuse(req, USV_BAD_REQUEST, "HTTP/1.1 requests must carry a Host header");
+    if (cl != NULL && (!parse_long(cl, 0, LONG_MAX, &declared) ||
+                       declared > req->srv->cfg->max_body_bytes)) {
+        char detail[96];
+
+        snprintf(detail, sizeof(detail), "request body is larger than %ld bytes",
+                 req->srv->cfg->max_body_bytes);
+        return refuse(req, USV_TOO_LARGE, detail);
+    }
+    return MHD_YES;
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+           const char *version, const char *upload_data, size_t *upload_data_size,
+           void **req_cls)
+{
+    struct http_server *srv = cls;
+    struct http_req *req = *req_cls;
+    json_t *out = NULL;
+    enum usv_err rc;
+
+    if (req == NULL) {
+        req = req_create(srv, conn, url, method);
+        *req_cls = req;
+        return on_headers(req, version);
+    }
+    if (*upload_data_size != 0) {
+        size_t cap = (size_t)srv->cfg->max_body_bytes;
+
+        if (!req->is_too_large && strbuf_len(&req->body) + *upload_data_size > cap) {
+            req->is_too_large = true;   /* discard the rest; answer 413 at the end */
+            strbuf_finish(&req->body);
+        }
+        if (!req->is_too_large)
+            strbuf_add(&req->body, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    rc = route_request(req);
+    if (rc == USV_OK)
+        rc = req->route->handler(req, &out);
+    return respond(req, rc, out, false);
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+             enum MHD_RequestTerminationCode toe)
+{
+    struct http_req *req = *req_cls;
+
+    if (req == NULL)
+        return;
+    log_info("http", "%s %s %u %zuB %.1fms rid=%s%s", req->method, req->path,
+             req->sent_status, req->sent_bytes, (double)(monotonic_us() - req->start_us) / 1000.0,
+             req->rid, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
+    req_destroy(req);
+    *req_cls = NULL;
+}
+
+static void
+on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char line[512];
+    size_t n;
+
+    vsnprintf(line, sizeof(line), fmt, ap);
+    n = strlen(line);
+    while (n > 0 && line[n - 1] == '\n')
+        line[--n] = '\0';
+    log_warn("mhd", "%s", line);
+}
+
+/* ---- server --------------------------------------------------------- */
+
+enum usv_err
+http_server_start(const struct cfg *cfg, struct orm_db *db, const struct route *routes,
+                  size_t n_routes, struct http_server **out)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    struct http_server *srv;
+    const union MHD_DaemonInfo *info;
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                     MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    char port[8];
+    int gai;
+
+    snprintf(port, sizeof(port), "%ld", cfg->port);
+    gai = getaddrinfo(cfg->host, port, &hints, &ai);
+    if (gai != 0) {
+        log_error("http", "cannot resolve listen address %s: %s", cfg->host, gai_strerror(gai));
+        return USV_BAD_REQUEST;
+    }
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    srv = xcalloc(1, sizeof(*srv));
+    srv->cfg = cfg;
+    srv->db = db;
+    srv->routes = routes;
+    srv->n_routes = n_routes;
+    srv->quiesced_fd = MHD_INVALID_SOCKET;
+    srv->rid_prefix = (unsigned)(monotonic_us() ^ ((unsigned)getpid() << 16));
+    srv->daemon = MHD_start_daemon(
+        flags, (uint16_t)cfg->port, NULL, NULL, on_request, srv,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+        MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->max_connections_per_ip,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->connection_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->max_header_bytes,
+        MHD_OPTION_THREAD_STACK_SIZE, (size_t)cfg->thread_stack_kb * 1024,
+        MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
+        MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (srv->daemon == NULL) {
+        log_error("http", "cannot listen on %s:%ld (address in use or not available)",
+                  cfg->host, cfg->port);
+        free(srv);
+        return USV_UNAVAILABLE;
+    }
+    info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    log_info("http", "listening on http://%s%s%s:%u", strchr(cfg->host, ':') ? "[" : "",
+             cfg->host, strchr(cfg->host, ':') ? "]" : "", info != NULL ? info->port : 0);
+    *out = srv;
+    return USV_OK;
+}
+
+void
+http_server_quiesce(struct http_server *srv)
+{
+    atomic_store(&srv->is_draining, true);
+    if (srv->quiesced_fd == MHD_INVALID_SOCKET)
+        srv->quiesced_fd = MHD_quiesce_daemon(srv->daemon);
+}
+
+void
+http_server_stop(struct http_server *srv, unsigned timeout_ms)
+{
+    uint64_t deadline;
+    int left;
+
+    if (srv == NULL)
+        return;
+    http_server_quiesce(srv);
+    deadline = monotonic_ms() + timeout_ms;
+    while ((left = atomic_load(&srv->in_flight)) > 0 && monotonic_ms() < deadline) {
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = 10 * 1000 * 1000};
+
+        nanosleep(&ts, NULL);
+    }
+    if (left > 0)
+        log_warn("http", "%d requests still in flight after %u ms; closing them", left,
+                 timeout_ms);
+    MHD_stop_daemon(srv->daemon);
+    if (srv->quiesced_fd != MHD_INVALID_SOCKET)
+        close(srv->quiesced_fd);
+    free(srv);
+}

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT
+ * http.h - the HTTP server: libmicrohttpd glue, routing, responses.
+ *
+ * One thread per connection (MHD_USE_THREAD_PER_CONNECTION). A request's
+ * body streams into a buffer capped at the configured size; the router
+ * picks a handler by (method, path) and answers 404 or 405 + Allow itself;
+ * handlers return an enum usv_err and a JSON value, and only this module
+ * turns them into a status, headers and a JSON or problem+json body.
+ * Thread-safety: the server is shared; a struct http_req belongs to the
+ * connection thread serving it. */
+#ifndef USERSVC_SERVICE_HTTP_H
+#define USERSVC_SERVICE_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "service/config.h"
+#include "service/err.h"
+#include "service/util.h"
+
+struct http_server;
+struct http_req;
+struct orm_db;
+
+/* A handler. On USV_OK, *@out is the response body (new reference; may stay
+ * NULL for no body). On an error, *@out may be a JSON object whose members
+ * are added to the problem body (for example "errors" for a 422). */
+struct route {
+    const char *method;
+    const char *pattern;   /* "/users" or "/users/{id}": {x} matches one segment */
+    enum usv_err (*handler)(struct http_req *req, json_t **out);
+};
+
+/* Start serving @routes (borrowed) with @cfg and @db (borrowed until
+ * http_server_stop()). Logs "listening on http://HOST:PORT". */
+enum usv_err http_server_start(const struct cfg *cfg, struct orm_db *db,
+                               const struct route *routes, size_t n_routes,
+                               struct http_server **out);
+
+/* Stop accepting connections; requests in flight go on. /readyz turns 503. */
+void http_server_quiesce(struct http_server *srv);
+
+/* Wait (at most @timeout_ms) for in-flight requests, then close every
+ * connection and free @srv. Accepts NULL. */
+void http_server_stop(struct http_server *srv, unsigned timeout_ms);
+
+/* ---- for handlers --------------------------------------------------- */
+
+struct orm_db *http_req_db(struct http_req *req);
+
+/* Is the server shutting down (quiesced)? */
+bool http_req_is_draining(struct http_req *req);
+
+/* The path segment matched by "{…}" in the route pattern, as an id: a
+ * decimal integer in [1, 2^63-1], leading zeros allowed. False otherwise. */
+bool http_req_path_id(struct http_req *req, int64_t *out);
+
+/* A request header, or NULL. Borrowed until the request ends. */
+const char *http_req_header(struct http_req *req, const char *name);
+
+/* The request body as a JSON object (borrowed until the request ends).
+ * Returns USV_BAD_MEDIA (Content-Type not JSON), USV_TOO_LARGE, or
+ * USV_BAD_REQUEST (not UTF-8, not JSON, not an object; the detail says why).
+ * @media_types: accepted media types besides application/json, or NULL. */
+enum usv_err http_req_json_body(struct http_req *req, const char *const *media_types,
+                                json_t **body);
+
+/* Success status to send (default 200). */
+void http_req_set_status(struct http_req *req, unsigned status);
+
+/* Add a response header (both strings copied). */
+void http_req_add_header(struct http_req *req, const char *name, const char *value);
+
+/* The problem body's "detail" for an error response (copied). */
+void http_req_set_detail(struct http_req *req, const char *fmt, ...) PRINTF_LIKE(2, 3);
+
+#endif

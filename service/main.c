@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: MIT
+ * main.c - the usersvc command line: serve, migrate, --help, --version.
+ *
+ * serve: load the configuration, open the database handle, check (or, with
+ * --migrate, apply) migrations, start the HTTP server, then wait in sigwait()
+ * for SIGINT/SIGTERM. Those signals are blocked before any thread starts, so
+ * only this thread receives them; shutdown then stops accepting, lets
+ * in-flight requests finish, and closes the pool. */
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "handlers/routes.h"
+#include "orm/migrate.h"
+#include "orm/orm.h"
+#include "service/config.h"
+#include "service/http.h"
+#include "service/log.h"
+
+#ifndef USERSVC_VERSION
+#define USERSVC_VERSION "0.1.0"
+#endif
+
+static void
+usage(FILE *out)
+{
+    fprintf(out,
+            "usage: usersvc COMMAND [OPTIONS]\n"
+            "\n"
+            "A small HTTP/JSON user service on SQLite, PostgreSQL or MySQL/MariaDB.\n"
+            "\n"
+            "Commands:\n"
+            "  serve [--migrate]        serve HTTP (refuses while migrations are pending,\n"
+            "                           unless --migrate applies them first)\n"
+            "  migrate [up]             apply every pending migration\n"
+            "  migrate status           list migrations; exit 0 only when current\n"
+            "  migrate down [N]         revert the last N migrations (default 1)\n"
+            "\n"
+            "  usersvc --version        print the version\n"
+            "  usersvc COMMAND --help   options of a command\n"
+            "\n"
+            "Flags take \"--name value\" or \"--name=value\" and win over the environment.\n\n");
+    cfg_print_options(out, true);
+}
+
+static bool
+wants_help(int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return true;
+    }
+    return false;
+}
+
+static enum usv_err
+open_db(const struct cfg *cfg, struct orm_db **db)
+{
+    struct orm_db_options opts = {
+        .pool_size = (unsigned)cfg->pool_size,
+        .pool_timeout_ms = (unsigned)cfg->pool_timeout_ms,
+        .idle_check_ms = (unsigned)cfg->idle_check_ms,
+    };
+    char redacted[512];
+    enum usv_err rc = orm_db_open(cfg->database_url, app_models, app_n_models, &opts, db);
+
+    if (rc != USV_OK)
+        fprintf(stderr, "usersvc: unsupported DATABASE_URL '%s' (expected sqlite:PATH, "
+                        "postgres://... or mysql://...)\n",
+                cfg_redact_url(cfg->database_url, redacted, sizeof(redacted)));
+    return rc;
+}
+
+static int
+cmd_migrate(const struct cfg *cfg, const char **pos, int n_pos)
+{
+    const char *action = n_pos > 0 ? pos[0] : "up";
+    struct orm_db *db = NULL;
+    struct migrate_entry *list = NULL;
+    size_t n = 0;
+    unsigned count = 0;
+    long steps = 1;
+    int status = 1;
+    enum usv_err rc;
+
+    if (strcmp(action, "down") == 0 && n_pos > 1 && !parse_long(pos[1], 1, 100000, &steps)) {
+        fprintf(stderr, "usersvc: migrate down N: N must be a positive integer\n");
+        return 2;
+    }
+    if ((strcmp(action, "down") != 0 && n_pos > 1) ||
+        (strcmp(action, "up") != 0 && strcmp(action, "down") != 0 &&
+         strcmp(action, "status") != 0)) {
+        fprintf(stderr, "usersvc: usage: usersvc migrate [up|status|down [N]]\n");
+        return 2;
+    }
+    if (open_db(cfg, &db) != USV_OK)
+        return 2;
+    if (strcmp(action, "up") == 0) {
+        rc = migrate_up(db, &count);
+        if (rc == USV_OK) {
+            printf("%u migration(s) applied; schema is current\n", count);
+            status = 0;
+        } else {
+            fprintf(stderr, "usersvc: migrate up failed (%s); see the log above\n",
+                    usv_err_name(rc));
+        }
+    } else if (strcmp(action, "down") == 0) {
+        rc = migrate_down(db, (unsigned)steps, &count);
+        if (rc == USV_OK) {
+            printf("%u migration(s) reverted\n", count);
+            status = 0;
+        } else {
+            fprintf(stderr, "usersvc: migrate down failed (%s); see the log above\n",
+                    usv_err_name(rc));
+        }
+    } else {
+        rc = migrate_status(db, &list, &n);
+        if (rc != USV_OK) {
+            fprintf(stderr, "usersvc: cannot read migration status (%s)\n", usv_err_name(rc));
+        } else {
+            status = 0;
+            for (size_t i = 0; i < n; i++) {
+                printf("%04lld_%-30s %-24s %s\n", (long long)list[i].version, list[i].name,
+                       migrate_state_name(list[i].state), list[i].applied_at);
+                if (list[i].state == MIGRATE_CHANGED || list[i].state == MIGRATE_FAILED)
+                    fprintf(stderr, "usersvc: error: migration %04lld_%s: %s\n",
+                            (long long)list[i].version, list[i].name,
+                            migrate_state_name(list[i].state));
+                if (list[i].state != MIGRATE_APPLIED && list[i].state != MIGRATE_UNKNOWN)
+                    status = 1;
+            }
+            printf(status == 0 ? "schema is current\n" : "schema is NOT current\n");
+        }
+        free(list);
+    }
+    orm_db_close(db);
+    return status;
+}
+
+static int
+cmd_serve(const struct cfg *cfg)
+{
+    struct orm_db *db = NULL;
+    struct http_server *srv = NULL;
+    char why[256], redacted[512];
+    sigset_t set;
+    int sig = 0;
+    enum usv_err rc;
+
+    if (open_db(cfg, &db) != USV_OK)
+        return 2;
+    log_info("main", "usersvc %s starting; database %s", USERSVC_VERSION,
+             cfg_redact_url(cfg->database_url, redacted, sizeof(redacted)));
+    if (cfg->migrate && migrate_up(db, NULL) != USV_OK) {
+        log_error("main", "migrations failed; not serving");
+        orm_db_close(db);
+        return 1;
+    }
+    rc = migrate_check(db, why, sizeof(why));
+    if (rc != USV_OK) {
+        log_error("main", "refusing to serve: %s%s", why,
+                  rc == USV_CONFLICT ? "; run 'usersvc migrate' or 'usersvc serve --migrate'"
+                                     : "");
+        orm_db_close(db);
+        return 1;
+    }
+    /* Block the shutdown signals in every thread; this one sigwait()s. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (http_server_start(cfg, db, app_routes, app_n_routes, &srv) != USV_OK) {
+        orm_db_close(db);
+        return 1;
+    }
+    sigwait(&set, &sig);
+    log_info("main", "%s received: draining in-flight requests", sig == SIGINT ? "SIGINT"
+                                                                               : "SIGTERM");
+    http_server_quiesce(srv);
+    http_server_stop(srv, (unsigned)cfg->shutdown_timeout_ms);
+    orm_db_close(db);
+    log_info("main", "stopped");
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *pos[4];
+    int n_pos = 0, status;
+    const char *cmd;
+    struct cfg cfg;
+
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("usersvc %s\n", USERSVC_VERSION);
+        return 0;
+    }
+    cmd = argv[1];
+    if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0) {
+        fprintf(stderr, "usersvc: unknown command '%s' (see usersvc --help)\n", cmd);
+        return 2;
+    }
+    if (wants_help(argc - 2, argv + 2)) {
+        if (strcmp(cmd, "serve") == 0)
+            printf("usage: usersvc serve [--migrate] [OPTIONS]\n\n");
+        else
+            printf("usage: usersvc migrate [up|status|down [N]] [OPTIONS]\n\n");
+        cfg_print_options(stdout, strcmp(cmd, "serve") == 0);
+        return 0;
+    }
+    if (cfg_load(&cfg, argc - 2, argv + 2, strcmp(cmd, "serve") == 0, pos,
+                 strcmp(cmd, "serve") == 0 ? 0 : 2, &n_pos) != USV_OK) {
+        cfg_finish(&cfg);
+        return 2;
+    }
+    /* Process-wide library set-up, before any thread exists. */
+    json_object_seed(0);
+    status = strcmp(cmd, "serve") == 0 ? cmd_serve(&cfg) : cmd_migrate(&cfg, pos, n_pos);
+    cfg_finish(&cfg);
+    return status;
+}
