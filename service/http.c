@@ -26,6 +26,7 @@
 
 #include "orm/strbuf.h"
 #include "service/log.h"
+#include "service/router.h"
 #include "service/util.h"
 
 #define MAX_RESP_HEADERS 8
@@ -220,68 +221,20 @@ out:
 
 /* ---- router --------------------------------------------------------- */
 
-/* Does @path match @pattern? A "{…}" in the pattern matches one non-empty
- * segment, reported through @param. */
-static bool
-match(const char *pattern, const char *path, const char **param, size_t *param_len)
-{
-    while (*pattern != '\0') {
-        if (*pattern == '{') {
-            size_t n = strcspn(path, "/");
-
-            if (n == 0)
-                return false;
-            *param = path;
-            *param_len = n;
-            path += n;
-            pattern = strchr(pattern, '}');
-            if (pattern == NULL)
-                return false;
-            pattern++;
-            continue;
-        }
-        if (*pattern++ != *path++)
-            return false;
-    }
-    return *path == '\0';
-}
-
 static enum usv_err
 route_request(struct http_req *req)
 {
-    const struct http_server *srv = req->srv;
-    const char *method = strcmp(req->method, "HEAD") == 0 ? "GET" : req->method;
-    bool is_path_known = false;
     struct strbuf allow;
-    enum usv_err rc = USV_NOT_FOUND;
+    enum usv_err rc;
 
     strbuf_init(&allow);
-    for (size_t i = 0; i < srv->n_routes; i++) {
-        const struct route *r = &srv->routes[i];
-        const char *param = NULL;
-        size_t param_len = 0;
-
-        if (!match(r->pattern, req->path, &param, &param_len))
-            continue;
-        is_path_known = true;
-        if (strcmp(r->method, method) == 0) {
-            req->route = r;
-            req->param = param;
-            req->param_len = param_len;
-            rc = USV_OK;
-            goto out;
-        }
-        strbuf_addf(&allow, "%s%s", strbuf_len(&allow) > 0 ? ", " : "", r->method);
-        if (strcmp(r->method, "GET") == 0)
-            strbuf_adds(&allow, ", HEAD");
-    }
-    if (is_path_known) {
+    rc = router_find(req->srv->routes, req->srv->n_routes, req->method, req->path,
+                     &req->route, &req->param, &req->param_len, &allow);
+    if (rc == USV_BAD_METHOD) {
         http_req_add_header(req, MHD_HTTP_HEADER_ALLOW, strbuf_str(&allow));
         http_req_set_detail(req, "%s is not allowed on this resource; allowed: %s",
                             req->method, strbuf_str(&allow));
-        rc = USV_BAD_METHOD;
     }
-out:
     strbuf_finish(&allow);
     return rc;
 }
