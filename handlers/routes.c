@@ -10,8 +10,11 @@
 const struct route app_routes[] = {
     {"GET",  "/healthz",    health_live},
     {"GET",  "/readyz",     health_ready},
-    {"POST", "/users",      users_create},
-    {"GET",  "/users/{id}", users_get},
+    {"GET",    "/users",      users_list},
+    {"POST",   "/users",      users_create},
+    {"GET",    "/users/{id}", users_get},
+    {"PATCH",  "/users/{id}", users_patch},
+    {"DELETE", "/users/{id}", users_delete},
 };
 const size_t app_n_routes = sizeof(app_routes) / sizeof(app_routes[0]);
 

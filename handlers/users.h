@@ -15,5 +15,8 @@ extern const struct orm_model users_model;
 
 enum usv_err users_create(struct http_req *req, json_t **out);  /* POST /users */
 enum usv_err users_get(struct http_req *req, json_t **out);     /* GET /users/{id} */
+enum usv_err users_list(struct http_req *req, json_t **out);    /* GET /users */
+enum usv_err users_patch(struct http_req *req, json_t **out);   /* PATCH /users/{id} */
+enum usv_err users_delete(struct http_req *req, json_t **out);  /* DELETE /users/{id} */
 
 #endif

@@ -25,6 +25,14 @@
 /* Transient failures (serialization, deadlock) are retried this many times. */
 #define ORM_MAX_RETRIES 5
 
+/* Statement ids: each model owns a block. Fixed operations come first, then
+ * one "list filtered by column i" per column, then one UPDATE per mask of
+ * writable columns. Every statement is generated at open. */
+#define ORM_MAX_COLUMNS 16
+#define STMT_LIST_BY (ORM_OP_COUNT_)
+#define STMT_UPDATE (STMT_LIST_BY + ORM_MAX_COLUMNS)
+#define ORM_STMTS_PER_MODEL (STMT_UPDATE + (1u << ORM_MAX_WRITABLE))
+
 struct orm_db {
     const struct orm_backend *be;
     struct pool *pool;
@@ -125,14 +133,53 @@ orm_conn_error(struct orm_conn *c, const char *what, const char *msg)
 /* ---- the handle ----------------------------------------------------- */
 
 static unsigned
-stmt_id(const struct orm_db *db, const struct orm_model *m, enum orm_op op)
+model_base(const struct orm_db *db, const struct orm_model *m)
 {
     for (size_t i = 0; i < db->n_models; i++) {
         if (db->models[i] == m)
-            return (unsigned)(i * ORM_OP_COUNT_ + op);
+            return (unsigned)(i * ORM_STMTS_PER_MODEL);
     }
     assert(!"model not registered with orm_db_open");
     abort();
+}
+
+static unsigned
+stmt_id(const struct orm_db *db, const struct orm_model *m, enum orm_op op)
+{
+    return model_base(db, m) + (unsigned)op;
+}
+
+static unsigned
+writable_count(const struct orm_model *m)
+{
+    unsigned n = 0;
+
+    for (size_t i = 0; i < m->n_columns; i++)
+        n += orm_column_is_writable(&m->columns[i]);
+    return n;
+}
+
+/* Generate every statement of @m into db->sql. */
+static void
+build_statements(struct orm_db *db, const struct orm_model *m)
+{
+    unsigned base = model_base(db, m);
+    struct strbuf b;
+
+    assert(m->n_columns <= ORM_MAX_COLUMNS && writable_count(m) <= ORM_MAX_WRITABLE);
+    strbuf_init(&b);
+    for (unsigned op = 0; op < ORM_OP_COUNT_; op++) {
+        orm_sql_build(db->be, m, (enum orm_op)op, &b);
+        db->sql[base + op] = strbuf_take(&b);
+    }
+    for (size_t col = 0; col < m->n_columns; col++) {
+        orm_sql_build_list_by(db->be, m, col, &b);
+        db->sql[base + STMT_LIST_BY + col] = strbuf_take(&b);
+    }
+    for (unsigned mask = 1; mask < (1u << writable_count(m)); mask++) {
+        orm_sql_build_update(db->be, m, mask, &b);
+        db->sql[base + STMT_UPDATE + mask] = strbuf_take(&b);
+    }
 }
 
 enum usv_err
@@ -145,22 +192,15 @@ orm_db_open(const char *url, const struct orm_model *const *models, size_t n_mod
 
     if (be == NULL)
         return USV_BAD_REQUEST;
-    assert(n_models * ORM_OP_COUNT_ <= ORM_MAX_STMTS);
+    assert(n_models * ORM_STMTS_PER_MODEL <= ORM_MAX_STMTS);
     db = xcalloc(1, sizeof(*db));
     db->be = be;
     db->models = models;
     db->n_models = n_models;
     db->pool_timeout_ms = opts->pool_timeout_ms;
     size = opts->pool_size != 0 ? opts->pool_size : be->default_pool_size;
-    for (size_t i = 0; i < n_models; i++) {
-        for (unsigned op = 0; op < ORM_OP_COUNT_; op++) {
-            struct strbuf b;
-
-            strbuf_init(&b);
-            orm_sql_build(be, models[i], (enum orm_op)op, &b);
-            db->sql[stmt_id(db, models[i], (enum orm_op)op)] = strbuf_take(&b);
-        }
-    }
+    for (size_t i = 0; i < n_models; i++)
+        build_statements(db, models[i]);
     pool_create(be, url, size, opts->idle_check_ms, &db->pool);
     *out = db;
     return USV_OK;
@@ -399,5 +439,128 @@ orm_insert(struct orm_session *s, const struct orm_model *m, json_t *values, jso
         orm_result_finish(&res);
     }
     free(params);
+    return rc;
+}
+
+enum usv_err
+orm_find_many(struct orm_session *s, const struct orm_model *m, const struct orm_page *page,
+              json_t **rows, bool *has_more)
+{
+    struct orm_param params[3];
+    struct orm_result res;
+    json_t *list = NULL;
+    unsigned id;
+    size_t n = 0, got;
+    enum usv_err rc;
+
+    assert(page->limit > 0);
+    memset(params, 0, sizeof(params));
+    params[n].type = ORM_INT64;
+    params[n++].i = page->after;
+    if (page->column != NULL) {
+        const struct orm_column *col = orm_model_column(m, page->column);
+
+        assert(col != NULL);
+        id = model_base(s->db, m) + STMT_LIST_BY + (unsigned)(col - m->columns);
+        params[n].type = col->type;
+        params[n].s = page->value;
+        params[n++].len = strlen(page->value);
+    } else {
+        id = stmt_id(s->db, m, ORM_OP_LIST);
+    }
+    /* One row more than asked tells whether a next page exists. */
+    params[n].type = ORM_INT64;
+    params[n++].i = (int64_t)page->limit + 1;
+
+    orm_result_init(&res, m->n_columns);
+    rc = run(s, id, params, n, &res);
+    if (rc != USV_OK)
+        goto out;
+    list = json_array();
+    if (list == NULL) {
+        rc = USV_NOMEM;
+        goto out;
+    }
+    got = orm_result_rows(&res);
+    for (size_t i = 0; i < got && i < page->limit; i++) {
+        json_t *row = NULL;
+
+        rc = row_to_json(m, &res, i, &row);
+        if (rc != USV_OK)
+            goto out;
+        json_array_append_new(list, row);
+    }
+    *has_more = got > page->limit;
+    *rows = list;
+    list = NULL;
+out:
+    json_decref(list);
+    orm_result_finish(&res);
+    return rc;
+}
+
+enum usv_err
+orm_update(struct orm_session *s, const struct orm_model *m, json_t *current, json_t *changes,
+           json_t **row)
+{
+    struct orm_param params[ORM_MAX_COLUMNS + 1];
+    char now[UTC_STAMP_LEN + 1];
+    struct orm_result res;
+    unsigned mask = 0, bit = 0;
+    size_t n = 0;
+    int64_t id = json_integer_value(json_object_get(current, orm_model_pk(m)->name));
+    enum usv_err rc;
+
+    assert(s->mode == ORM_TX_WRITE);
+    utc_stamp(now, sizeof(now));
+    for (size_t i = 0; i < m->n_columns; i++) {
+        const struct orm_column *c = &m->columns[i];
+        json_t *v;
+
+        if (!orm_column_is_writable(c))
+            continue;
+        v = json_object_get(changes, c->name);
+        /* json_equal compares strings byte for byte: "Alice" -> "alice" is a change. */
+        if (v != NULL && !json_equal(v, json_object_get(current, c->name))) {
+            mask |= 1u << bit;
+            bind_column(c, changes, now, &params[n++]);
+        }
+        bit++;
+    }
+    if (mask == 0) {
+        *row = json_incref(current);
+        return USV_OK;
+    }
+    for (size_t i = 0; i < m->n_columns; i++) {
+        if (m->columns[i].flags & ORM_UPDATED_AT)
+            bind_column(&m->columns[i], changes, now, &params[n++]);
+    }
+    memset(&params[n], 0, sizeof(params[n]));
+    params[n].type = ORM_INT64;
+    params[n++].i = id;
+
+    orm_result_init(&res, 0);
+    rc = run(s, model_base(s->db, m) + STMT_UPDATE + mask, params, n, &res);
+    if (rc == USV_OK && res.affected == 0)
+        rc = USV_NOT_FOUND;
+    orm_result_finish(&res);
+    if (rc == USV_OK)
+        rc = orm_find(s, m, id, false, row);
+    return rc;
+}
+
+enum usv_err
+orm_delete(struct orm_session *s, const struct orm_model *m, int64_t id)
+{
+    struct orm_param p = {.type = ORM_INT64, .i = id};
+    struct orm_result res;
+    enum usv_err rc;
+
+    assert(s->mode == ORM_TX_WRITE);
+    orm_result_init(&res, 0);
+    rc = run(s, stmt_id(s->db, m, ORM_OP_DELETE), &p, 1, &res);
+    if (rc == USV_OK && res.affected == 0)
+        rc = USV_NOT_FOUND;
+    orm_result_finish(&res);
     return rc;
 }

@@ -83,4 +83,28 @@ enum usv_err orm_insert(struct orm_session *s, const struct orm_model *m, json_t
 enum usv_err orm_find(struct orm_session *s, const struct orm_model *m, int64_t id,
                       bool for_update, json_t **row);
 
+/* A keyset page: rows whose key is greater than @after, ascending by key. */
+struct orm_page {
+    int64_t after;        /* 0 = from the start */
+    unsigned limit;       /* at least 1 */
+    const char *column;   /* optional equality filter (with the column's case rule) */
+    const char *value;    /* its value, when @column is set */
+};
+
+/* Read one page. On USV_OK *@rows is a new JSON array of at most @limit rows
+ * and *@has_more says whether any row follows the last one. */
+enum usv_err orm_find_many(struct orm_session *s, const struct orm_model *m,
+                           const struct orm_page *page, json_t **rows, bool *has_more);
+
+/* Apply @changes (validated with ORM_FOR_UPDATE) to @current, the row as
+ * read (locked) in this session. Only columns whose value differs are
+ * written, together with the ORM_UPDATED_AT columns; when nothing differs,
+ * nothing is written and *@row is @current itself (a new reference).
+ * On USV_OK *@row is the row as now stored. */
+enum usv_err orm_update(struct orm_session *s, const struct orm_model *m, json_t *current,
+                        json_t *changes, json_t **row);
+
+/* Delete the row whose key is @id. USV_NOT_FOUND if there was none. */
+enum usv_err orm_delete(struct orm_session *s, const struct orm_model *m, int64_t id);
+
 #endif

@@ -26,7 +26,7 @@
 #include "service/err.h"
 
 /* Statement ids are small integers, prepared at most once per connection. */
-#define ORM_MAX_STMTS 128
+#define ORM_MAX_STMTS 256
 
 struct orm_backend;
 

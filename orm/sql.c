@@ -59,6 +59,75 @@ build_find(const struct orm_backend *be, const struct orm_model *m, bool lock,
         strbuf_adds(out, be->lock_suffix);
 }
 
+static void
+build_list(const struct orm_backend *be, const struct orm_model *m,
+           const struct orm_column *filter, struct strbuf *out)
+{
+    const struct orm_column *pk = orm_model_pk(m);
+    unsigned n = 0;
+
+    strbuf_adds(out, "SELECT ");
+    orm_sql_select_list(be, m, out);
+    strbuf_addf(out, " FROM %s WHERE %s > ", m->table, pk->name);
+    be->placeholder(out, ++n, ORM_INT64);
+    if (filter != NULL) {
+        strbuf_adds(out, " AND ");
+        be->equals(out, filter, ++n);
+    }
+    strbuf_addf(out, " ORDER BY %s LIMIT ", pk->name);
+    be->placeholder(out, ++n, ORM_INT64);
+}
+
+static void
+build_delete(const struct orm_backend *be, const struct orm_model *m, struct strbuf *out)
+{
+    strbuf_addf(out, "DELETE FROM %s WHERE ", m->table);
+    be->equals(out, orm_model_pk(m), 1);
+}
+
+bool
+orm_column_is_writable(const struct orm_column *c)
+{
+    return !(c->flags & (ORM_PK | ORM_READONLY));
+}
+
+void
+orm_sql_build_list_by(const struct orm_backend *be, const struct orm_model *m, size_t col,
+                      struct strbuf *out)
+{
+    assert(col < m->n_columns);
+    build_list(be, m, &m->columns[col], out);
+}
+
+void
+orm_sql_build_update(const struct orm_backend *be, const struct orm_model *m, unsigned mask,
+                     struct strbuf *out)
+{
+    unsigned n = 0, bit = 0;
+
+    strbuf_addf(out, "UPDATE %s SET ", m->table);
+    for (size_t i = 0; i < m->n_columns; i++) {
+        const struct orm_column *c = &m->columns[i];
+
+        if (!orm_column_is_writable(c))
+            continue;
+        if (mask & (1u << bit++)) {
+            strbuf_addf(out, "%s%s = ", n > 0 ? ", " : "", c->name);
+            be->placeholder(out, ++n, c->type);
+        }
+    }
+    for (size_t i = 0; i < m->n_columns; i++) {
+        const struct orm_column *c = &m->columns[i];
+
+        if (c->flags & ORM_UPDATED_AT) {
+            strbuf_addf(out, "%s%s = ", n > 0 ? ", " : "", c->name);
+            be->placeholder(out, ++n, c->type);
+        }
+    }
+    strbuf_adds(out, " WHERE ");
+    be->equals(out, orm_model_pk(m), ++n);
+}
+
 void
 orm_sql_build(const struct orm_backend *be, const struct orm_model *m, enum orm_op op,
               struct strbuf *out)
@@ -72,6 +141,12 @@ orm_sql_build(const struct orm_backend *be, const struct orm_model *m, enum orm_
         return;
     case ORM_OP_FIND_LOCK:
         build_find(be, m, true, out);
+        return;
+    case ORM_OP_LIST:
+        build_list(be, m, NULL, out);
+        return;
+    case ORM_OP_DELETE:
+        build_delete(be, m, out);
         return;
     case ORM_OP_COUNT_:
         break;

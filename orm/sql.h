@@ -8,6 +8,9 @@
 #ifndef USERSVC_ORM_SQL_H
 #define USERSVC_ORM_SQL_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "orm/model.h"
 #include "orm/strbuf.h"
 
@@ -17,12 +20,29 @@ enum orm_op {
     ORM_OP_INSERT,     /* params: every non-key column, in model order */
     ORM_OP_FIND,       /* params: primary key */
     ORM_OP_FIND_LOCK,  /* params: primary key; locks the row */
+    ORM_OP_LIST,       /* params: key lower bound (exclusive), limit */
+    ORM_OP_DELETE,     /* params: primary key */
     ORM_OP_COUNT_
 };
 
 /* Append the SQL of @op on @m in @be's dialect to @out. */
 void orm_sql_build(const struct orm_backend *be, const struct orm_model *m, enum orm_op op,
                    struct strbuf *out);
+
+/* Keyset page filtered by equality on column @col (with its case rule).
+ * Params: key lower bound (exclusive), the value, limit. */
+void orm_sql_build_list_by(const struct orm_backend *be, const struct orm_model *m,
+                           size_t col, struct strbuf *out);
+
+/* Columns a client may write: neither key nor read-only. The bits of an
+ * update mask number these columns in model order. */
+#define ORM_MAX_WRITABLE 5
+bool orm_column_is_writable(const struct orm_column *c);
+
+/* UPDATE of the writable columns in @mask plus every ORM_UPDATED_AT column.
+ * Params: the masked columns in model order, the update times, the key. */
+void orm_sql_build_update(const struct orm_backend *be, const struct orm_model *m,
+                          unsigned mask, struct strbuf *out);
 
 /* Append the select list of @m (all columns, model order). */
 void orm_sql_select_list(const struct orm_backend *be, const struct orm_model *m,

@@ -131,6 +131,48 @@ http_req_set_detail(struct http_req *req, const char *fmt, ...)
     req->detail = xstrdup(tmp);
 }
 
+struct query_scan {
+    struct http_req *req;
+    const char *const *names;
+    const char **values;
+    enum usv_err rc;
+};
+
+static enum MHD_Result
+scan_query_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    struct query_scan *q = cls;
+    size_t i;
+
+    for (i = 0; q->names[i] != NULL; i++) {
+        if (strcmp(q->names[i], key) == 0)
+            break;
+    }
+    if (q->names[i] == NULL)
+        http_req_set_detail(q->req, "unknown query parameter '%.64s'", key);
+    else if (q->values[i] != NULL)
+        http_req_set_detail(q->req, "query parameter '%s' is repeated", key);
+    else if (value == NULL || *value == '\0')
+        http_req_set_detail(q->req, "query parameter '%s' is empty", key);
+    else {
+        q->values[i] = value;
+        return MHD_YES;
+    }
+    q->rc = USV_BAD_REQUEST;
+    return MHD_NO;
+}
+
+enum usv_err
+http_req_query(struct http_req *req, const char *const *names, const char **values)
+{
+    struct query_scan q = {.req = req, .names = names, .values = values, .rc = USV_OK};
+
+    for (size_t i = 0; names[i] != NULL; i++)
+        values[i] = NULL;
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, scan_query_arg, &q);
+    return q.rc;
+}
+
 /* Is the Content-Type one of @media_types (or application/json), with
  * at most a charset=utf-8 parameter? */
 static bool

@@ -67,6 +67,13 @@ const char *http_req_header(struct http_req *req, const char *name);
 enum usv_err http_req_json_body(struct http_req *req, const char *const *media_types,
                                 json_t **body);
 
+/* Read the query string: @names is a NULL-terminated list of the accepted
+ * parameters; values[i] is set to the value of names[i] (borrowed) or NULL
+ * when absent. USV_BAD_REQUEST (with a detail naming it) for an unknown,
+ * repeated or empty parameter. */
+enum usv_err http_req_query(struct http_req *req, const char *const *names,
+                            const char **values);
+
 /* Success status to send (default 200). */
 void http_req_set_status(struct http_req *req, unsigned status);
 

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT
+ * etag.c - see etag.h. The tag is FNV-1a 64 over the compact JSON text:
+ * not a security hash, just a stable fingerprint of the representation. */
+#include "service/etag.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t
+fnv1a(const char *s, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+void
+etag_of(const json_t *entity, char out[ETAG_SIZE])
+{
+    char *text = json_dumps(entity, JSON_COMPACT);
+    uint64_t h = text != NULL ? fnv1a(text, strlen(text)) : 0;
+
+    free(text);
+    snprintf(out, ETAG_SIZE, "\"%016llx\"", (unsigned long long)h);
+}
+
+/* Walk the comma-separated entity-tag list in @header; true if one tag
+ * equals @etag (strong: neither may be weak; weak: W/ ignored). */
+static bool
+list_matches(const char *header, const char *etag, bool is_weak_ok)
+{
+    const char *p = header;
+
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (strcmp(p, "*") == 0)
+        return true;
+    while (*p != '\0') {
+        bool is_weak = false;
+        const char *end;
+
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        if (*p == '\0')
+            break;
+        if (strncmp(p, "W/", 2) == 0) {
+            is_weak = true;
+            p += 2;
+        }
+        if (*p != '"')
+            return false;   /* malformed */
+        end = strchr(p + 1, '"');
+        if (end == NULL)
+            return false;
+        if ((!is_weak || is_weak_ok) && (size_t)(end + 1 - p) == strlen(etag) &&
+            strncmp(p, etag, strlen(etag)) == 0)
+            return true;
+        p = end + 1;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p != ',' && *p != '\0')
+            return false;
+    }
+    return false;
+}
+
+bool
+etag_if_match(const char *header, const char *etag)
+{
+    return list_matches(header, etag, false);
+}
+
+bool
+etag_if_none_match(const char *header, const char *etag)
+{
+    return list_matches(header, etag, true);
+}
