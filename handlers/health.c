@@ -38,3 +38,10 @@ health_ready(struct http_req *req, json_t **out)
     *out = json_pack("{s:s, s:s}", "status", "ready", "database", orm_db_backend(db));
     return *out != NULL ? USV_OK : USV_NOMEM;
 }
+
+enum usv_err
+health_metrics(struct http_req *req, json_t **out)
+{
+    http_req_reply_metrics(req);
+    return USV_OK;
+}

@@ -11,5 +11,6 @@
 
 enum usv_err health_live(struct http_req *req, json_t **out);   /* GET /healthz */
 enum usv_err health_ready(struct http_req *req, json_t **out);  /* GET /readyz */
+enum usv_err health_metrics(struct http_req *req, json_t **out); /* GET /metrics */
 
 #endif

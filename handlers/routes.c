@@ -10,6 +10,7 @@
 const struct route app_routes[] = {
     {"GET",  "/healthz",    health_live},
     {"GET",  "/readyz",     health_ready},
+    {"GET",  "/metrics",    health_metrics},
     {"GET",    "/users",      users_list},
     {"POST",   "/users",      users_create},
     {"GET",    "/users/{id}", users_get},

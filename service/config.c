@@ -52,6 +52,7 @@ static const struct opt opts[] = {
     NUM(shutdown_timeout_ms, "SHUTDOWN_TIMEOUT_MS", "--shutdown-timeout-ms", "10000", 0,
         600000, "on SIGTERM, longest wait for in-flight requests"),
     STR(log_level, "LOG_LEVEL", "--log-level", "info", "error, warn, info or debug"),
+    STR(log_format, "LOG_FORMAT", "--log-format", "text", "text or json (one object per line)"),
 };
 
 static enum usv_err
@@ -135,7 +136,11 @@ cfg_load(struct cfg *cfg, int argc, char **argv, bool allow_migrate_flag,
         fprintf(stderr, "usersvc: log level must be error, warn, info or debug\n");
         return USV_BAD_REQUEST;
     }
-    log_setup(level);
+    if (strcmp(cfg->log_format, "text") != 0 && strcmp(cfg->log_format, "json") != 0) {
+        fprintf(stderr, "usersvc: log format must be text or json\n");
+        return USV_BAD_REQUEST;
+    }
+    log_setup(level, strcmp(cfg->log_format, "json") == 0);
     return USV_OK;
 }
 
@@ -145,6 +150,7 @@ cfg_finish(struct cfg *cfg)
     free(cfg->database_url);
     free(cfg->host);
     free(cfg->log_level);
+    free(cfg->log_format);
     memset(cfg, 0, sizeof(*cfg));
 }
 

@@ -29,6 +29,7 @@ struct cfg {
     long thread_stack_kb;
     long shutdown_timeout_ms;
     char *log_level;
+    char *log_format;         /* "text" or "json" */
     bool migrate;             /* serve --migrate */
 };
 

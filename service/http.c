@@ -25,7 +25,9 @@
 #include <unistd.h>
 
 #include "orm/strbuf.h"
+#include "orm/orm.h"
 #include "service/log.h"
+#include "service/metrics.h"
 #include "service/router.h"
 #include "service/util.h"
 
@@ -43,6 +45,8 @@ struct http_server {
     atomic_bool is_draining;
     atomic_uint_fast64_t next_rid;
     unsigned rid_prefix;
+    struct metrics *metrics;
+    atomic_int_fast64_t schema_version;
 };
 
 struct header {
@@ -66,6 +70,8 @@ struct http_req {
     enum usv_err json_rc;
 
     unsigned status;               /* success status (default 200) */
+    char *raw_body;                /* non-JSON success body (metrics), or NULL */
+    const char *raw_type;
     struct header headers[MAX_RESP_HEADERS];
     size_t n_headers;
     char *detail;
@@ -171,6 +177,21 @@ http_req_query(struct http_req *req, const char *const *names, const char **valu
         values[i] = NULL;
     MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, scan_query_arg, &q);
     return q.rc;
+}
+
+void
+http_req_reply_metrics(struct http_req *req)
+{
+    struct orm_pool_stats stats;
+    struct strbuf b;
+
+    orm_db_stats(req->srv->db, &stats);
+    strbuf_init(&b);
+    metrics_render(req->srv->metrics, &stats, orm_db_backend(req->srv->db),
+                   atomic_load(&req->srv->schema_version), &b);
+    free(req->raw_body);
+    req->raw_body = strbuf_take(&b);
+    req->raw_type = "text/plain; version=0.0.4; charset=utf-8";
 }
 
 /* Is the Content-Type one of @media_types (or application/json), with
@@ -343,8 +364,13 @@ respond(struct http_req *req, enum usv_err rc, json_t *out, bool must_close)
 
     if (rc == USV_OK || rc == USV_NOT_MODIFIED) {
         status = rc == USV_OK ? (req->status != 0 ? req->status : 200) : 304;
-        if (out != NULL && status != 204 && status != 304)
+        if (req->raw_body != NULL && rc == USV_OK) {
+            text = req->raw_body;
+            req->raw_body = NULL;
+            ctype = req->raw_type;
+        } else if (out != NULL && status != 204 && status != 304) {
             text = json_dumps(out, JSON_COMPACT);
+        }
     } else {
         json_t *problem = problem_body(req, rc, out);
 
@@ -431,6 +457,7 @@ req_destroy(struct http_req *req)
         free(req->headers[i].value);
     }
     free(req->detail);
+    free(req->raw_body);
     free(req);
 }
 
@@ -500,9 +527,26 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 
     if (req == NULL)
         return;
-    log_info("http", "%s %s %u %zuB %.1fms rid=%s%s", req->method, req->path,
-             req->sent_status, req->sent_bytes, (double)(monotonic_us() - req->start_us) / 1000.0,
-             req->rid, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
+    metrics_observe(req->srv->metrics,
+                    req->route != NULL ? (size_t)(req->route - req->srv->routes)
+                                       : req->srv->n_routes,
+                    req->sent_status, monotonic_us() - req->start_us);
+    if (log_enabled(LOG_INFO)) {
+        char path[256];
+        struct log_field f[] = {
+            {"method", req->method, 0},
+            {"path", path, 0},
+            {"route", req->route != NULL ? req->route->pattern : "-", 0},
+            {"status", NULL, req->sent_status},
+            {"bytes", NULL, (double)req->sent_bytes},
+            {"duration_ms", NULL, (double)(monotonic_us() - req->start_us) / 1000.0},
+            {"request_id", req->rid, 0},
+            {"outcome", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted", 0},
+        };
+
+        snprintf(path, sizeof(path), "%s", req->path);
+        log_fields(LOG_INFO, "http", "request", f, ARRAY_SIZE(f));
+    }
     req_destroy(req);
     *req_cls = NULL;
 }
@@ -551,6 +595,7 @@ http_server_start(const struct cfg *cfg, struct orm_db *db, const struct route *
     srv->n_routes = n_routes;
     srv->quiesced_fd = MHD_INVALID_SOCKET;
     srv->rid_prefix = (unsigned)(monotonic_us() ^ ((unsigned)getpid() << 16));
+    srv->metrics = metrics_create(routes, n_routes);
     srv->daemon = MHD_start_daemon(
         flags, (uint16_t)cfg->port, NULL, NULL, on_request, srv,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
@@ -567,6 +612,7 @@ http_server_start(const struct cfg *cfg, struct orm_db *db, const struct route *
     if (srv->daemon == NULL) {
         log_error("http", "cannot listen on %s:%ld (address in use or not available)",
                   cfg->host, cfg->port);
+        metrics_destroy(srv->metrics);
         free(srv);
         return USV_UNAVAILABLE;
     }
@@ -575,6 +621,12 @@ http_server_start(const struct cfg *cfg, struct orm_db *db, const struct route *
              cfg->host, strchr(cfg->host, ':') ? "]" : "", info != NULL ? info->port : 0);
     *out = srv;
     return USV_OK;
+}
+
+void
+http_server_set_schema_version(struct http_server *srv, int64_t version)
+{
+    atomic_store(&srv->schema_version, version);
 }
 
 void
@@ -606,5 +658,6 @@ http_server_stop(struct http_server *srv, unsigned timeout_ms)
     MHD_stop_daemon(srv->daemon);
     if (srv->quiesced_fd != MHD_INVALID_SOCKET)
         close(srv->quiesced_fd);
+    metrics_destroy(srv->metrics);
     free(srv);
 }

@@ -39,6 +39,9 @@ enum usv_err http_server_start(const struct cfg *cfg, struct orm_db *db,
                                const struct route *routes, size_t n_routes,
                                struct http_server **out);
 
+/* The schema version reported by /metrics. */
+void http_server_set_schema_version(struct http_server *srv, int64_t version);
+
 /* Stop accepting connections; requests in flight go on. /readyz turns 503. */
 void http_server_quiesce(struct http_server *srv);
 
@@ -73,6 +76,10 @@ enum usv_err http_req_json_body(struct http_req *req, const char *const *media_t
  * repeated or empty parameter. */
 enum usv_err http_req_query(struct http_req *req, const char *const *names,
                             const char **values);
+
+/* Answer with the Prometheus exposition of this server's metrics instead of
+ * JSON (for GET /metrics). */
+void http_req_reply_metrics(struct http_req *req);
 
 /* Success status to send (default 200). */
 void http_req_set_status(struct http_req *req, unsigned status);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
- * log.c - see log.h. A line is formatted into a stack buffer and written
- * with one write(2), so lines from many threads never interleave. */
+ * log.c - see log.h. A line is built in a stack buffer and written with one
+ * write(2), so lines from many threads never interleave; a line longer than
+ * the buffer is cut, never split. */
 #include "log.h"
 
 #include <stdarg.h>
@@ -10,14 +11,19 @@
 #include <strings.h>
 #include <unistd.h>
 
+#define LINE_MAX_BYTES 4096
+
 static atomic_int threshold = LOG_INFO;
+static atomic_bool is_json_format;
 
 static const char *const level_names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+static const char *const level_json[] = {"error", "warn", "info", "debug"};
 
 void
-log_setup(enum log_level level)
+log_setup(enum log_level level, bool is_json)
 {
     atomic_store(&threshold, (int)level);
+    atomic_store(&is_json_format, is_json);
 }
 
 bool
@@ -42,28 +48,156 @@ log_enabled(enum log_level level)
     return (int)level <= atomic_load_explicit(&threshold, memory_order_relaxed);
 }
 
+struct line {
+    char buf[LINE_MAX_BYTES];
+    size_t len;
+};
+
+static void
+put(struct line *l, const char *s, size_t n)
+{
+    /* Keep room for the closing "}" and "\n". */
+    if (n > sizeof(l->buf) - 8 - l->len)
+        n = sizeof(l->buf) - 8 - l->len;
+    memcpy(l->buf + l->len, s, n);
+    l->len += n;
+}
+
+static void
+puts_raw(struct line *l, const char *s)
+{
+    put(l, s, strlen(s));
+}
+
+/* Length of the valid UTF-8 sequence at @s, or 0 if invalid. */
+static size_t
+utf8_len(const unsigned char *s)
+{
+    size_t n;
+
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xC2 && s[0] <= 0xDF)
+        n = 2;
+    else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+        n = 3;
+    else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+        n = 4;
+    else
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    }
+    return n;
+}
+
+/* Append @s escaped: JSON string content, or text with \xNN escapes. */
+static void
+put_escaped(struct line *l, const char *s, bool is_json)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    char esc[8];
+
+    while (*p != '\0') {
+        size_t n = utf8_len(p);
+
+        if (n == 0) {
+            snprintf(esc, sizeof(esc), is_json ? "\\ufffd" : "\\x%02x", *p);
+            puts_raw(l, esc);
+            p++;
+        } else if (*p < 0x20 || *p == 0x7F || (is_json && (*p == '"' || *p == '\\'))) {
+            if (is_json && (*p == '"' || *p == '\\'))
+                snprintf(esc, sizeof(esc), "\\%c", *p);
+            else
+                snprintf(esc, sizeof(esc), is_json ? "\\u%04x" : "\\x%02x", *p);
+            puts_raw(l, esc);
+            p++;
+        } else {
+            put(l, (const char *)p, n);
+            p += n;
+        }
+    }
+}
+
+static void
+emit(enum log_level level, const char *component, const char *msg,
+     const struct log_field *fields, size_t n)
+{
+    bool is_json = atomic_load(&is_json_format);
+    char stamp[UTC_STAMP_LEN + 1];
+    char num[40];
+    struct line l;
+
+    l.len = 0;
+    utc_stamp(stamp, sizeof(stamp));
+    if (is_json) {
+        puts_raw(&l, "{\"ts\":\"");
+        puts_raw(&l, stamp);
+        puts_raw(&l, "\",\"level\":\"");
+        puts_raw(&l, level_json[level]);
+        puts_raw(&l, "\",\"component\":\"");
+        put_escaped(&l, component, true);
+        puts_raw(&l, "\",\"msg\":\"");
+        put_escaped(&l, msg, true);
+        puts_raw(&l, "\"");
+    } else {
+        puts_raw(&l, stamp);
+        puts_raw(&l, " ");
+        puts_raw(&l, level_names[level]);
+        puts_raw(&l, " ");
+        puts_raw(&l, component);
+        puts_raw(&l, " ");
+        put_escaped(&l, msg, false);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (fields[i].s == NULL)
+            snprintf(num, sizeof(num), "%.15g", fields[i].num);
+        if (is_json) {
+            puts_raw(&l, ",\"");
+            puts_raw(&l, fields[i].key);
+            puts_raw(&l, "\":");
+            if (fields[i].s != NULL) {
+                puts_raw(&l, "\"");
+                put_escaped(&l, fields[i].s, true);
+                puts_raw(&l, "\"");
+            } else {
+                puts_raw(&l, num);
+            }
+        } else {
+            puts_raw(&l, " ");
+            puts_raw(&l, fields[i].key);
+            puts_raw(&l, "=");
+            if (fields[i].s != NULL)
+                put_escaped(&l, fields[i].s, false);
+            else
+                puts_raw(&l, num);
+        }
+    }
+    if (is_json)
+        l.buf[l.len++] = '}';
+    l.buf[l.len++] = '\n';
+    /* One write: a short write to stderr is not worth retrying. */
+    if (write(STDERR_FILENO, l.buf, l.len) < 0)
+        return;
+}
+
 void
 log_write(enum log_level level, const char *component, const char *fmt, ...)
 {
-    char line[2048];
-    char stamp[UTC_STAMP_LEN + 1];
+    char msg[LINE_MAX_BYTES];
     va_list ap;
-    int n, m;
 
-    utc_stamp(stamp, sizeof(stamp));
-    n = snprintf(line, sizeof(line), "%s %s %s ", stamp, level_names[level], component);
-    if (n < 0 || (size_t)n >= sizeof(line))
-        return;
     va_start(ap, fmt);
-    m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (m < 0)
-        return;
-    n += m;
-    if ((size_t)n > sizeof(line) - 2)
-        n = (int)sizeof(line) - 2;  /* truncated: keep the line whole */
-    line[n++] = '\n';
-    /* One write: a short write to stderr is not worth retrying. */
-    if (write(STDERR_FILENO, line, (size_t)n) < 0)
-        return;
+    emit(level, component, msg, NULL, 0);
+}
+
+void
+log_fields(enum log_level level, const char *component, const char *msg,
+           const struct log_field *fields, size_t n)
+{
+    if (log_enabled(level))
+        emit(level, component, msg, fields, n);
 }

@@ -1,21 +1,25 @@
 /* SPDX-License-Identifier: MIT
- * log.h - leveled logging to stderr, one write() per line.
+ * log.h - leveled logging to stderr, one write() per line, text or JSON.
  *
- * Text lines look like "2026-11-21T08:00:00.123456Z INFO http message"; the
- * level is checked before anything is formatted. Never pass passwords, DSNs
- * with credentials, Authorization headers or request bodies to these.
+ * Text lines: "2026-11-21T08:00:00.123456Z INFO http message key=value…".
+ * JSON lines: {"ts":…,"level":"info","component":"http","msg":…,key:value…}.
+ * The level is checked before anything is formatted. Control characters and
+ * invalid UTF-8 (a client's path, say) are escaped, so a line can never be
+ * forged or broken. Never pass passwords, DSNs with credentials,
+ * Authorization headers or request bodies to these.
  * Thread-safety: log_setup() once before threads start; the rest any time. */
 #ifndef USERSVC_SERVICE_LOG_H
 #define USERSVC_SERVICE_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "service/util.h"
 
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
-/* Set the threshold (default LOG_INFO). */
-void log_setup(enum log_level level);
+/* Set the threshold (default LOG_INFO) and the format (default text). */
+void log_setup(enum log_level level, bool is_json);
 
 /* Parse "error", "warn", "info", "debug"; false if unknown. */
 bool log_level_parse(const char *s, enum log_level *out);
@@ -25,6 +29,17 @@ bool log_enabled(enum log_level level);
 /* Write one line: time, level, @component, formatted message. */
 void log_write(enum log_level level, const char *component, const char *fmt, ...)
     PRINTF_LIKE(3, 4);
+
+/* A structured field: exactly one of @s (string) or @num is used. */
+struct log_field {
+    const char *key;
+    const char *s;       /* NULL: use num */
+    double num;
+};
+
+/* Write one line with a fixed message and @n fields (strings borrowed). */
+void log_fields(enum log_level level, const char *component, const char *msg,
+                const struct log_field *fields, size_t n);
 
 #define LOG_AT_(lvl, comp, ...)                     \
     do {                                            \

@@ -139,6 +139,24 @@ cmd_migrate(const struct cfg *cfg, const char **pos, int n_pos)
     return status;
 }
 
+/* The latest applied migration, for /metrics (0 if unknown). */
+static int64_t
+schema_version(struct orm_db *db)
+{
+    struct migrate_entry *list = NULL;
+    int64_t version = 0;
+    size_t n = 0;
+
+    if (migrate_status(db, &list, &n) == USV_OK) {
+        for (size_t i = 0; i < n; i++) {
+            if (list[i].state == MIGRATE_APPLIED && list[i].version > version)
+                version = list[i].version;
+        }
+    }
+    free(list);
+    return version;
+}
+
 static int
 cmd_serve(const struct cfg *cfg)
 {
@@ -176,6 +194,7 @@ cmd_serve(const struct cfg *cfg)
         orm_db_close(db);
         return 1;
     }
+    http_server_set_schema_version(srv, schema_version(db));
     sigwait(&set, &sig);
     log_info("main", "%s received: draining in-flight requests", sig == SIGINT ? "SIGINT"
                                                                                : "SIGTERM");

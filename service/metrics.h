@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT
+ * metrics.h - request counters and latency histograms, rendered in the
+ * Prometheus text exposition format (version 0.0.4).
+ * Thread-safety: metrics_observe() from any thread (atomics, no locks);
+ * create/destroy around the server's life. */
+#ifndef USERSVC_SERVICE_METRICS_H
+#define USERSVC_SERVICE_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "orm/orm.h"
+#include "orm/strbuf.h"
+#include "service/http.h"
+
+struct metrics;
+
+/* Counters for @n_routes routes (borrowed) plus one slot for unmatched paths. */
+struct metrics *metrics_create(const struct route *routes, size_t n_routes);
+void metrics_destroy(struct metrics *m);   /* accepts NULL */
+
+/* Count one request: @route_index < n_routes, or n_routes for none. */
+void metrics_observe(struct metrics *m, size_t route_index, unsigned status,
+                     uint64_t duration_us);
+
+/* Append the exposition text: HTTP counters and histograms, @pool's gauges
+ * and counters, @backend and the @schema_version in use. */
+void metrics_render(struct metrics *m, const struct orm_pool_stats *pool, const char *backend,
+                    int64_t schema_version, struct strbuf *out);
+
+#endif
