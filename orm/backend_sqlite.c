@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "orm/orm_int.h"
 #include "service/util.h"
@@ -96,11 +97,24 @@ sqlite_open(const char *url, struct orm_conn **out, char *err, size_t errlen)
     }
     sqlite3_extended_result_codes(sc->db, 1);
     sqlite3_busy_timeout(sc->db, SQLITE_BUSY_TIMEOUT_MS);
-    if (sqlite3_exec(sc->db, setup, NULL, NULL, &msg) != SQLITE_OK) {
-        snprintf(err, errlen, "cannot configure database: %s", msg != NULL ? msg : "?");
+    /* Switching a new file to WAL can report SQLITE_BUSY at once, without
+     * the busy handler, while another connection does the same: retry for
+     * as long as busy_timeout would have waited. */
+    for (unsigned waited_ms = 0;; waited_ms += 10) {
+        int rc = sqlite3_exec(sc->db, setup, NULL, NULL, &msg);
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = 10 * 1000 * 1000};
+
+        if (rc == SQLITE_OK)
+            break;
+        if ((rc & 0xFF) != SQLITE_BUSY || waited_ms >= SQLITE_BUSY_TIMEOUT_MS) {
+            snprintf(err, errlen, "cannot configure database: %s", msg != NULL ? msg : "?");
+            sqlite3_free(msg);
+            sqlite_close(&sc->base);
+            return USV_UNAVAILABLE;
+        }
         sqlite3_free(msg);
-        sqlite_close(&sc->base);
-        return USV_UNAVAILABLE;
+        msg = NULL;
+        nanosleep(&ts, NULL);
     }
     *out = &sc->base;
     return USV_OK;

@@ -199,6 +199,12 @@ apply_one(struct runner *r, const struct migration *m, bool *did_apply)
                       " schema_migrations; repair the schema by hand, then delete that row",
                       (long long)m->version, m->name);
             rc = USV_CONFLICT;
+        } else if (strcmp(checksum, m->checksum) != 0) {
+            log_error("migrate", "migration %04lld_%s was changed after it was applied"
+                      " (checksum %.12s… recorded, %.12s… embedded); merged migrations must"
+                      " never be edited", (long long)m->version, m->name, checksum,
+                      m->checksum);
+            rc = USV_CONFLICT;
         }
         r->be->rollback(r->conn);
         return rc;

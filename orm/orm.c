@@ -286,6 +286,7 @@ orm_transact(struct orm_db *db, enum orm_tx mode,
         rc = orm_db_acquire(db, &s.conn);
         if (rc != USV_OK)
             return rc;
+        s.conn->errmsg[0] = '\0';   /* only this session's driver message is logged */
         rc = db->be->begin(s.conn, mode);
         if (rc == USV_OK) {
             rc = work(&s, arg);
@@ -299,7 +300,7 @@ orm_transact(struct orm_db *db, enum orm_tx mode,
         }
         if (rc == USV_UNAVAILABLE || rc == USV_INTERNAL)
             log_error("orm", "%s session failed (%s): %s", db->be->name, usv_err_name(rc),
-                      s.conn->errmsg);
+                      s.conn->errmsg[0] != '\0' ? s.conn->errmsg : "no driver error");
         orm_db_release(db, s.conn);
         if (rc != USV_RETRY)
             return rc;

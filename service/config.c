@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "service/log.h"
 #include "service/util.h"
@@ -166,22 +167,49 @@ cfg_print_options(FILE *out, bool with_migrate_flag)
     }
 }
 
+/* Replace the value of every "password=" query parameter in @buf by "***". */
+static void
+redact_query_password(char *buf, size_t size)
+{
+    char *q = strchr(buf, '?');
+
+    while (q != NULL) {
+        char *p = q + 1;
+        char *end = p + strcspn(p, "&");
+
+        if (strncasecmp(p, "password=", 9) == 0 && (size_t)(end - (p + 9)) > 0) {
+            char rest[512];
+
+            snprintf(rest, sizeof(rest), "%s", end);
+            snprintf(p + 9, size - (size_t)(p + 9 - buf), "***%s", rest);
+            end = p + 12;
+        }
+        q = *end == '&' ? end : NULL;
+    }
+}
+
 const char *
 cfg_redact_url(const char *url, char *buf, size_t size)
 {
     const char *scheme_end = strstr(url, "://");
-    const char *at, *colon;
+    const char *authority, *authority_end, *at = NULL, *colon;
 
     snprintf(buf, size, "%s", url);
     if (scheme_end == NULL)
         return buf;
-    at = strchr(scheme_end + 3, '@');
-    if (at == NULL)
-        return buf;
-    /* The password sits between the first ':' after the scheme and '@'. */
-    colon = memchr(scheme_end + 3, ':', (size_t)(at - (scheme_end + 3)));
-    if (colon == NULL)
-        return buf;
-    snprintf(buf, size, "%.*s***%s", (int)(colon + 1 - url), url, at);
+    authority = scheme_end + 3;
+    authority_end = authority + strcspn(authority, "/?#");
+    /* The userinfo ends at the authority's last '@' (an unescaped '@' in a
+     * password must not leave its tail visible). */
+    for (const char *p = authority; p < authority_end; p++) {
+        if (*p == '@')
+            at = p;
+    }
+    if (at != NULL) {
+        colon = memchr(authority, ':', (size_t)(at - authority));
+        if (colon != NULL)
+            snprintf(buf, size, "%.*s***%s", (int)(colon + 1 - url), url, at);
+    }
+    redact_query_password(buf, size);
     return buf;
 }

@@ -551,6 +551,8 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     *req_cls = NULL;
 }
 
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) PRINTF_LIKE(2, 0);
+
 static void
 on_mhd_log(void *cls, const char *fmt, va_list ap)
 {

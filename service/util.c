@@ -2,6 +2,7 @@
  * util.c - see util.h. */
 #include "util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -93,8 +94,8 @@ parse_long(const char *s, long min, long max, long *out)
 
     if (s == NULL || *s == '\0' || (min >= 0 && (*s == '-' || *s == '+')))
         return false;
-    if (*s == ' ' || *s == '\t')
-        return false;
+    if (isspace((unsigned char)*s))
+        return false;   /* strtol would skip it; the whole string must be the number */
     errno = 0;
     v = strtol(s, &end, 10);
     if (errno != 0 || end == s || *end != '\0' || v < min || v > max)

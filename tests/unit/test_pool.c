@@ -1,0 +1,486 @@
+/* SPDX-License-Identifier: MIT
+ * test_pool.c - orm/pool.c with the real SQLite backend on a temporary file.
+ *
+ * Acquire and release, the timeout (USV_UNAVAILABLE, *out untouched),
+ * reuse of released connections, broken connections discarded and their
+ * slot reconnected, a failing connect giving its slot back, waiters woken by
+ * a release, and N threads x M acquire/release on a pool of 2 that never
+ * hold more than 2 connections at once. No check depends on elapsed time:
+ * timeouts are only ever expected when the pool is provably exhausted. */
+#include <dirent.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "orm/orm.h"
+#include "orm/orm_int.h"
+#include "orm/pool.h"
+
+extern const struct orm_backend orm_backend_sqlite;
+
+/* Long enough never to expire on a loaded machine or under valgrind. */
+#define LONG_WAIT_MS 60000u
+
+struct fixture {
+    char dir[64];
+    char url[128];
+};
+
+static int
+setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+
+    if (f == NULL)
+        return -1;
+    snprintf(f->dir, sizeof(f->dir), "/tmp/usersvc-test-pool-XXXXXX");
+    if (mkdtemp(f->dir) == NULL) {
+        free(f);
+        return -1;
+    }
+    snprintf(f->url, sizeof(f->url), "sqlite:%s/pool.db", f->dir);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fixture *f = *state;
+    DIR *d = opendir(f->dir);
+    struct dirent *e;
+    char path[sizeof(f->dir) + 1 + 256];
+    int rc = 0;
+
+    if (d == NULL)
+        return -1;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", f->dir, e->d_name);
+        if (unlink(path) != 0)
+            rc = -1;
+    }
+    closedir(d);
+    if (rmdir(f->dir) != 0)
+        rc = -1;
+    free(f);
+    return rc;
+}
+
+static struct pool *
+make_pool(void **state, unsigned size)
+{
+    struct fixture *f = *state;
+    struct pool *p = NULL;
+
+    assert_int_equal(USV_OK, pool_create(&orm_backend_sqlite, f->url, size, 0, &p));
+    assert_non_null(p);
+    return p;
+}
+
+static struct orm_pool_stats
+stats_of(struct pool *p)
+{
+    struct orm_pool_stats s;
+
+    memset(&s, 0xA5, sizeof(s));
+    pool_stats(p, &s);
+    return s;
+}
+
+static void
+sleep_ms(unsigned ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+
+    nanosleep(&ts, NULL);
+}
+
+/* ---- single thread ------------------------------------------------------ */
+
+static void
+test_pool_create_opens_no_connection(void **state)
+{
+    struct pool *p = make_pool(state, 3);
+    struct orm_pool_stats s = stats_of(p);
+
+    assert_int_equal(3, s.size);
+    assert_int_equal(0, s.open);
+    assert_int_equal(0, s.in_use);
+    assert_int_equal(0, s.waiting);
+    assert_int_equal(0, s.acquired);
+    assert_int_equal(0, s.connects);
+    assert_int_equal(0, s.timeouts);
+    assert_int_equal(0, s.connect_failures);
+    assert_int_equal(0, s.discarded);
+    pool_destroy(p);
+}
+
+static void
+test_pool_acquire_and_release(void **state)
+{
+    struct pool *p = make_pool(state, 2);
+    struct orm_conn *c = NULL;
+    struct orm_pool_stats s;
+
+    assert_int_equal(USV_OK, pool_acquire(p, LONG_WAIT_MS, &c));
+    assert_non_null(c);
+    assert_false(c->is_broken);
+    /* The connection works. */
+    assert_int_equal(USV_OK, orm_backend_sqlite.ping(c));
+    s = stats_of(p);
+    assert_int_equal(1, s.open);
+    assert_int_equal(1, s.in_use);
+    assert_int_equal(1, s.acquired);
+    assert_int_equal(1, s.connects);
+    pool_release(p, c);
+    s = stats_of(p);
+    assert_int_equal(1, s.open);   /* kept for reuse */
+    assert_int_equal(0, s.in_use);
+    pool_destroy(p);
+}
+
+static void
+test_pool_release_and_destroy_accept_null(void **state)
+{
+    struct pool *p = make_pool(state, 1);
+
+    pool_release(p, NULL);
+    assert_int_equal(0, stats_of(p).in_use);
+    pool_destroy(p);
+    pool_destroy(NULL);
+}
+
+static void
+test_pool_acquire_times_out_when_exhausted(void **state)
+{
+    struct pool *p = make_pool(state, 1);
+    struct orm_conn *a = NULL;
+    struct orm_conn *const untouched = (struct orm_conn *)(uintptr_t)0x5A5A5A50u;
+    struct orm_conn *b = untouched;
+    struct orm_pool_stats s;
+
+    assert_int_equal(USV_OK, pool_acquire(p, 0, &a));
+    assert_int_equal(USV_UNAVAILABLE, pool_acquire(p, 10, &b));
+    assert_ptr_equal(untouched, b);
+    assert_int_equal(USV_UNAVAILABLE, pool_acquire(p, 0, &b));
+    assert_ptr_equal(untouched, b);
+    s = stats_of(p);
+    assert_int_equal(2, s.timeouts);
+    assert_int_equal(1, s.in_use);
+    assert_int_equal(1, s.open);
+    assert_int_equal(1, s.acquired);
+    assert_int_equal(0, s.waiting);
+    pool_release(p, a);
+    pool_destroy(p);
+}
+
+static void
+test_pool_released_connection_is_reused(void **state)
+{
+    struct pool *p = make_pool(state, 2);
+    struct orm_conn *a = NULL, *b = NULL;
+    struct orm_pool_stats s;
+
+    assert_int_equal(USV_OK, pool_acquire(p, LONG_WAIT_MS, &a));
+    pool_release(p, a);
+    assert_int_equal(USV_OK, pool_acquire(p, LONG_WAIT_MS, &b));
+    assert_ptr_equal(a, b);
+    s = stats_of(p);
+    assert_int_equal(1, s.connects);
+    assert_int_equal(2, s.acquired);
+    assert_int_equal(1, s.open);
+    pool_release(p, b);
+    pool_destroy(p);
+}
+
+static void
+test_pool_full_pool_of_distinct_connections(void **state)
+{
+    struct pool *p = make_pool(state, 3);
+    struct orm_conn *c[3] = {NULL, NULL, NULL};
+    struct orm_conn *extra = NULL;
+
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(USV_OK, pool_acquire(p, LONG_WAIT_MS, &c[i]));
+    assert_true(c[0] != c[1] && c[1] != c[2] && c[0] != c[2]);
+    assert_int_equal(3, stats_of(p).in_use);
+    assert_int_equal(USV_UNAVAILABLE, pool_acquire(p, 0, &extra));
+    assert_null(extra);
+    for (size_t i = 0; i < 3; i++)
+        pool_release(p, c[i]);
+    /* All idle now: the next three acquisitions reuse them, none connects. */
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(USV_OK, pool_acquire(p, 0, &c[i]));
+    assert_int_equal(3, stats_of(p).connects);
+    for (size_t i = 0; i < 3; i++)
+        pool_release(p, c[i]);
+    pool_destroy(p);
+}
+
+static void
+test_pool_broken_connection_is_discarded_and_its_slot_reconnects(void **state)
+{
+    struct pool *p = make_pool(state, 1);
+    struct orm_conn *a = NULL, *b = NULL;
+    struct orm_pool_stats s;
+
+    assert_int_equal(USV_OK, pool_acquire(p, LONG_WAIT_MS, &a));
+    a->is_broken = true;
+    pool_release(p, a);
+    s = stats_of(p);
+    assert_int_equal(1, s.discarded);
+    assert_int_equal(0, s.open);
+    assert_int_equal(0, s.in_use);
+    /* The slot is free again: a pool of one can still hand out a connection,
+     * a fresh one, without waiting. */
+    assert_int_equal(USV_OK, pool_acquire(p, 0, &b));
+    assert_non_null(b);
+    assert_false(b->is_broken);
+    assert_int_equal(USV_OK, orm_backend_sqlite.ping(b));
+    s = stats_of(p);
+    assert_int_equal(2, s.connects);
+    assert_int_equal(1, s.open);
+    assert_int_equal(1, s.in_use);
+    assert_int_equal(0, s.timeouts);
+    pool_release(p, b);
+    pool_destroy(p);
+}
+
+static void
+test_pool_failed_connect_returns_unavailable_and_frees_the_slot(void **state)
+{
+    struct fixture *f = *state;
+    char url[160];
+    struct pool *p = NULL;
+    struct orm_conn *const untouched = (struct orm_conn *)(uintptr_t)0x5A5A5A50u;
+    struct orm_conn *c = untouched;
+    struct orm_pool_stats s;
+
+    /* A directory that does not exist: SQLite cannot create the file. */
+    snprintf(url, sizeof(url), "sqlite:%s/missing/pool.db", f->dir);
+    assert_int_equal(USV_OK, pool_create(&orm_backend_sqlite, url, 1, 0, &p));
+    assert_int_equal(USV_UNAVAILABLE, pool_acquire(p, LONG_WAIT_MS, &c));
+    assert_ptr_equal(untouched, c);
+    /* The slot was given back, so the second try connects again, not times out. */
+    assert_int_equal(USV_UNAVAILABLE, pool_acquire(p, LONG_WAIT_MS, &c));
+    assert_ptr_equal(untouched, c);
+    s = stats_of(p);
+    assert_int_equal(2, s.connect_failures);
+    assert_int_equal(0, s.connects);
+    assert_int_equal(0, s.timeouts);
+    assert_int_equal(0, s.open);
+    assert_int_equal(0, s.in_use);
+    pool_destroy(p);
+}
+
+static void
+test_pool_idle_connection_that_answers_is_reused_after_the_idle_check(void **state)
+{
+    struct fixture *f = *state;
+    struct pool *p = NULL;
+    struct orm_conn *a = NULL, *b = NULL;
+
+    assert_int_equal(USV_OK, pool_create(&orm_backend_sqlite, f->url, 1, 1, &p));
+    assert_int_equal(USV_OK, pool_acquire(p, LONG_WAIT_MS, &a));
+    pool_release(p, a);
+    sleep_ms(5);   /* idle longer than idle_check_ms: acquire pings first */
+    assert_int_equal(USV_OK, pool_acquire(p, LONG_WAIT_MS, &b));
+    assert_ptr_equal(a, b);
+    assert_int_equal(0, stats_of(p).discarded);
+    assert_int_equal(1, stats_of(p).connects);
+    pool_release(p, b);
+    pool_destroy(p);
+}
+
+/* ---- waiting ------------------------------------------------------------ */
+
+struct waiter {
+    struct pool *pool;
+    struct orm_conn *conn;
+    enum usv_err rc;
+};
+
+static void *
+wait_for_connection(void *arg)
+{
+    struct waiter *w = arg;
+
+    w->rc = pool_acquire(w->pool, LONG_WAIT_MS, &w->conn);
+    return NULL;
+}
+
+/* Poll (bounded) until @n threads wait on @p. */
+static void
+await_waiters(struct pool *p, unsigned n)
+{
+    for (unsigned i = 0; i < 20000 && stats_of(p).waiting < n; i++)
+        sleep_ms(1);
+    assert_int_equal(n, stats_of(p).waiting);
+}
+
+static void
+test_pool_release_wakes_a_waiter(void **state)
+{
+    struct pool *p = make_pool(state, 1);
+    struct orm_conn *a = NULL;
+    struct waiter w = {.pool = p, .conn = NULL, .rc = USV_INTERNAL};
+    pthread_t t;
+
+    assert_int_equal(USV_OK, pool_acquire(p, LONG_WAIT_MS, &a));
+    assert_int_equal(0, pthread_create(&t, NULL, wait_for_connection, &w));
+    await_waiters(p, 1);
+    pool_release(p, a);
+    assert_int_equal(0, pthread_join(t, NULL));
+    assert_int_equal(USV_OK, w.rc);
+    assert_ptr_equal(a, w.conn);
+    assert_int_equal(0, stats_of(p).timeouts);
+    pool_release(p, w.conn);
+    pool_destroy(p);
+}
+
+static void
+test_pool_discarding_a_broken_connection_wakes_a_waiter(void **state)
+{
+    struct pool *p = make_pool(state, 1);
+    struct orm_conn *a = NULL;
+    struct waiter w = {.pool = p, .conn = NULL, .rc = USV_INTERNAL};
+    pthread_t t;
+
+    assert_int_equal(USV_OK, pool_acquire(p, LONG_WAIT_MS, &a));
+    assert_int_equal(0, pthread_create(&t, NULL, wait_for_connection, &w));
+    await_waiters(p, 1);
+    a->is_broken = true;
+    pool_release(p, a);
+    assert_int_equal(0, pthread_join(t, NULL));
+    assert_int_equal(USV_OK, w.rc);
+    assert_non_null(w.conn);
+    assert_false(w.conn->is_broken);
+    assert_int_equal(2, stats_of(p).connects);
+    assert_int_equal(1, stats_of(p).discarded);
+    pool_release(p, w.conn);
+    pool_destroy(p);
+}
+
+/* ---- many threads ------------------------------------------------------- */
+
+#define N_THREADS 8
+#define N_ROUNDS 200
+#define POOL_SIZE 2
+#define BREAK_EVERY 37   /* rounds; exercises discard and reconnect under load */
+
+struct hammer {
+    struct pool *pool;
+    atomic_uint *in_use;      /* connections held right now, by our count */
+    atomic_uint *max_in_use;
+    unsigned failures;        /* acquire or query errors of this thread */
+    unsigned broken;          /* connections this thread marked broken */
+};
+
+static void *
+hammer_pool(void *arg)
+{
+    struct hammer *h = arg;
+
+    for (unsigned round = 0; round < N_ROUNDS; round++) {
+        struct orm_conn *c = NULL;
+        unsigned now, max;
+
+        if (pool_acquire(h->pool, LONG_WAIT_MS, &c) != USV_OK) {
+            h->failures++;
+            continue;
+        }
+        now = atomic_fetch_add(h->in_use, 1) + 1;
+        max = atomic_load(h->max_in_use);
+        while (now > max && !atomic_compare_exchange_weak(h->max_in_use, &max, now))
+            ;
+        /* Hold it for a real query, so threads overlap. */
+        if (orm_backend_sqlite.ping(c) != USV_OK)
+            h->failures++;
+        if ((round + 1) % BREAK_EVERY == 0) {
+            c->is_broken = true;
+            h->broken++;
+        }
+        atomic_fetch_sub(h->in_use, 1);
+        pool_release(h->pool, c);
+    }
+    return NULL;
+}
+
+static void
+test_pool_threads_never_exceed_the_bound_and_all_finish(void **state)
+{
+    struct pool *p = make_pool(state, POOL_SIZE);
+    atomic_uint in_use = 0, max_in_use = 0;
+    struct hammer h[N_THREADS];
+    pthread_t t[N_THREADS];
+    unsigned failures = 0, broken = 0;
+    struct orm_pool_stats s;
+
+    for (size_t i = 0; i < N_THREADS; i++) {
+        h[i] = (struct hammer){.pool = p, .in_use = &in_use, .max_in_use = &max_in_use};
+        assert_int_equal(0, pthread_create(&t[i], NULL, hammer_pool, &h[i]));
+    }
+    for (size_t i = 0; i < N_THREADS; i++) {
+        assert_int_equal(0, pthread_join(t[i], NULL));
+        failures += h[i].failures;
+        broken += h[i].broken;
+    }
+    assert_int_equal(0, failures);
+    assert_in_range(atomic_load(&max_in_use), 1, POOL_SIZE);
+    assert_int_equal(0, atomic_load(&in_use));
+    s = stats_of(p);
+    assert_int_equal(N_THREADS * N_ROUNDS, s.acquired);
+    assert_int_equal(0, s.timeouts);
+    assert_int_equal(0, s.in_use);
+    assert_int_equal(0, s.waiting);
+    assert_in_range(s.open, 1, POOL_SIZE);
+    assert_int_equal(broken, s.discarded);
+    assert_true(broken > 0);
+    /* Every connection ever opened is either still open or was discarded. */
+    assert_int_equal(s.connects, s.open + s.discarded);
+    pool_destroy(p);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_pool_create_opens_no_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pool_acquire_and_release, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pool_release_and_destroy_accept_null, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_pool_acquire_times_out_when_exhausted, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_pool_released_connection_is_reused, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_pool_full_pool_of_distinct_connections, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_pool_broken_connection_is_discarded_and_its_slot_reconnects, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_pool_failed_connect_returns_unavailable_and_frees_the_slot, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_pool_idle_connection_that_answers_is_reused_after_the_idle_check, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(test_pool_release_wakes_a_waiter, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_pool_discarding_a_broken_connection_wakes_a_waiter, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_pool_threads_never_exceed_the_bound_and_all_finish, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
