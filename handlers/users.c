@@ -175,7 +175,7 @@ users_create(struct http_req *req, json_t **out)
         return rc;
     }
     op.input = body;
-    rc = orm_transact(http_req_db(req), ORM_TX_WRITE, insert_work, &op);
+    rc = orm_transact(http_req_db(req), ORM_TX_STATEMENT, insert_work, &op);
     if (rc != USV_OK) {
         explain(req, rc, 0);
         json_decref(op.result);

@@ -287,15 +287,19 @@ orm_transact(struct orm_db *db, enum orm_tx mode,
         if (rc != USV_OK)
             return rc;
         s.conn->errmsg[0] = '\0';   /* only this session's driver message is logged */
-        rc = db->be->begin(s.conn, mode);
-        if (rc == USV_OK) {
+        if (mode != ORM_TX_WRITE) {
             rc = work(&s, arg);
+        } else {
+            rc = db->be->begin(s.conn, mode);
             if (rc == USV_OK) {
-                rc = db->be->commit(s.conn);
-            } else if (!s.conn->is_broken && db->be->rollback(s.conn) != USV_OK) {
-                /* A connection that cannot roll back cannot be trusted again. */
-                log_warn("orm", "rollback failed: %s", s.conn->errmsg);
-                s.conn->is_broken = true;
+                rc = work(&s, arg);
+                if (rc == USV_OK) {
+                    rc = db->be->commit(s.conn);
+                } else if (!s.conn->is_broken && db->be->rollback(s.conn) != USV_OK) {
+                    /* A connection that cannot roll back cannot be trusted again. */
+                    log_warn("orm", "rollback failed: %s", s.conn->errmsg);
+                    s.conn->is_broken = true;
+                }
             }
         }
         if (rc == USV_UNAVAILABLE || rc == USV_INTERNAL)
@@ -422,7 +426,7 @@ orm_insert(struct orm_session *s, const struct orm_model *m, json_t *values, jso
     size_t n = 0;
     enum usv_err rc;
 
-    assert(s->mode == ORM_TX_WRITE);
+    assert(s->mode != ORM_TX_READ);
     utc_stamp(now, sizeof(now));
     for (size_t i = 0; i < m->n_columns; i++) {
         if (!(m->columns[i].flags & ORM_PK))

@@ -58,11 +58,19 @@ void orm_db_stats(struct orm_db *db, struct orm_pool_stats *out);
 /* Check that a connection can be had and answers. */
 enum usv_err orm_db_ping(struct orm_db *db);
 
-enum orm_tx { ORM_TX_READ, ORM_TX_WRITE };
+/* How a session's work meets the database. Work of one statement needs no
+ * explicit transaction: the database runs each statement atomically, and
+ * skipping BEGIN/COMMIT saves two round trips per request. */
+enum orm_tx {
+    ORM_TX_READ,       /* reads only; each statement on its own */
+    ORM_TX_WRITE,      /* a read-write transaction: BEGIN … COMMIT, or ROLLBACK */
+    ORM_TX_STATEMENT,  /* exactly one write statement (plus reads of its result) */
+};
 
 /* Run @work in a session: acquire a connection (waiting at most the pool
- * timeout), begin a transaction of @mode, call @work, commit if it returned
- * USV_OK and roll back otherwise, release the connection. When the database
+ * timeout), begin a transaction when @mode is ORM_TX_WRITE, call @work,
+ * commit if it returned USV_OK and roll back otherwise, release the
+ * connection. When the database
  * reports a transient failure (serialization failure, deadlock) the whole
  * transaction is retried a bounded number of times, so @work must leave
  * @arg ready to be run again (free what a previous try stored there).
