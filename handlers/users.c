@@ -198,7 +198,7 @@ users_get(struct http_req *req, json_t **out)
 
     if (!http_req_path_id(req, &op.id))
         return USV_NOT_FOUND;   /* API.md: a malformed id is a 404 */
-    rc = orm_transact(http_req_db(req), ORM_TX_READ, find_work, &op);
+    rc = orm_transact(http_req_db(req), ORM_TX_READ_REPLICA, find_work, &op);
     if (rc != USV_OK) {
         explain(req, rc, op.id);
         json_decref(op.result);

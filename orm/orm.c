@@ -36,6 +36,7 @@
 struct orm_db {
     const struct orm_backend *be;
     struct pool *pool;
+    struct pool *replica;            /* optional pool for ORM_TX_READ_REPLICA, or NULL */
     unsigned pool_timeout_ms;
     const struct orm_model *const *models;
     size_t n_models;
@@ -202,6 +203,13 @@ orm_db_open(const char *url, const struct orm_model *const *models, size_t n_mod
     for (size_t i = 0; i < n_models; i++)
         build_statements(db, models[i]);
     pool_create(be, url, size, opts->idle_check_ms, &db->pool);
+    if (opts->replica_url != NULL) {
+        if (orm_backend_for(opts->replica_url) != be) {
+            orm_db_close(db);
+            return USV_BAD_REQUEST;   /* a replica speaks the primary's protocol */
+        }
+        pool_create(be, opts->replica_url, size, opts->idle_check_ms, &db->replica);
+    }
     *out = db;
     return USV_OK;
 }
@@ -212,6 +220,7 @@ orm_db_close(struct orm_db *db)
     if (db == NULL)
         return;
     pool_destroy(db->pool);
+    pool_destroy(db->replica);
     for (size_t i = 0; i < ORM_MAX_STMTS; i++)
         free(db->sql[i]);
     free(db);
@@ -233,6 +242,15 @@ void
 orm_db_stats(struct orm_db *db, struct orm_pool_stats *out)
 {
     pool_stats(db->pool, out);
+}
+
+bool
+orm_db_replica_stats(struct orm_db *db, struct orm_pool_stats *out)
+{
+    if (db->replica == NULL)
+        return false;
+    pool_stats(db->replica, out);
+    return true;
 }
 
 enum usv_err
@@ -274,38 +292,59 @@ backoff(unsigned attempt)
     nanosleep(&ts, NULL);
 }
 
+/* One try of a session on @pool: no retry, no fallback. */
+static enum usv_err
+run_session(struct orm_db *db, struct pool *pool, enum orm_tx mode,
+            enum usv_err (*work)(struct orm_session *s, void *arg), void *arg)
+{
+    struct orm_session s = {.db = db, .conn = NULL, .mode = mode};
+    enum usv_err rc = pool_acquire(pool, db->pool_timeout_ms, &s.conn);
+
+    if (rc != USV_OK)
+        return rc;
+    s.conn->errmsg[0] = '\0';   /* only this session's driver message is logged */
+    if (mode != ORM_TX_WRITE) {
+        rc = work(&s, arg);
+    } else {
+        rc = db->be->begin(s.conn, mode);
+        if (rc == USV_OK) {
+            rc = work(&s, arg);
+            if (rc == USV_OK) {
+                rc = db->be->commit(s.conn);
+            } else if (!s.conn->is_broken && db->be->rollback(s.conn) != USV_OK) {
+                /* A connection that cannot roll back cannot be trusted again. */
+                log_warn("orm", "rollback failed: %s", s.conn->errmsg);
+                s.conn->is_broken = true;
+            }
+        }
+    }
+    if (rc == USV_UNAVAILABLE || rc == USV_INTERNAL)
+        log_error("orm", "%s%s session failed (%s): %s", db->be->name,
+                  pool == db->replica ? " replica" : "", usv_err_name(rc),
+                  s.conn->errmsg[0] != '\0' ? s.conn->errmsg : "no driver error");
+    pool_release(pool, s.conn);
+    return rc;
+}
+
 enum usv_err
 orm_transact(struct orm_db *db, enum orm_tx mode,
              enum usv_err (*work)(struct orm_session *s, void *arg), void *arg)
 {
     enum usv_err rc = USV_INTERNAL;
 
-    for (unsigned attempt = 0; attempt <= ORM_MAX_RETRIES; attempt++) {
-        struct orm_session s = {.db = db, .conn = NULL, .mode = mode};
-
-        rc = orm_db_acquire(db, &s.conn);
-        if (rc != USV_OK)
-            return rc;
-        s.conn->errmsg[0] = '\0';   /* only this session's driver message is logged */
-        if (mode != ORM_TX_WRITE) {
-            rc = work(&s, arg);
-        } else {
-            rc = db->be->begin(s.conn, mode);
-            if (rc == USV_OK) {
-                rc = work(&s, arg);
-                if (rc == USV_OK) {
-                    rc = db->be->commit(s.conn);
-                } else if (!s.conn->is_broken && db->be->rollback(s.conn) != USV_OK) {
-                    /* A connection that cannot roll back cannot be trusted again. */
-                    log_warn("orm", "rollback failed: %s", s.conn->errmsg);
-                    s.conn->is_broken = true;
-                }
-            }
+    if (mode == ORM_TX_READ_REPLICA) {
+        mode = ORM_TX_READ;
+        if (db->replica != NULL) {
+            rc = run_session(db, db->replica, mode, work, arg);
+            /* A replica that is down, or behind (a row it does not have yet),
+             * never fails a read: the primary answers instead. */
+            if (rc != USV_UNAVAILABLE && rc != USV_RETRY && rc != USV_NOT_FOUND &&
+                rc != USV_INTERNAL)
+                return rc;
         }
-        if (rc == USV_UNAVAILABLE || rc == USV_INTERNAL)
-            log_error("orm", "%s session failed (%s): %s", db->be->name, usv_err_name(rc),
-                      s.conn->errmsg[0] != '\0' ? s.conn->errmsg : "no driver error");
-        orm_db_release(db, s.conn);
+    }
+    for (unsigned attempt = 0; attempt <= ORM_MAX_RETRIES; attempt++) {
+        rc = run_session(db, db->pool, mode, work, arg);
         if (rc != USV_RETRY)
             return rc;
         log_info("orm", "transient %s failure, retrying (attempt %u)", db->be->name,

@@ -31,6 +31,7 @@ struct orm_db_options {
     unsigned pool_size;        /* 0 = the backend's default */
     unsigned pool_timeout_ms;  /* longest wait for a free connection */
     unsigned idle_check_ms;    /* ping a connection idle longer than this before reuse */
+    const char *replica_url;   /* optional read replica(s), same backend; NULL = none */
 };
 
 struct orm_pool_stats {
@@ -55,6 +56,9 @@ const char *orm_db_backend(const struct orm_db *db);
 /* A copy of the pool's counters. */
 void orm_db_stats(struct orm_db *db, struct orm_pool_stats *out);
 
+/* A copy of the replica pool's counters; false when there is no replica. */
+bool orm_db_replica_stats(struct orm_db *db, struct orm_pool_stats *out);
+
 /* Check that a connection can be had and answers. */
 enum usv_err orm_db_ping(struct orm_db *db);
 
@@ -65,6 +69,7 @@ enum orm_tx {
     ORM_TX_READ,       /* reads only; each statement on its own */
     ORM_TX_WRITE,      /* a read-write transaction: BEGIN … COMMIT, or ROLLBACK */
     ORM_TX_STATEMENT,  /* exactly one write statement (plus reads of its result) */
+    ORM_TX_READ_REPLICA, /* reads a replica may serve; see orm_transact() */
 };
 
 /* Run @work in a session: acquire a connection (waiting at most the pool
@@ -74,6 +79,10 @@ enum orm_tx {
  * reports a transient failure (serialization failure, deadlock) the whole
  * transaction is retried a bounded number of times, so @work must leave
  * @arg ready to be run again (free what a previous try stored there).
+ * With ORM_TX_READ_REPLICA the work runs on the replica pool when there is
+ * one; if the replica is unreachable or answers USV_NOT_FOUND (it may lag
+ * behind), the work runs again on the primary, so a row just created is
+ * always found (read-your-writes for existence).
  * Returns @work's result, or the session's own error. */
 enum usv_err orm_transact(struct orm_db *db, enum orm_tx mode,
                           enum usv_err (*work)(struct orm_session *s, void *arg),

@@ -30,6 +30,8 @@ struct opt {
 static const struct opt opts[] = {
     STR(database_url, "DATABASE_URL", "--database", "sqlite:usersvc.db",
         "sqlite:PATH, postgres://user:pass@host:port/db or mysql://user:pass@host:port/db"),
+    STR(database_read_url, "DATABASE_READ_URL", "--database-read", "",
+        "optional read replica(s) for GET /users/{id}, same kind as DATABASE_URL"),
     STR(host, "HOST", "--host", "127.0.0.1", "address to listen on"),
     NUM(port, "PORT", "--port", "8080", 0, 65535, "TCP port (0 picks a free one)"),
     NUM(pool_size, "DB_POOL_SIZE", "--pool-size", "0", 0, 1024,
@@ -149,6 +151,7 @@ void
 cfg_finish(struct cfg *cfg)
 {
     free(cfg->database_url);
+    free(cfg->database_read_url);
     free(cfg->host);
     free(cfg->log_level);
     free(cfg->log_format);

@@ -16,6 +16,7 @@
 
 struct cfg {
     char *database_url;
+    char *database_read_url;  /* "" = no replica */
     char *host;
     long port;
     long pool_size;           /* 0 = backend default */

@@ -182,12 +182,15 @@ http_req_query(struct http_req *req, const char *const *names, const char **valu
 void
 http_req_reply_metrics(struct http_req *req)
 {
-    struct orm_pool_stats stats;
+    struct orm_pool_stats stats, replica;
+    bool has_replica;
     struct strbuf b;
 
     orm_db_stats(req->srv->db, &stats);
+    has_replica = orm_db_replica_stats(req->srv->db, &replica);
     strbuf_init(&b);
-    metrics_render(req->srv->metrics, &stats, orm_db_backend(req->srv->db),
+    metrics_render(req->srv->metrics, &stats, has_replica ? &replica : NULL,
+                   orm_db_backend(req->srv->db),
                    atomic_load(&req->srv->schema_version), &b);
     free(req->raw_body);
     req->raw_body = strbuf_take(&b);

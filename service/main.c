@@ -62,13 +62,15 @@ open_db(const struct cfg *cfg, struct orm_db **db)
         .pool_size = (unsigned)cfg->pool_size,
         .pool_timeout_ms = (unsigned)cfg->pool_timeout_ms,
         .idle_check_ms = (unsigned)cfg->idle_check_ms,
+        .replica_url = cfg->database_read_url[0] != '\0' ? cfg->database_read_url : NULL,
     };
     char redacted[512];
     enum usv_err rc = orm_db_open(cfg->database_url, app_models, app_n_models, &opts, db);
 
     if (rc != USV_OK)
         fprintf(stderr, "usersvc: unsupported DATABASE_URL '%s' (expected sqlite:PATH, "
-                        "postgres://... or mysql://...)\n",
+                        "postgres://... or mysql://...; DATABASE_READ_URL must be of "
+                        "the same kind)\n",
                 cfg_redact_url(cfg->database_url, redacted, sizeof(redacted)));
     return rc;
 }
@@ -171,6 +173,9 @@ cmd_serve(const struct cfg *cfg)
         return 2;
     log_info("main", "usersvc %s starting; database %s", USERSVC_VERSION,
              cfg_redact_url(cfg->database_url, redacted, sizeof(redacted)));
+    if (cfg->database_read_url[0] != '\0')
+        log_info("main", "reads of single users may go to the replica %s",
+                 cfg_redact_url(cfg->database_read_url, redacted, sizeof(redacted)));
     if (cfg->migrate && migrate_up(db, NULL) != USV_OK) {
         log_error("main", "migrations failed; not serving");
         orm_db_close(db);

@@ -5,6 +5,8 @@
 #include "service/metrics.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "service/util.h"
@@ -75,8 +77,57 @@ route_labels(struct metrics *m, size_t i, struct strbuf *out)
         strbuf_adds(out, "method=\"\",route=\"unmatched\"");
 }
 
+/* One series per pool ("primary", and "replica" when there is one). */
+static void
+pool_series(struct strbuf *out, const struct orm_pool_stats *primary,
+            const struct orm_pool_stats *replica)
+{
+    static const struct {
+        const char *name, *type, *help;
+        size_t offset;
+        bool is_u64;
+    } series[] = {
+#define U(field, name, type, help) {name, type, help, offsetof(struct orm_pool_stats, field), false}
+#define C(field, name, type, help) {name, type, help, offsetof(struct orm_pool_stats, field), true}
+        U(size, "usersvc_db_pool_size", "gauge", "Connections the pool may open."),
+        U(open, "usersvc_db_pool_open", "gauge", "Connections open now."),
+        U(in_use, "usersvc_db_pool_in_use", "gauge", "Connections borrowed now."),
+        U(waiting, "usersvc_db_pool_waiting", "gauge", "Requests waiting for a connection."),
+        C(acquired, "usersvc_db_pool_acquires_total", "counter", "Connections handed out."),
+        C(timeouts, "usersvc_db_pool_acquire_timeouts_total", "counter",
+          "Waits for a connection that timed out (503)."),
+        C(connects, "usersvc_db_connects_total", "counter", "Connections opened."),
+        C(connect_failures, "usersvc_db_connect_failures_total", "counter",
+          "Connection attempts that failed."),
+        C(discarded, "usersvc_db_reconnects_total", "counter",
+          "Broken or dead connections closed and replaced."),
+#undef U
+#undef C
+    };
+    const struct orm_pool_stats *pools[] = {primary, replica};
+    const char *names[] = {"primary", "replica"};
+
+    for (size_t i = 0; i < ARRAY_SIZE(series); i++) {
+        strbuf_addf(out, "# HELP %s %s\n# TYPE %s %s\n", series[i].name, series[i].help,
+                    series[i].name, series[i].type);
+        for (size_t p = 0; p < ARRAY_SIZE(pools); p++) {
+            const char *base = (const char *)pools[p];
+            unsigned long long v;
+
+            if (base == NULL)
+                continue;
+            if (series[i].is_u64)
+                v = *(const uint64_t *)(const void *)(base + series[i].offset);
+            else
+                v = *(const unsigned *)(const void *)(base + series[i].offset);
+            strbuf_addf(out, "%s{pool=\"%s\"} %llu\n", series[i].name, names[p], v);
+        }
+    }
+}
+
 void
-metrics_render(struct metrics *m, const struct orm_pool_stats *pool, const char *backend,
+metrics_render(struct metrics *m, const struct orm_pool_stats *primary,
+               const struct orm_pool_stats *replica, const char *backend,
                int64_t schema_version, struct strbuf *out)
 {
     strbuf_adds(out, "# HELP usersvc_http_requests_total HTTP requests by route and status.\n"
@@ -122,35 +173,9 @@ metrics_render(struct metrics *m, const struct orm_pool_stats *pool, const char 
         route_labels(m, i, out);
         strbuf_addf(out, "} %llu\n", (unsigned long long)cumulative);
     }
-    strbuf_addf(out,
-                "# HELP usersvc_db_pool_size Connections the pool may open.\n"
-                "# TYPE usersvc_db_pool_size gauge\nusersvc_db_pool_size %u\n"
-                "# HELP usersvc_db_pool_open Connections open now.\n"
-                "# TYPE usersvc_db_pool_open gauge\nusersvc_db_pool_open %u\n"
-                "# HELP usersvc_db_pool_in_use Connections borrowed now.\n"
-                "# TYPE usersvc_db_pool_in_use gauge\nusersvc_db_pool_in_use %u\n"
-                "# HELP usersvc_db_pool_waiting Requests waiting for a connection.\n"
-                "# TYPE usersvc_db_pool_waiting gauge\nusersvc_db_pool_waiting %u\n"
-                "# HELP usersvc_db_pool_acquires_total Connections handed out.\n"
-                "# TYPE usersvc_db_pool_acquires_total counter\n"
-                "usersvc_db_pool_acquires_total %llu\n"
-                "# HELP usersvc_db_pool_acquire_timeouts_total Waits that timed out (503).\n"
-                "# TYPE usersvc_db_pool_acquire_timeouts_total counter\n"
-                "usersvc_db_pool_acquire_timeouts_total %llu\n"
-                "# HELP usersvc_db_connects_total Connections opened.\n"
-                "# TYPE usersvc_db_connects_total counter\nusersvc_db_connects_total %llu\n"
-                "# HELP usersvc_db_connect_failures_total Connection attempts that failed.\n"
-                "# TYPE usersvc_db_connect_failures_total counter\n"
-                "usersvc_db_connect_failures_total %llu\n"
-                "# HELP usersvc_db_reconnects_total Broken or dead connections replaced.\n"
-                "# TYPE usersvc_db_reconnects_total counter\n"
-                "usersvc_db_reconnects_total %llu\n"
-                "# HELP usersvc_schema_version Latest migration applied at start-up.\n"
-                "# TYPE usersvc_schema_version gauge\n"
-                "usersvc_schema_version{backend=\"%s\"} %lld\n",
-                pool->size, pool->open, pool->in_use, pool->waiting,
-                (unsigned long long)pool->acquired, (unsigned long long)pool->timeouts,
-                (unsigned long long)pool->connects,
-                (unsigned long long)pool->connect_failures,
-                (unsigned long long)pool->discarded, backend, (long long)schema_version);
+    pool_series(out, primary, replica);
+    strbuf_addf(out, "# HELP usersvc_schema_version Latest migration applied at start-up.\n"
+                     "# TYPE usersvc_schema_version gauge\n"
+                     "usersvc_schema_version{backend=\"%s\"} %lld\n",
+                backend, (long long)schema_version);
 }

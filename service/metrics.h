@@ -23,9 +23,11 @@ void metrics_destroy(struct metrics *m);   /* accepts NULL */
 void metrics_observe(struct metrics *m, size_t route_index, unsigned status,
                      uint64_t duration_us);
 
-/* Append the exposition text: HTTP counters and histograms, @pool's gauges
- * and counters, @backend and the @schema_version in use. */
-void metrics_render(struct metrics *m, const struct orm_pool_stats *pool, const char *backend,
+/* Append the exposition text: HTTP counters and histograms, the gauges and
+ * counters of the @primary pool and of the @replica pool (NULL when none),
+ * @backend and the @schema_version in use. */
+void metrics_render(struct metrics *m, const struct orm_pool_stats *primary,
+                    const struct orm_pool_stats *replica, const char *backend,
                     int64_t schema_version, struct strbuf *out);
 
 #endif
