@@ -54,6 +54,9 @@ static const struct opt opts[] = {
         "stack size of each connection thread"),
     NUM(shutdown_timeout_ms, "SHUTDOWN_TIMEOUT_MS", "--shutdown-timeout-ms", "10000", 0,
         600000, "on SIGTERM, longest wait for in-flight requests"),
+    NUM(drain_ms, "DRAIN_MS", "--drain-ms", "0", 0, 600000,
+        "on SIGTERM, keep serving this long with /readyz at 503 so a load balancer"
+        " drains the instance before it stops accepting"),
     STR(log_level, "LOG_LEVEL", "--log-level", "info", "error, warn, info or debug"),
     STR(log_format, "LOG_FORMAT", "--log-format", "text", "text or json (one object per line)"),
 };

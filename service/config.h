@@ -29,6 +29,7 @@ struct cfg {
     long max_header_bytes;
     long thread_stack_kb;
     long shutdown_timeout_ms;
+    long drain_ms;
     char *log_level;
     char *log_format;         /* "text" or "json" */
     bool migrate;             /* serve --migrate */

@@ -403,7 +403,9 @@ respond(struct http_req *req, enum usv_err rc, json_t *out, bool must_close)
     for (size_t i = 0; i < req->n_headers; i++)
         MHD_add_response_header(resp, req->headers[i].name, req->headers[i].value);
     MHD_add_response_header(resp, "X-Request-Id", req->rid);
-    if (must_close)
+    /* While draining, no connection is kept for reuse: the balancer's next
+     * request opens a new one, to another instance. */
+    if (must_close || atomic_load(&req->srv->is_draining))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     ret = MHD_queue_response(req->conn, status, resp);
     MHD_destroy_response(resp);
@@ -635,9 +637,15 @@ http_server_set_schema_version(struct http_server *srv, int64_t version)
 }
 
 void
-http_server_quiesce(struct http_server *srv)
+http_server_drain(struct http_server *srv)
 {
     atomic_store(&srv->is_draining, true);
+}
+
+void
+http_server_quiesce(struct http_server *srv)
+{
+    http_server_drain(srv);
     if (srv->quiesced_fd == MHD_INVALID_SOCKET)
         srv->quiesced_fd = MHD_quiesce_daemon(srv->daemon);
 }

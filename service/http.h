@@ -42,7 +42,11 @@ enum usv_err http_server_start(const struct cfg *cfg, struct orm_db *db,
 /* The schema version reported by /metrics. */
 void http_server_set_schema_version(struct http_server *srv, int64_t version);
 
-/* Stop accepting connections; requests in flight go on. /readyz turns 503. */
+/* Start draining: /readyz answers 503 and every response closes its
+ * connection, but new connections are still accepted. */
+void http_server_drain(struct http_server *srv);
+
+/* Stop accepting connections; requests in flight go on. Implies drain. */
 void http_server_quiesce(struct http_server *srv);
 
 /* Wait (at most @timeout_ms) for in-flight requests, then close every

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "handlers/routes.h"
 #include "orm/migrate.h"
@@ -201,8 +202,15 @@ cmd_serve(const struct cfg *cfg)
     }
     http_server_set_schema_version(srv, schema_version(db));
     sigwait(&set, &sig);
-    log_info("main", "%s received: draining in-flight requests", sig == SIGINT ? "SIGINT"
-                                                                               : "SIGTERM");
+    log_info("main", "%s received: draining (not ready), then finishing in-flight requests",
+             sig == SIGINT ? "SIGINT" : "SIGTERM");
+    http_server_drain(srv);
+    if (cfg->drain_ms > 0) {
+        struct timespec ts = {.tv_sec = cfg->drain_ms / 1000,
+                              .tv_nsec = (cfg->drain_ms % 1000) * 1000000L};
+
+        nanosleep(&ts, NULL);
+    }
     http_server_quiesce(srv);
     http_server_stop(srv, (unsigned)cfg->shutdown_timeout_ms);
     orm_db_close(db);
