@@ -27,7 +27,7 @@ health_ready(struct http_req *req, json_t **out)
     }
     rc = orm_db_ping(db);
     if (rc != USV_OK) {
-        http_req_set_detail(req, "the %s database cannot be reached", orm_db_backend(db));
+        http_req_set_detail(req, "the database cannot be reached");
         return USV_UNAVAILABLE;
     }
     rc = migrate_check(db, why, sizeof(why));

@@ -93,10 +93,12 @@ runner_start(struct runner *r, struct orm_db *db, bool lock)
             return rc;
         }
         r->is_locked = true;
+        /* Only under the lock: concurrent CREATE TABLE IF NOT EXISTS can
+         * collide in PostgreSQL's catalog. */
+        rc = query(r, create_table_sql, NULL, 0, NULL);
+        if (rc != USV_OK)
+            log_error("migrate", "cannot create schema_migrations: %s", r->conn->errmsg);
     }
-    rc = query(r, create_table_sql, NULL, 0, NULL);
-    if (rc != USV_OK)
-        log_error("migrate", "cannot create schema_migrations: %s", r->conn->errmsg);
     return rc;
 }
 
@@ -346,9 +348,19 @@ migrate_status(struct orm_db *db, struct migrate_entry **entries, size_t *n)
     enum usv_err rc = runner_start(&r, db, false);
 
     orm_result_init(&res, 5);
-    if (rc == USV_OK)
+    if (rc == USV_OK) {
         rc = query(&r, "SELECT version, name, checksum, applied_at, dirty"
                        " FROM schema_migrations", NULL, 0, &res);
+        /* Status takes no lock and creates nothing (it also serves /readyz):
+         * a database that answers but has no schema_migrations table has
+         * simply had nothing applied yet. */
+        if (rc == USV_INTERNAL && !r.conn->is_broken) {
+            log_debug("migrate", "no schema_migrations table: %s", r.conn->errmsg);
+            orm_result_finish(&res);
+            orm_result_init(&res, 5);
+            rc = USV_OK;
+        }
+    }
     if (rc != USV_OK)
         goto out;
     rows = orm_result_rows(&res);

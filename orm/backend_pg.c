@@ -1,0 +1,778 @@
+/* SPDX-License-Identifier: MIT
+ * backend_pg.c - the PostgreSQL backend (libpq).
+ *
+ * Each pooled connection is one PGconn. The DATABASE_URL goes to libpq
+ * unparsed, as the dbname of PQconnectdbParams() with expand_dbname: our
+ * defaults (connect_timeout, application_name) come before it in the keyword
+ * list, so anything the URL says wins and no URL string surgery is needed.
+ * Statements are prepared once per connection under the name "usv_<id>" and
+ * run with text parameters; rows come back as text, timestamps rendered by
+ * the server in the service's canonical form, so they are byte-identical to
+ * what the other backends return. Errors are classified by SQLSTATE.
+ *
+ * A connection the server dropped while it sat idle in the pool (restart,
+ * failover, idle cut) is noticed before a statement is sent on it, without a
+ * round trip, and reconnected in place; its statements are prepared again
+ * from the text kept here. So a restarted server costs no failed request
+ * once it is back. A connection lost while a statement or transaction was
+ * in flight is marked broken for the pool to replace: the outcome of that
+ * work is unknown, and repeating it is not this layer's call. */
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "orm/orm_int.h"
+#include "service/util.h"
+
+/* Seconds libpq waits for a server per host; the URL may say otherwise. */
+#define PG_CONNECT_TIMEOUT_S "5"
+
+/* The advisory lock key that serialises migration runs ("usersvcM" as a
+ * big-endian int64). Advisory locks are per database, so services sharing a
+ * server but not a database do not wait on each other. */
+#define PG_MIGRATION_LOCK_KEY "8463219666997109581"
+
+/* Statement names are "usv_" plus the id: at most 4 + 10 digits. */
+#define PG_STMT_NAME_LEN 16
+
+struct postgres_conn {
+    struct orm_conn base;               /* first: the ORM sees only this */
+    PGconn *conn;
+    char *sql[ORM_MAX_STMTS];           /* text of each statement the ORM prepared */
+    bool is_live[ORM_MAX_STMTS];        /* prepared in the current server session */
+    bool holds_lock;                    /* the migration lock: the session must not change */
+    bool is_doomed;                     /* the server said FATAL: the session is ending */
+};
+
+static struct postgres_conn *
+to_pg(struct orm_conn *c)
+{
+    return (struct postgres_conn *)c;
+}
+
+static bool
+pg_accepts(const char *url)
+{
+    /* The two URI schemes libpq itself recognises. */
+    return strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0;
+}
+
+/* ---- errors ----------------------------------------------------------- */
+
+/* Copy @msg into @buf as one line: libpq messages span lines (and end in one). */
+static void
+one_line(char *buf, size_t size, const char *msg)
+{
+    size_t n = 0;
+
+    for (const char *p = msg; *p != '\0' && n + 1 < size; p++) {
+        char ch = (*p == '\n' || *p == '\r' || *p == '\t') ? ' ' : *p;
+
+        if (ch == ' ' && (n == 0 || buf[n - 1] == ' '))
+            continue;
+        buf[n++] = ch;
+    }
+    while (n > 0 && buf[n - 1] == ' ')
+        n--;
+    buf[n] = '\0';
+}
+
+static bool
+is_sqlstate(const char *state, const char *want)
+{
+    return state != NULL && strcmp(state, want) == 0;
+}
+
+/* Classify a failed command (@r may be NULL: libpq could not even send it),
+ * keep a one-line message without DETAIL (which may quote row values), and
+ * return the ORM's code. */
+static enum usv_err
+fail(struct postgres_conn *pc, const char *what, const PGresult *r)
+{
+    const char *state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    const char *primary = r != NULL ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    char msg[200], line[240];
+
+    if (primary != NULL)
+        one_line(msg, sizeof(msg), primary);
+    else
+        one_line(msg, sizeof(msg), PQerrorMessage(pc->conn));
+    snprintf(line, sizeof(line), "%s%s%s", state != NULL ? state : "",
+             state != NULL ? " " : "", msg[0] != '\0' ? msg : "unknown error");
+    orm_conn_error(&pc->base, what, line);
+
+    /* Whatever the error said, a dead socket means a dead connection. */
+    if (r == NULL || PQstatus(pc->conn) != CONNECTION_OK) {
+        pc->base.is_broken = true;
+        return USV_UNAVAILABLE;
+    }
+    if (state == NULL)
+        return USV_INTERNAL;
+    if (is_sqlstate(state, "23505"))
+        return USV_CONFLICT;
+    if (is_sqlstate(state, "40001") || is_sqlstate(state, "40P01"))
+        return USV_RETRY;
+    /* Connection exceptions, and the server shutting down, crashed or still
+     * starting: this session is over, a new one may work in a moment. */
+    if (strncmp(state, "08", 2) == 0 || is_sqlstate(state, "57P01") ||
+        is_sqlstate(state, "57P02") || is_sqlstate(state, "57P03")) {
+        pc->base.is_broken = true;
+        return USV_UNAVAILABLE;
+    }
+    /* lock_timeout / statement_timeout expired, too many connections: the
+     * database is there but too busy; the connection itself is fine. */
+    if (is_sqlstate(state, "55P03") || is_sqlstate(state, "57014") ||
+        strncmp(state, "53", 2) == 0)
+        return USV_UNAVAILABLE;
+    return USV_INTERNAL;
+}
+
+/* Collect the rows of @r into @res (may be NULL). @r must have succeeded. */
+static enum usv_err
+collect(struct postgres_conn *pc, const char *what, PGresult *r, struct orm_result *res)
+{
+    int rows = PQntuples(r), fields = PQnfields(r);
+    const char *affected = PQcmdTuples(r);
+
+    if (res == NULL)
+        return USV_OK;
+    if (rows > 0 && (size_t)fields < res->n_cols) {
+        char msg[80];
+
+        snprintf(msg, sizeof(msg), "%d columns returned, %zu expected", fields, res->n_cols);
+        orm_conn_error(&pc->base, what, msg);
+        return USV_INTERNAL;
+    }
+    for (int row = 0; row < rows && res->n_cols > 0; row++) {
+        for (size_t col = 0; col < res->n_cols; col++) {
+            if (PQgetisnull(r, row, (int)col))
+                orm_result_push_null(res);
+            else
+                orm_result_push(res, PQgetvalue(r, row, (int)col),
+                                (size_t)PQgetlength(r, row, (int)col));
+        }
+    }
+    /* "" for commands that report no count (SELECT reports its rows). */
+    res->affected = affected[0] != '\0' ? strtoull(affected, NULL, 10) : 0;
+    return USV_OK;
+}
+
+/* Run @r's verdict through fail() or collect(), then free it. */
+static enum usv_err
+finish_result(struct postgres_conn *pc, const char *what, PGresult *r, struct orm_result *res)
+{
+    ExecStatusType st = r != NULL ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    enum usv_err rc;
+
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        rc = collect(pc, what, r, res);
+    else
+        rc = fail(pc, what, r);
+    PQclear(r);
+    return rc;
+}
+
+static enum usv_err
+exec_simple(struct postgres_conn *pc, const char *sql)
+{
+    return finish_result(pc, sql, PQexec(pc->conn, sql), NULL);
+}
+
+/* ---- parameters --------------------------------------------------------- */
+
+/* Text-format parameters for libpq: NUL-terminated copies (an orm_param
+ * carries a length and need not be terminated), NULL for SQL NULL. */
+struct pg_params {
+    const char **values;
+    char *buf;
+};
+
+static void
+params_finish(struct pg_params *pp)
+{
+    free(pp->values);
+    free(pp->buf);
+}
+
+static enum usv_err
+params_init(struct postgres_conn *pc, struct pg_params *pp, const struct orm_param *params,
+            size_t n)
+{
+    size_t size = 0, off = 0;
+
+    pp->values = NULL;
+    pp->buf = NULL;
+    if (n == 0)
+        return USV_OK;
+    for (size_t i = 0; i < n; i++)
+        size += params[i].type == ORM_INT64 ? 24 : params[i].len + 1;
+    pp->values = xcalloc(n, sizeof(*pp->values));
+    pp->buf = xmalloc(size);
+    for (size_t i = 0; i < n; i++) {
+        const struct orm_param *p = &params[i];
+        char *dst = pp->buf + off;
+
+        if (p->is_null)
+            continue;
+        if (p->type == ORM_INT64) {
+            off += (size_t)snprintf(dst, 24, "%" PRId64, p->i) + 1;
+        } else {
+            /* A text-format value ends at its first NUL: refuse rather than
+             * silently store a truncated string (validation forbids U+0000). */
+            if (p->len > 0 && memchr(p->s, '\0', p->len) != NULL) {
+                orm_conn_error(&pc->base, "bind", "text parameter contains a NUL byte");
+                params_finish(pp);
+                return USV_INTERNAL;
+            }
+            if (p->len > 0)
+                memcpy(dst, p->s, p->len);
+            dst[p->len] = '\0';
+            off += p->len + 1;
+        }
+        pp->values[i] = dst;
+    }
+    return USV_OK;
+}
+
+/* ---- connections ---------------------------------------------------------- */
+
+static void
+on_notice(void *arg, const PGresult *r)
+{
+    struct postgres_conn *pc = arg;
+    const char *severity = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+
+    /* NOTICEs ("relation already exists, skipping") are expected chatter;
+     * libpq's default would print them on stderr, outside our log format.
+     * One matters: a FATAL that reaches an idle session (libpq reports it
+     * as a notice) is the server's goodbye, even before the socket closes. */
+    if (severity != NULL && (strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0))
+        pc->is_doomed = true;
+}
+
+/* Settings every session needs whatever the server or URL defaults are:
+ * UTF-8 text both ways, and UTC for any timestamp the server renders. */
+static enum usv_err
+session_setup(struct postgres_conn *pc)
+{
+    return exec_simple(pc, "SET client_encoding = 'UTF8'; SET TIME ZONE 'UTC'");
+}
+
+static int
+hex_value(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+#define PG_MAX_SECRETS 4
+#define PG_SECRET_SIZE 256
+
+/* Append @s (@len bytes) to @secrets, and its %-decoded form when that
+ * differs: either may turn up in a message. */
+static void
+add_secret(char secrets[][PG_SECRET_SIZE], size_t *n, const char *s, size_t len)
+{
+    char *raw, *dec;
+    size_t k = 0;
+
+    if (len == 0 || len >= PG_SECRET_SIZE || *n + 2 > PG_MAX_SECRETS)
+        return;
+    raw = secrets[*n];
+    dec = secrets[*n + 1];
+    memcpy(raw, s, len);
+    raw[len] = '\0';
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '%' && i + 2 < len && hex_value(s[i + 1]) >= 0 &&
+            hex_value(s[i + 2]) >= 0) {
+            dec[k++] = (char)(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
+            i += 2;
+        } else {
+            dec[k++] = s[i];
+        }
+    }
+    dec[k] = '\0';
+    *n += (k > 0 && strcmp(raw, dec) != 0) ? 2 : 1;
+}
+
+/* Replace every occurrence of the URL's password (from user:password@ or a
+ * password= parameter) in @msg with "***". libpq's messages about a
+ * malformed URL may quote the whole URL, password included. */
+static void
+redact(char *msg, size_t size, const char *url)
+{
+    char secrets[PG_MAX_SECRETS][PG_SECRET_SIZE];
+    size_t n = 0;
+    const char *auth = strstr(url, "://");
+    const char *q;
+
+    if (auth != NULL) {
+        const char *end;
+
+        auth += 3;
+        end = auth + strcspn(auth, "@/");
+        if (*end == '@') {
+            const char *colon = memchr(auth, ':', (size_t)(end - auth));
+
+            if (colon != NULL)
+                add_secret(secrets, &n, colon + 1, (size_t)(end - colon - 1));
+        }
+    }
+    q = strchr(url, '?');
+    while (q != NULL) {
+        q++;
+        if (strncmp(q, "password=", 9) == 0)
+            add_secret(secrets, &n, q + 9, strcspn(q + 9, "&"));
+        q = strchr(q, '&');
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct strbuf b;
+        const char *from = msg, *hit = strstr(msg, secrets[i]);
+
+        strbuf_init(&b);
+        while (hit != NULL) {
+            strbuf_add(&b, from, (size_t)(hit - from));
+            strbuf_adds(&b, "***");
+            from = hit + strlen(secrets[i]);
+            hit = strstr(from, secrets[i]);
+        }
+        strbuf_adds(&b, from);
+        snprintf(msg, size, "%s", strbuf_str(&b));
+        strbuf_finish(&b);
+    }
+}
+
+static void pg_close(struct orm_conn *c);
+
+static enum usv_err
+pg_open(const char *url, struct orm_conn **out, char *err, size_t errlen)
+{
+    /* Keywords before "dbname" are defaults the expanded URL overrides. */
+    const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
+    const char *const values[] = {PG_CONNECT_TIMEOUT_S, "usersvc", url, NULL};
+    struct postgres_conn *pc = xcalloc(1, sizeof(*pc));
+    enum usv_err rc = USV_UNAVAILABLE;
+    char msg[256];
+
+    pc->conn = PQconnectdbParams(keys, values, 1);
+    if (pc->conn == NULL) {
+        snprintf(err, errlen, "out of memory");
+        rc = USV_NOMEM;
+        goto out;
+    }
+    if (PQstatus(pc->conn) != CONNECTION_OK) {
+        one_line(msg, sizeof(msg), PQerrorMessage(pc->conn));
+        redact(msg, sizeof(msg), url);
+        snprintf(err, errlen, "%s", msg);
+        goto out;
+    }
+    PQsetNoticeReceiver(pc->conn, on_notice, pc);
+    rc = session_setup(pc);
+    if (rc != USV_OK) {
+        snprintf(err, errlen, "%s", pc->base.errmsg);
+        goto out;
+    }
+    *out = &pc->base;
+    pc = NULL;
+out:
+    pg_close(pc != NULL ? &pc->base : NULL);
+    return rc;
+}
+
+static void
+pg_close(struct orm_conn *c)
+{
+    struct postgres_conn *pc = to_pg(c);
+
+    if (pc == NULL)
+        return;
+    PQfinish(pc->conn);  /* accepts NULL */
+    for (size_t i = 0; i < ORM_MAX_STMTS; i++)
+        free(pc->sql[i]);
+    free(pc);
+}
+
+/* Reconnect a connection the server dropped, in place: same PGconn, same
+ * settings, a new server session. The statements of the old session are
+ * gone; execute() prepares them again on first use. */
+static enum usv_err
+revive(struct postgres_conn *pc)
+{
+    enum usv_err rc;
+
+    PQreset(pc->conn);
+    if (PQstatus(pc->conn) != CONNECTION_OK)
+        return fail(pc, "reconnect", NULL);
+    memset(pc->is_live, 0, sizeof(pc->is_live));
+    pc->base.is_broken = false;
+    pc->is_doomed = false;
+    rc = session_setup(pc);
+    if (rc != USV_OK)
+        pc->base.is_broken = true;      /* not UTF-8 or not UTC: never use it */
+    return rc;
+}
+
+/* Is an idle connection still there, as far as can be told without a round
+ * trip? The server sends nothing unasked to an idle session but its goodbye
+ * (FATAL "terminating connection", then EOF): anything to read means that,
+ * or a harmless ParameterStatus, which PQconsumeInput() absorbs. */
+static bool
+looks_alive(struct postgres_conn *pc)
+{
+    for (int i = 0; i < 4; i++) {
+        struct pollfd pfd = {.fd = PQsocket(pc->conn), .events = POLLIN};
+
+        if (PQstatus(pc->conn) != CONNECTION_OK || pfd.fd < 0 || pc->is_doomed)
+            return false;
+        if (poll(&pfd, 1, 0) <= 0)
+            return true;        /* nothing pending (or EINTR: let the statement tell) */
+        if (PQconsumeInput(pc->conn) == 0)
+            return false;       /* EOF or a socket error */
+    }
+    return PQstatus(pc->conn) == CONNECTION_OK && !pc->is_doomed;
+}
+
+/* Called before anything is sent. Outside a transaction block a dead
+ * connection has lost nothing this session needs (each statement so far
+ * committed on its own), so it is replaced in place and the statement about
+ * to be sent goes to the new session. Inside a transaction, or while the
+ * migration lock is held, the session itself was the state: no revival. */
+static enum usv_err
+ensure_session(struct postgres_conn *pc, const char *what)
+{
+    PGTransactionStatusType ts = PQtransactionStatus(pc->conn);
+
+    if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR || ts == PQTRANS_ACTIVE)
+        return USV_OK;
+    if (looks_alive(pc))
+        return USV_OK;
+    if (pc->holds_lock) {
+        orm_conn_error(&pc->base, what, "connection lost while holding the migration lock");
+        pc->base.is_broken = true;
+        return USV_UNAVAILABLE;
+    }
+    return revive(pc);
+}
+
+static enum usv_err
+pg_ping(struct orm_conn *c)
+{
+    struct postgres_conn *pc = to_pg(c);
+
+    /* A connection the server dropped while idle is replaced in place: the
+     * question is whether the database can be used, not this socket. */
+    enum usv_err rc = ensure_session(pc, "ping");
+
+    if (rc != USV_OK)
+        return rc;
+    return exec_simple(pc, "SELECT 1");
+}
+
+/* ---- transactions ------------------------------------------------------- */
+
+static enum usv_err
+pg_begin(struct orm_conn *c, enum orm_tx mode)
+{
+    struct postgres_conn *pc = to_pg(c);
+    /* Read sessions declare it: a write slipping into one fails loudly. */
+    const char *sql = mode == ORM_TX_WRITE ? "BEGIN" : "BEGIN READ ONLY";
+    PGTransactionStatusType ts = PQtransactionStatus(pc->conn);
+    enum usv_err rc;
+
+    /* Never let a session inherit a transaction some earlier path left open. */
+    if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
+        rc = exec_simple(pc, "ROLLBACK");
+        if (rc != USV_OK)
+            return rc;
+    }
+    rc = ensure_session(pc, sql);
+    if (rc != USV_OK)
+        return rc;
+    rc = exec_simple(pc, sql);
+    if (rc == USV_UNAVAILABLE && PQstatus(pc->conn) != CONNECTION_OK && !pc->holds_lock) {
+        /* The goodbye arrived just after ensure_session() looked. BEGIN
+         * changes nothing, so it is always safe to say it again. */
+        rc = revive(pc);
+        if (rc == USV_OK)
+            rc = exec_simple(pc, sql);
+    }
+    return rc;
+}
+
+static enum usv_err
+pg_commit(struct orm_conn *c)
+{
+    struct postgres_conn *pc = to_pg(c);
+    PGresult *r = PQexec(pc->conn, "COMMIT");
+
+    /* COMMIT of a transaction that already failed "succeeds" with the tag
+     * ROLLBACK: that is not a commit and must not be reported as one. */
+    if (r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK &&
+        strcmp(PQcmdStatus(r), "ROLLBACK") == 0) {
+        PQclear(r);
+        orm_conn_error(c, "COMMIT", "the transaction had failed and was rolled back");
+        return USV_INTERNAL;
+    }
+    return finish_result(pc, "COMMIT", r, NULL);
+}
+
+static enum usv_err
+pg_rollback(struct orm_conn *c)
+{
+    return exec_simple(to_pg(c), "ROLLBACK");
+}
+
+/* ---- statements ----------------------------------------------------------- */
+
+static void
+stmt_name(char *buf, unsigned id)
+{
+    snprintf(buf, PG_STMT_NAME_LEN, "usv_%u", id);
+}
+
+/* PQprepare statement @id from its kept text on the current session. */
+static enum usv_err
+prepare_now(struct postgres_conn *pc, unsigned id, size_t n_params)
+{
+    char name[PG_STMT_NAME_LEN], what[PG_STMT_NAME_LEN + 8];
+    enum usv_err rc;
+
+    stmt_name(name, id);
+    snprintf(what, sizeof(what), "prepare %s", name);
+    /* No parameter types: the server infers them from the statement, and
+     * the dialect casts where inference needs help ($n::timestamptz). */
+    rc = finish_result(pc, what, PQprepare(pc->conn, name, pc->sql[id], (int)n_params, NULL),
+                       NULL);
+    pc->is_live[id] = rc == USV_OK;
+    return rc;
+}
+
+static enum usv_err
+pg_prepare(struct orm_conn *c, unsigned id, const char *sql, size_t n_params)
+{
+    struct postgres_conn *pc = to_pg(c);
+    enum usv_err rc;
+
+    /* Kept for re-preparing after a reconnect, which the ORM never sees. */
+    free(pc->sql[id]);
+    pc->sql[id] = xstrdup(sql);
+    pc->is_live[id] = false;
+    rc = ensure_session(pc, "prepare");
+    if (rc != USV_OK)
+        return rc;
+    return prepare_now(pc, id, n_params);
+}
+
+/* Did executing a prepared statement fail because the statement itself is
+ * stale: gone from the server session, or planned against a table whose
+ * row type has changed since (a migration while we run)? */
+static bool
+is_stale_statement(const PGresult *r)
+{
+    const char *state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    const char *func = r != NULL ? PQresultErrorField(r, PG_DIAG_SOURCE_FUNCTION) : NULL;
+
+    if (is_sqlstate(state, "26000"))
+        return true;
+    /* "cached plan must not change result type"; the message is localised,
+     * the name of the function raising it is not. */
+    return is_sqlstate(state, "0A000") && func != NULL &&
+           strcmp(func, "RevalidateCachedQuery") == 0;
+}
+
+static enum usv_err
+pg_execute(struct orm_conn *c, unsigned id, const struct orm_param *params, size_t n,
+           struct orm_result *res)
+{
+    struct postgres_conn *pc = to_pg(c);
+    char name[PG_STMT_NAME_LEN], what[PG_STMT_NAME_LEN + 8];
+    struct pg_params pp;
+    PGresult *r;
+    enum usv_err rc;
+
+    stmt_name(name, id);
+    snprintf(what, sizeof(what), "execute %s", name);
+    rc = ensure_session(pc, what);
+    if (rc == USV_OK && !pc->is_live[id])
+        rc = prepare_now(pc, id, n);    /* after a reconnect */
+    if (rc == USV_OK)
+        rc = params_init(pc, &pp, params, n);
+    if (rc != USV_OK)
+        return rc;
+    r = PQexecPrepared(pc->conn, name, (int)n, pp.values, NULL, NULL, 0);
+    if (r != NULL && PQresultStatus(r) == PGRES_FATAL_ERROR && is_stale_statement(r) &&
+        PQstatus(pc->conn) == CONNECTION_OK) {
+        if (PQtransactionStatus(pc->conn) == PQTRANS_IDLE) {
+            /* Outside a transaction the failed statement did nothing:
+             * plan it afresh and run it again, here. */
+            char sql[PG_STMT_NAME_LEN + 16];
+
+            PQclear(r);
+            r = NULL;
+            snprintf(sql, sizeof(sql), "DEALLOCATE %s", name);
+            PQclear(PQexec(pc->conn, sql));     /* fails harmlessly when it is gone */
+            rc = prepare_now(pc, id, n);
+            if (rc == USV_OK)
+                r = PQexecPrepared(pc->conn, name, (int)n, pp.values, NULL, NULL, 0);
+        } else {
+            /* Inside, the transaction is aborted and refuses the DEALLOCATE
+             * that re-preparing needs: retire the connection, and let the
+             * session retry on another, which prepares afresh. */
+            rc = fail(pc, what, r);
+            PQclear(r);
+            r = NULL;
+            pc->base.is_broken = true;
+            if (rc == USV_INTERNAL)
+                rc = USV_RETRY;
+        }
+    }
+    params_finish(&pp);
+    if (rc != USV_OK)
+        return rc;
+    return finish_result(pc, what, r, res);
+}
+
+static enum usv_err
+pg_query(struct orm_conn *c, const char *sql, const struct orm_param *params, size_t n,
+         struct orm_result *res)
+{
+    struct postgres_conn *pc = to_pg(c);
+    struct pg_params pp;
+    PGresult *r;
+    enum usv_err rc = ensure_session(pc, "query");
+
+    if (rc == USV_OK)
+        rc = params_init(pc, &pp, params, n);
+    if (rc != USV_OK)
+        return rc;
+    r = PQexecParams(pc->conn, sql, (int)n, NULL, pp.values, NULL, NULL, 0);
+    params_finish(&pp);
+    return finish_result(pc, "query", r, res);
+}
+
+/* ---- migrations ------------------------------------------------------------ */
+
+static void
+pg_unlock_migrations(struct orm_conn *c)
+{
+    struct postgres_conn *pc = to_pg(c);
+
+    /* Errors are moot: a connection that cannot run this has lost its
+     * session, and the lock with it. */
+    exec_simple(pc, "SELECT pg_advisory_unlock(" PG_MIGRATION_LOCK_KEY ")");
+    pc->holds_lock = false;
+}
+
+static enum usv_err
+pg_lock_migrations(struct orm_conn *c, unsigned timeout_ms)
+{
+    struct postgres_conn *pc = to_pg(c);
+    struct orm_result res;
+    char sql[64];
+    enum usv_err rc = ensure_session(pc, "lock");
+
+    if (rc != USV_OK)
+        return rc;
+    if (timeout_ms == 0) {
+        /* lock_timeout = 0 would mean "wait forever": try once instead. */
+        orm_result_init(&res, 1);
+        rc = finish_result(pc, "lock", PQexec(pc->conn, "SELECT pg_try_advisory_lock("
+                                              PG_MIGRATION_LOCK_KEY ")"), &res);
+        if (rc == USV_OK && (orm_result_rows(&res) != 1 ||
+                             strcmp(orm_result_cell(&res, 0, 0, NULL), "t") != 0)) {
+            orm_conn_error(c, "lock", "another migration run holds the lock");
+            rc = USV_UNAVAILABLE;
+        }
+        orm_result_finish(&res);
+        pc->holds_lock = rc == USV_OK;
+        return rc;
+    }
+    /* A session-level lock (a run spans several transactions), queued for
+     * in the server's lock manager and bounded by lock_timeout, so the
+     * waiter gets it the moment the holder lets go. */
+    snprintf(sql, sizeof(sql), "SET lock_timeout = %u", timeout_ms);
+    rc = exec_simple(pc, sql);
+    if (rc != USV_OK)
+        return rc;
+    rc = exec_simple(pc, "SELECT pg_advisory_lock(" PG_MIGRATION_LOCK_KEY ")");
+    if (c->is_broken)
+        return rc;              /* the session, and any lock, are gone */
+    if (rc == USV_UNAVAILABLE)
+        orm_conn_error(c, "lock", "timed out waiting for another migration run");
+    /* Back to the session's own default, which the URL may have set. */
+    if (exec_simple(pc, "RESET lock_timeout") != USV_OK && rc == USV_OK) {
+        /* The caller will not unlock after a failure: do not keep it. */
+        pg_unlock_migrations(c);
+        rc = USV_INTERNAL;
+    }
+    pc->holds_lock = rc == USV_OK;
+    return rc;
+}
+
+/* ---- dialect ------------------------------------------------------------------ */
+
+static void
+pg_placeholder(struct strbuf *b, unsigned n, enum orm_type type)
+{
+    /* Canonical timestamp text converts to timestamptz exactly (microseconds). */
+    strbuf_addf(b, "$%u%s", n, type == ORM_TIMESTAMP ? "::timestamptz" : "");
+}
+
+static void
+pg_select_column(struct strbuf *b, const struct orm_column *c)
+{
+    if (c->type == ORM_TIMESTAMP) {
+        /* The service's canonical text, 2026-11-21T08:00:00.123456Z, whatever
+         * the session's DateStyle: the same bytes SQLite stores. */
+        strbuf_addf(b, "to_char(%s AT TIME ZONE 'UTC', "
+                       "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')", c->name);
+    } else {
+        strbuf_adds(b, c->name);
+    }
+}
+
+static void
+pg_equals(struct strbuf *b, const struct orm_column *c, unsigned n)
+{
+    if (c->flags & ORM_NOCASE) {
+        /* ASCII case folding whatever the database's locale (a Turkish
+         * LC_CTYPE folds 'I' to dotless i); the expression matches the
+         * users_login_lower_key index, so lookups use it. */
+        strbuf_addf(b, "lower(%s COLLATE \"C\") = lower($%u COLLATE \"C\")", c->name, n);
+    } else {
+        strbuf_addf(b, "%s = ", c->name);
+        pg_placeholder(b, n, c->type);
+    }
+}
+
+const struct orm_backend orm_backend_pg = {
+    .name = "postgres",
+    /* Well under max_connections (default 100) even with a few instances. */
+    .default_pool_size = 16,
+    .has_transactional_ddl = true,
+    .has_returning = true,
+    .accepts = pg_accepts,
+    .open = pg_open,
+    .close = pg_close,
+    .ping = pg_ping,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .prepare = pg_prepare,
+    .execute = pg_execute,
+    .query = pg_query,
+    .lock_migrations = pg_lock_migrations,
+    .unlock_migrations = pg_unlock_migrations,
+    .placeholder = pg_placeholder,
+    .select_column = pg_select_column,
+    .equals = pg_equals,
+    .lock_suffix = " FOR UPDATE",
+};
