@@ -11,6 +11,7 @@
 #include "service/http.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <limits.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -466,19 +467,42 @@ req_destroy(struct http_req *req)
     free(req);
 }
 
-/* First call: headers are in. Check framing and the declared size. */
+struct header_count {
+    unsigned host, content_length;
+};
+
+static enum MHD_Result
+count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    struct header_count *n = cls;
+
+    if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
+        n->host++;
+    else if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+        n->content_length++;
+    return MHD_YES;
+}
+
+/* First call: headers are in. Check framing (RFC 9112) and the declared
+ * size; a refused request closes its connection, since what follows on it
+ * cannot be framed reliably. */
 static enum MHD_Result
 on_headers(struct http_req *req, const char *version)
 {
     const char *cl = http_req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
     const char *te = http_req_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    struct header_count n = {0, 0};
     long declared;
 
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_header, &n);
     if (cl != NULL && te != NULL)
         return refuse(req, USV_BAD_REQUEST,
                       "Content-Length and Transfer-Encoding must not both be present");
-    if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 &&
-        http_req_header(req, MHD_HTTP_HEADER_HOST) == NULL)
+    if (n.content_length > 1)
+        return refuse(req, USV_BAD_REQUEST, "Content-Length must appear at most once");
+    if (n.host > 1)
+        return refuse(req, USV_BAD_REQUEST, "Host must appear at most once");
+    if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && n.host == 0)
         return refuse(req, USV_BAD_REQUEST, "HTTP/1.1 requests must carry a Host header");
     if (cl != NULL && (!parse_long(cl, 0, LONG_MAX, &declared) ||
                        declared > req->srv->cfg->max_body_bytes)) {
@@ -571,6 +595,28 @@ on_mhd_log(void *cls, const char *fmt, va_list ap)
     log_warn("mhd", "%s", line);
 }
 
+/* Percent-decode @uri in place, like MHD's default, except that "%00" stays
+ * as it is: a decoded NUL would silently cut "/healthz%00" to "/healthz". */
+static size_t
+unescape(void *cls, struct MHD_Connection *conn, char *uri)
+{
+    char *r = uri, *w = uri;
+
+    while (*r != '\0') {
+        unsigned v;
+
+        if (r[0] == '%' && isxdigit((unsigned char)r[1]) && isxdigit((unsigned char)r[2]) &&
+            sscanf(r + 1, "%2x", &v) == 1 && v != 0) {
+            *w++ = (char)v;
+            r += 3;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - uri);
+}
+
 /* ---- server --------------------------------------------------------- */
 
 enum usv_err
@@ -613,7 +659,10 @@ http_server_start(const struct cfg *cfg, struct orm_db *db, const struct route *
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->connection_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->max_header_bytes,
         MHD_OPTION_THREAD_STACK_SIZE, (size_t)cfg->thread_stack_kb * 1024,
-        MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
+        /* Level 0: MHD's own strict checks answer with an HTML body; this
+         * module checks Host and framing itself and answers problem+json. */
+        MHD_OPTION_STRICT_FOR_CLIENT, (int)0,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
         MHD_OPTION_END);
     freeaddrinfo(ai);
     if (srv->daemon == NULL) {

@@ -60,6 +60,15 @@ ensure_user() {
 }
 
 # True when something accepts TCP connections on 127.0.0.1:$1.
+# A random port below the kernel's ephemeral range (where port-0 servers
+# and outgoing connections land), above the tests' own range (10000-...).
+free_port_candidate() {
+    local low=32768
+    read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || low=32768
+    [ "$low" -gt 12000 ] 2>/dev/null || low=32768
+    echo $(( low - 2000 + (RANDOM % 1000) ))
+}
+
 port_in_use() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
@@ -112,7 +121,7 @@ shared_buffers = 64MB
 log_min_messages = warning
 EOF
     for i in $(seq 1 20); do
-        port=$(( 20000 + (RANDOM % 20000) ))
+        port=$(free_port_candidate)
         port_in_use "$port" && continue
         if start_on_port "$port"; then
             echo "$port" >"$DIR/port.tmp" && mv "$DIR/port.tmp" "$DIR/port"

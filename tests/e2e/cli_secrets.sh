@@ -32,6 +32,14 @@ run_cli -t 30 migrate status --database "postgres://u:p%40ss$SECRET@127.0.0.1:$c
 expect_cli_fails "percent-encoded password: non-zero"
 expect_output_not_contains "$SECRET" "percent-encoded password not printed"
 
+# A password given as a libpq query parameter is hidden too.
+run_cli -t 30 migrate status --database "postgres://u@127.0.0.1:$closed/db?password=$SECRET&sslmode=disable"
+expect_cli_fails "password in the query string: non-zero"
+expect_output_not_contains "$SECRET" "password in the query string not printed"
+run_cli -t 30 serve --port 0 --database "postgresql://127.0.0.1:$closed/db?user=u&password=$SECRET"
+expect_cli_fails "serve, password in the query string: non-zero"
+expect_output_not_contains "$SECRET" "serve: password in the query string not printed"
+
 # With the real database of this run: a wrong password is refused and not printed.
 case "$BACKEND" in
     postgres|postgresql|pg|mysql|mariadb)

@@ -30,7 +30,7 @@ expect_problem 404 "DELETE /nope/1"
 
 # allow_has METHOD: the Allow header lists METHOD as a token.
 allow_has() {
-    header_value Allow | tr ',' '\n' | tr -d ' ' | grep -qx "$1"
+    header_value Allow | tr ',' '\n' | tr -d ' ' | grep -x -- "$1" >/dev/null
 }
 
 wrong() {  # METHOD PATH MUST_ALLOW
@@ -63,5 +63,6 @@ else
 fi
 
 # HEAD of a GET resource: no body, but the same status.
-request HEAD /healthz --head
+request HEAD /healthz
 expect_status 200 "HEAD /healthz"
+expect_header Content-Type '^application/json' "HEAD /healthz: Content-Type of the GET"
