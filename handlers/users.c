@@ -26,6 +26,7 @@ static const struct orm_column users_columns[] = {
     {.name = "last_name", .type = ORM_TEXT, .flags = ORM_NULLABLE,
      .max_chars = 30, .char_ok = orm_char_not_control, .rule = NAME_RULE},
     {.name = "created_at", .type = ORM_TIMESTAMP, .flags = ORM_READONLY | ORM_CREATED_AT},
+    {.name = "updated_at", .type = ORM_TIMESTAMP, .flags = ORM_READONLY | ORM_UPDATED_AT},
 };
 
 const struct orm_model users_model = {

@@ -598,19 +598,22 @@ expect_problem() {
     fi
 }
 
-# The exact key set of a user object (first stage).
-USER_KEYS='["created_at","first_name","id","last_name","login"]'
+# The exact key set of a user object (second stage: updated_at came with
+# migration 0002).
+USER_KEYS='["created_at","first_name","id","last_name","login","updated_at"]'
 CREATED_AT_RE='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$'
 
-# expect_user [DESC]: the body is a user object with exactly the five keys.
+# expect_user [DESC]: the body is a user object with exactly the six keys.
 expect_user() {
     local desc=${1:-$REQ_DESC}
     expect_header Content-Type '^application/json( *;.*)?$' "$desc: Content-Type application/json"
-    expect_json 'keys' "$USER_KEYS" "$desc: body has exactly the 5 user keys"
+    expect_json 'keys' "$USER_KEYS" "$desc: body has exactly the 6 user keys"
     expect_jq '(.id | type == "number") and .id >= 1 and (.id | floor == .)' \
         "$desc: id is a positive integer"
     expect_match "$(json_get .created_at)" "$CREATED_AT_RE" \
         "$desc: created_at is YYYY-MM-DDTHH:MM:SS.ffffffZ"
+    expect_match "$(json_get .updated_at)" "$CREATED_AT_RE" \
+        "$desc: updated_at is YYYY-MM-DDTHH:MM:SS.ffffffZ"
 }
 
 # raw_json_member NAME [FILE]: the bytes of "NAME":"..." exactly as sent.
