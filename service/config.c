@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "orm/strbuf.h"
 #include "service/log.h"
 #include "service/util.h"
 
@@ -173,49 +174,45 @@ cfg_print_options(FILE *out, bool with_migrate_flag)
     }
 }
 
-/* Replace the value of every "password=" query parameter in @buf by "***". */
-static void
-redact_query_password(char *buf, size_t size)
-{
-    char *q = strchr(buf, '?');
-
-    while (q != NULL) {
-        char *p = q + 1;
-        char *end = p + strcspn(p, "&");
-
-        if (strncasecmp(p, "password=", 9) == 0 && (size_t)(end - (p + 9)) > 0) {
-            char rest[512];
-
-            snprintf(rest, sizeof(rest), "%s", end);
-            snprintf(p + 9, size - (size_t)(p + 9 - buf), "***%s", rest);
-            end = p + 12;
-        }
-        q = *end == '&' ? end : NULL;
-    }
-}
-
 const char *
 cfg_redact_url(const char *url, char *buf, size_t size)
 {
     const char *scheme_end = strstr(url, "://");
-    const char *authority, *authority_end, *at = NULL, *colon;
+    const char *p = url;
+    struct strbuf b;
 
-    snprintf(buf, size, "%s", url);
-    if (scheme_end == NULL)
-        return buf;
-    authority = scheme_end + 3;
-    authority_end = authority + strcspn(authority, "/?#");
-    /* The userinfo ends at the authority's last '@' (an unescaped '@' in a
-     * password must not leave its tail visible). */
-    for (const char *p = authority; p < authority_end; p++) {
-        if (*p == '@')
-            at = p;
+    strbuf_init(&b);
+    if (scheme_end != NULL) {
+        /* The userinfo ends at the authority's last '@'; the authority ends
+         * only at '/': libpq takes "p?w" in "user:p?w@host" as a password. */
+        const char *authority = scheme_end + 3;
+        const char *authority_end = authority + strcspn(authority, "/");
+        const char *at = NULL, *colon;
+
+        for (const char *q = authority; q < authority_end; q++) {
+            if (*q == '@')
+                at = q;
+        }
+        colon = at != NULL ? memchr(authority, ':', (size_t)(at - authority)) : NULL;
+        if (colon != NULL) {
+            strbuf_add(&b, url, (size_t)(colon + 1 - url));
+            strbuf_adds(&b, "***");
+            p = at;
+        }
     }
-    if (at != NULL) {
-        colon = memchr(authority, ':', (size_t)(at - authority));
-        if (colon != NULL)
-            snprintf(buf, size, "%.*s***%s", (int)(colon + 1 - url), url, at);
+    /* libpq also takes the password as a query parameter. */
+    while (*p != '\0') {
+        if ((*p == '?' || *p == '&') && strncasecmp(p + 1, "password=", 9) == 0) {
+            strbuf_add(&b, p, 10);
+            strbuf_adds(&b, "***");
+            p += 10;
+            p += strcspn(p, "&");
+            continue;
+        }
+        strbuf_add(&b, p++, 1);
     }
-    redact_query_password(buf, size);
+    /* Built whole first, then cut to @size: a cut can never expose a password. */
+    snprintf(buf, size, "%s", strbuf_str(&b));
+    strbuf_finish(&b);
     return buf;
 }
