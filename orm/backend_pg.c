@@ -118,7 +118,10 @@ fail(struct postgres_conn *pc, const char *what, const PGresult *r)
     /* Connection exceptions, and the server shutting down, crashed or still
      * starting: this session is over, a new one may work in a moment. */
     if (strncmp(state, "08", 2) == 0 || is_sqlstate(state, "57P01") ||
-        is_sqlstate(state, "57P02") || is_sqlstate(state, "57P03")) {
+        is_sqlstate(state, "57P02") || is_sqlstate(state, "57P03") ||
+        /* read-only transaction: this host was demoted (a failover); a new
+         * connection finds the primary through target_session_attrs. */
+        is_sqlstate(state, "25006")) {
         pc->base.is_broken = true;
         return USV_UNAVAILABLE;
     }

@@ -10,6 +10,7 @@
 #include "orm/orm.h"
 
 #include <assert.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,9 @@
 /* Transient failures (serialization, deadlock) are retried this many times. */
 #define ORM_MAX_RETRIES 5
 
+/* A replica that failed is not tried again for this long. */
+#define ORM_REPLICA_REST_MS 2000
+
 /* Statement ids: each model owns a block. Fixed operations come first, then
  * one "list filtered by column i" per column, then one UPDATE per mask of
  * writable columns. Every statement is generated at open. */
@@ -37,6 +41,7 @@ struct orm_db {
     const struct orm_backend *be;
     struct pool *pool;
     struct pool *replica;            /* optional pool for ORM_TX_READ_REPLICA, or NULL */
+    _Atomic uint64_t replica_down_until_ms;  /* skip the replica until then (monotonic) */
     unsigned pool_timeout_ms;
     const struct orm_model *const *models;
     size_t n_models;
@@ -334,10 +339,14 @@ orm_transact(struct orm_db *db, enum orm_tx mode,
 
     if (mode == ORM_TX_READ_REPLICA) {
         mode = ORM_TX_READ;
-        if (db->replica != NULL) {
+        if (db->replica != NULL && monotonic_ms() >= atomic_load(&db->replica_down_until_ms)) {
             rc = run_session(db, db->replica, mode, work, arg);
             /* A replica that is down, or behind (a row it does not have yet),
-             * never fails a read: the primary answers instead. */
+             * never fails a read: the primary answers instead. After a
+             * failure the replica rests a while, so a silent one does not
+             * cost every read a connect timeout. */
+            if (rc == USV_UNAVAILABLE)
+                atomic_store(&db->replica_down_until_ms, monotonic_ms() + ORM_REPLICA_REST_MS);
             if (rc != USV_UNAVAILABLE && rc != USV_RETRY && rc != USV_NOT_FOUND &&
                 rc != USV_INTERNAL)
                 return rc;
@@ -507,6 +516,14 @@ orm_find_many(struct orm_session *s, const struct orm_model *m, const struct orm
         assert(col != NULL);
         id = model_base(s->db, m) + STMT_LIST_BY + (unsigned)(col - m->columns);
         params[n].type = col->type;
+        if (col->type == ORM_INT64) {
+            char *end = NULL;
+
+            errno = 0;
+            params[n].i = strtoll(page->value, &end, 10);
+            if (errno != 0 || end == page->value || *end != '\0')
+                return USV_BAD_REQUEST;   /* cannot equal any integer key */
+        }
         params[n].s = page->value;
         params[n++].len = strlen(page->value);
     } else {

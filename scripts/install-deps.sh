@@ -18,7 +18,8 @@ build_pkgs=(meson ninja-build pkg-config gcc libc6-dev libmicrohttpd-dev libjans
 # The e2e scripts use bash, curl, jq, coreutils (timeout, od, sha256sum),
 # util-linux (runuser) and passwd (useradd) for the throwaway PostgreSQL user.
 test_pkgs=(libcmocka-dev curl jq sqlite3 postgresql postgresql-client mariadb-server
-           mariadb-client util-linux passwd procps)
+           mariadb-client util-linux passwd procps haproxy postgresql-15-auto-failover
+           buildah debootstrap nodejs $(command -v npm >/dev/null || echo npm))  # container, openapi
 
 case "$mode" in
     build) want=("${build_pkgs[@]}") ;;

@@ -49,7 +49,13 @@ struct http_server {
     unsigned rid_prefix;
     struct metrics *metrics;
     atomic_int_fast64_t schema_version;
+    atomic_int n_connections;      /* open TCP connections (notify callback) */
 };
+
+/* MHD stops accept()ing at its own limit, leaving clients queued in the
+ * listen backlog; ours is enforced by the accept policy instead, which closes
+ * a connection beyond MAX_CONNECTIONS at once. MHD's limit sits above it. */
+#define MHD_LIMIT_HEADROOM 64
 
 struct header {
     char *name, *value;
@@ -59,6 +65,9 @@ struct http_req {
     struct http_server *srv;
     struct MHD_Connection *conn;
     const char *method, *path;     /* borrowed from MHD for the request's life */
+    const char *raw_target;        /* the target as received, in MHD's buffer */
+    size_t raw_target_len;         /* its length then (unescaping shortens it later) */
+    bool is_started;               /* req_start() has run */
     const struct route *route;
     const char *param;             /* the "{…}" segment, inside path */
     size_t param_len;
@@ -460,29 +469,42 @@ refuse(struct http_req *req, enum usv_err rc, const char *detail)
 
 /* ---- MHD callbacks -------------------------------------------------- */
 
-static struct http_req *
-req_create(struct http_server *srv, struct MHD_Connection *conn, const char *url,
-           const char *method)
+/* MHD_OPTION_URI_LOG_CALLBACK: the first thing MHD calls for a request,
+ * with the target as received (before '?' splitting and unescaping). The
+ * request's state is born here and completed on the first on_request(). */
+static void *
+req_create(void *cls, const char *uri, struct MHD_Connection *conn)
 {
+    struct http_server *srv = cls;
     struct http_req *req = xcalloc(1, sizeof(*req));
-    const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
 
     req->srv = srv;
     req->conn = conn;
-    req->method = method;
-    req->path = url;
+    req->raw_target = uri;
+    req->raw_target_len = uri != NULL ? strlen(uri) : 0;
     req->start_us = monotonic_us();
     strbuf_init(&req->body);
-    /* Honour a sane incoming request id so logs correlate across hops. */
-    if (rid != NULL && strlen(rid) < sizeof(req->rid) && strspn(rid,
-            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") == strlen(rid)
-            && rid[0] != '\0')
-        snprintf(req->rid, sizeof(req->rid), "%s", rid);
-    else
-        snprintf(req->rid, sizeof(req->rid), "%08x-%06llx", srv->rid_prefix,
-                 (unsigned long long)atomic_fetch_add(&srv->next_rid, 1));
     atomic_fetch_add(&srv->in_flight, 1);
     return req;
+}
+
+/* The first on_request(): the request line and headers are parsed. */
+static void
+req_start(struct http_req *req, const char *url, const char *method)
+{
+    const char *rid = http_req_header(req, "X-Request-Id");
+
+    req->is_started = true;
+    req->method = method;
+    req->path = url;
+    /* Honour a sane incoming request id so logs correlate across hops. */
+    if (rid != NULL && rid[0] != '\0' && strlen(rid) < sizeof(req->rid) &&
+        strspn(rid, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") ==
+            strlen(rid))
+        snprintf(req->rid, sizeof(req->rid), "%s", rid);
+    else
+        snprintf(req->rid, sizeof(req->rid), "%08x-%06llx", req->srv->rid_prefix,
+                 (unsigned long long)atomic_fetch_add(&req->srv->next_rid, 1));
 }
 
 static void
@@ -502,15 +524,40 @@ req_destroy(struct http_req *req)
     free(req);
 }
 
+/* NUL bytes (RFC 9110 5.5: reject). libmicrohttpd 0.9.75 hands the request
+ * target and header fields over as C strings, so a NUL inside one silently
+ * shortens it ("Content-Length: 17\0 999" reads as 17). The bytes still lie in
+ * MHD's read buffer, in arrival order: the target ends right before the
+ * version (one SP, overwritten with NUL), and each field is followed by its
+ * line terminator (CR LF or LF, overwritten with NULs) and then the next
+ * field's name. Anything else there is what followed an embedded NUL. */
 struct header_count {
     unsigned host, content_length;
+    const char *prev_end;          /* end of the previous field's value */
+    bool has_nul;
 };
 
+static bool
+is_terminator_gap(const char *from, const char *to)
+{
+    if (to - from < 1 || to - from > 2)
+        return false;
+    for (const char *p = from; p < to; p++) {
+        if (*p != '\0')
+            return false;
+    }
+    return true;
+}
+
 static enum MHD_Result
-count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+count_header(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+             const char *value, size_t value_size)
 {
     struct header_count *n = cls;
 
+    if (n->prev_end != NULL && !is_terminator_gap(n->prev_end, key))
+        n->has_nul = true;
+    n->prev_end = value != NULL ? value + value_size : NULL;
     if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
         n->host++;
     else if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
@@ -526,10 +573,19 @@ on_headers(struct http_req *req, const char *version)
 {
     const char *cl = http_req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
     const char *te = http_req_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING);
-    struct header_count n = {0, 0};
+    struct header_count n = {0, 0, NULL, false};
     long declared;
 
-    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_header, &n);
+    if (version[0] != '\0' && req->raw_target != NULL &&
+        version != req->raw_target + req->raw_target_len + 1)
+        return refuse(req, USV_BAD_REQUEST, "the request target must not contain NUL bytes");
+    MHD_get_connection_values_n(req->conn, MHD_HEADER_KIND, count_header, &n);
+    /* The last field: its terminator's first byte, then a second NUL (LF of
+     * CR LF, or the empty line after LF); text there followed a hidden NUL. */
+    if (n.prev_end != NULL && n.prev_end[0] == '\0' && n.prev_end[1] != '\0')
+        n.has_nul = true;
+    if (n.has_nul)
+        return refuse(req, USV_BAD_REQUEST, "header fields must not contain NUL bytes");
     if (cl != NULL && te != NULL)
         return refuse(req, USV_BAD_REQUEST,
                       "Content-Length and Transfer-Encoding must not both be present");
@@ -561,8 +617,12 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
     enum usv_err rc;
 
     if (req == NULL) {
-        req = req_create(srv, conn, url, method);
+        /* No URI log callback call (cannot happen with MHD 0.9.75, but cheap). */
+        req = req_create(srv, NULL, conn);
         *req_cls = req;
+    }
+    if (!req->is_started) {
+        req_start(req, url, method);
         return on_headers(req, version);
     }
     if (*upload_data_size != 0) {
@@ -598,7 +658,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     if (log_enabled(LOG_INFO)) {
         char path[256];
         struct log_field f[] = {
-            {"method", req->method, 0},
+            {"method", req->is_started ? req->method : "-", 0},
             {"path", path, 0},
             {"route", req->route != NULL ? req->route->pattern : "-", 0},
             {"status", NULL, req->sent_status},
@@ -608,7 +668,8 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
             {"outcome", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted", 0},
         };
 
-        snprintf(path, sizeof(path), "%s", req->path);
+        /* MHD may refuse a request (bad framing) before on_request() runs. */
+        snprintf(path, sizeof(path), "%s", req->is_started ? req->path : "-");
         log_fields(LOG_INFO, "http", "request", f, ARRAY_SIZE(f));
     }
     req_destroy(req);
@@ -652,6 +713,26 @@ unescape(void *cls, struct MHD_Connection *conn, char *uri)
     return (size_t)(w - uri);
 }
 
+static enum MHD_Result
+on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    struct http_server *srv = cls;
+
+    return atomic_load(&srv->n_connections) < srv->cfg->max_connections ? MHD_YES : MHD_NO;
+}
+
+static void
+on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+              enum MHD_ConnectionNotificationCode toe)
+{
+    struct http_server *srv = cls;
+
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+        atomic_fetch_add(&srv->n_connections, 1);
+    else if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+        atomic_fetch_sub(&srv->n_connections, 1);
+}
+
 /* ---- server --------------------------------------------------------- */
 
 enum usv_err
@@ -685,11 +766,14 @@ http_server_start(const struct cfg *cfg, struct orm_db *db, const struct route *
     srv->rid_prefix = (unsigned)(monotonic_us() ^ ((unsigned)getpid() << 16));
     srv->metrics = metrics_create(routes, n_routes);
     srv->daemon = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, NULL, NULL, on_request, srv,
+        flags, (uint16_t)cfg->port, on_accept, srv, on_request, srv,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
+        MHD_OPTION_URI_LOG_CALLBACK, req_create, srv,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+        MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)cfg->max_connections + MHD_LIMIT_HEADROOM,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->max_connections_per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->connection_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->max_header_bytes,

@@ -1,0 +1,1111 @@
+/* SPDX-License-Identifier: MIT
+ * backend_mysql.c - MySQL and MariaDB through MariaDB Connector/C (libmariadb).
+ *
+ * DATABASE_URL is mysql://user:pass@host:port/db?options (or mariadb://),
+ * parsed by orm/url.c; the options are listed at config_parse(). Every
+ * pooled connection is configured the same way right after connecting:
+ * utf8mb4 end to end, UTC, strict SQL mode (the server errs instead of
+ * silently truncating) and READ COMMITTED (no gap locks for our single-row
+ * operations). Statements are prepared once per connection (mysql_stmt_*)
+ * and every result column is fetched as text, the server doing the
+ * conversion, so rows look the same as on the other backends.
+ *
+ * No MYSQL_OPT_RECONNECT: it reconnects in the middle of anything and
+ * silently drops session settings, prepared statements and locks. Instead,
+ * before a statement is sent outside a transaction (where the session holds
+ * nothing we need), a connection the server dropped while it sat idle in the
+ * pool -- restart, KILL, idle timeout -- is noticed without a round trip
+ * (the only thing a server ever sends unasked is its goodbye) and
+ * reconnected in place with the same settings; its statements are prepared
+ * again, lazily, from the SQL kept for each id. So a restarted server costs
+ * no failed request once it is back. A connection lost inside a
+ * transaction or while holding the migration lock is marked broken for the
+ * pool to replace: the outcome of that work is unknown, and the session
+ * itself was the state.
+ *
+ * Timeouts: connect 5 s, read/write 30 s, lock waits 10 s (InnoDB rows and
+ * metadata locks; at most half the read timeout), so a lock wait ends in
+ * ER_LOCK_WAIT_TIMEOUT (retried by the session) rather than in a read
+ * timeout that kills the connection. A migration rewriting a big table may
+ * need ?read-timeout=SECONDS.
+ * Thread-safety: mysql_library_init() runs once under pthread_once(); after
+ * that Connector/C 3.x needs no per-thread setup (mysql_thread_init is
+ * implicit and deprecated), and each connection is used by one thread. */
+#include <mysql.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "orm/orm_int.h"
+#include "orm/url.h"
+#include "service/util.h"
+
+#ifndef MARIADB_PACKAGE_VERSION_ID
+#error "backend_mysql.c needs MariaDB Connector/C 3.x (libmariadb-dev): it uses my_bool, \
+mysql_optionsv and MYSQL_OPT_SSL_ENFORCE, which Oracle's libmysqlclient lacks"
+#endif
+
+#define BE_DEFAULT_PORT 3306
+#define BE_CONNECT_TIMEOUT_S 5
+#define BE_RW_TIMEOUT_S 30
+#define BE_LOCK_WAIT_S 10          /* innodb_lock_wait_timeout and lock_wait_timeout */
+#define BE_MAX_TIMEOUT_S 86400
+#define BE_COL_MIN_CAP 32          /* first buffer size of a result column, bytes */
+#define BE_COL_MAX_CAP 4096        /* ... capped: longer values grow the buffer */
+
+/* One advisory lock per database (not per server), so migrations of two
+ * databases on one server never wait for each other. Names are at most 64
+ * characters: 16 + 40 hex digits. */
+#define MIGRATION_LOCK_NAME "CONCAT('usersvc_migrate_', SHA1(COALESCE(DATABASE(), '')))"
+
+enum tls_mode {
+    TLS_DEFAULT,    /* the library's default (Connector/C 3.3: TLS only if ssl-* files given) */
+    TLS_DISABLED,
+    TLS_REQUIRED,   /* encrypted, server certificate not checked */
+    TLS_VERIFY,     /* encrypted, certificate chain and host name checked */
+};
+
+/* What a DATABASE_URL says, kept for reconnecting. */
+struct conn_config {
+    struct url url;                /* parsed; owns every string below */
+    const char *socket;            /* ?socket=, or NULL */
+    const char *ssl_ca, *ssl_capath, *ssl_cert, *ssl_key;
+    enum tls_mode tls;
+    unsigned connect_timeout_s, read_timeout_s, write_timeout_s;
+};
+
+/* A result column fetched as text into a buffer that grows as needed. */
+struct out_col {
+    char *buf;
+    unsigned long cap, len;
+    my_bool is_null, is_truncated;
+};
+
+struct my_stmt {
+    MYSQL_STMT *st;                /* NULL: not prepared on the current session */
+    size_t n_cols;
+    MYSQL_BIND *out;               /* n_cols result bindings, pointing into cols */
+    struct out_col *cols;
+};
+
+/* Scratch space for binding one statement's parameters. */
+struct param_aux {
+    long long i;
+    unsigned long len;
+    my_bool is_null;
+};
+
+struct mysql_conn {
+    struct orm_conn base;              /* first: the ORM sees only this */
+    MYSQL *db;
+    struct conn_config cfg;
+    bool holds_migration_lock;         /* GET_LOCK taken: never reconnect silently */
+    bool in_tx;                        /* between begin() and commit()/rollback() */
+    struct my_stmt stmts[ORM_MAX_STMTS];
+    char *sql[ORM_MAX_STMTS];          /* text of statement id, to prepare it again */
+    MYSQL_BIND *pbind;                 /* parameter bindings, cap_params long */
+    struct param_aux *paux;
+    size_t cap_params;
+};
+
+static pthread_once_t library_once = PTHREAD_ONCE_INIT;
+static bool library_ok;               /* written once, inside library_once */
+
+static void
+library_init_once(void)
+{
+    library_ok = mysql_library_init(0, NULL, NULL) == 0;
+}
+
+static struct mysql_conn *
+to_mysql(struct orm_conn *c)
+{
+    return (struct mysql_conn *)c;
+}
+
+/* MYSQL_BIND.buffer is not const, but the library only reads input parameters. */
+static void *
+unconst(const void *p)
+{
+    return (void *)(uintptr_t)p;
+}
+
+static bool
+my_accepts(const char *url)
+{
+    return strncasecmp(url, "mysql://", 8) == 0 || strncasecmp(url, "mariadb://", 10) == 0;
+}
+
+/* ---- errors --------------------------------------------------------- */
+
+/* The ORM's meaning of a server (1xxx-4xxx) or client (2xxx, 5xxx) error
+ * code. Numbers, not ER_* names: the names differ between MySQL and MariaDB
+ * headers, the numbers on the wire do not. */
+static enum usv_err
+classify(unsigned code, bool *is_broken)
+{
+    *is_broken = false;
+    switch (code) {
+    case 1062:  /* ER_DUP_ENTRY */
+    case 1586:  /* ER_DUP_ENTRY_WITH_KEY_NAME */
+    case 1022:  /* ER_DUP_KEY */
+        return USV_CONFLICT;
+    case 1213:  /* ER_LOCK_DEADLOCK: the server rolled the transaction back */
+    case 1205:  /* ER_LOCK_WAIT_TIMEOUT */
+    case 1615:  /* ER_NEED_REPREPARE: a table changed under the statement */
+        return USV_RETRY;
+    case 2002:  /* CR_CONNECTION_ERROR (socket) */
+    case 2003:  /* CR_CONN_HOST_ERROR */
+    case 2005:  /* CR_UNKNOWN_HOST */
+    case 2006:  /* CR_SERVER_GONE_ERROR */
+    case 2013:  /* CR_SERVER_LOST */
+    case 2026:  /* CR_SSL_CONNECTION_ERROR */
+    case 2055:  /* CR_SERVER_LOST_EXTENDED */
+    case 5013:  /* CR_ERR_NET_READ */
+    case 5014:  /* CR_ERR_NET_WRITE */
+    case 1040:  /* ER_CON_COUNT_ERROR */
+    case 1053:  /* ER_SERVER_SHUTDOWN */
+    case 1152:  /* ER_ABORTING_CONNECTION */
+    case 1158:  /* ER_NET_READ_ERROR */
+    case 1159:  /* ER_NET_READ_INTERRUPTED */
+    case 1160:  /* ER_NET_ERROR_ON_WRITE */
+    case 1161:  /* ER_NET_WRITE_INTERRUPTED */
+    case 1927:  /* ER_CONNECTION_KILLED (MariaDB) */
+    case 4031:  /* ER_CLIENT_INTERACTION_TIMEOUT (MySQL 8: idle session closed) */
+    case 1290:  /* ER_OPTION_PREVENTS_STATEMENT: --read-only, e.g. during a failover */
+    case 1836:  /* ER_READ_ONLY_MODE */
+    case 1047:  /* ER_UNKNOWN_COM_ERROR: a Galera node outside the primary component */
+    case 1180:  /* ER_ERROR_DURING_COMMIT: Galera certification/commit refused */
+        /* Reconnecting is the only way forward (and reaches the new primary
+         * behind a proxy after a failover). */
+        *is_broken = true;
+        return USV_UNAVAILABLE;
+    default:
+        /* Any other client-side error leaves the protocol state unknown. */
+        if ((code >= 2000 && code < 3000) || (code >= 5000 && code < 6000))
+            *is_broken = true;
+        return USV_INTERNAL;
+    }
+}
+
+/* Record "@what: [code] message" and map @code. */
+static enum usv_err
+fail_code(struct mysql_conn *mc, const char *what, unsigned code, const char *msg)
+{
+    char text[sizeof(mc->base.errmsg)];
+    bool is_broken;
+    enum usv_err rc = classify(code, &is_broken);
+
+    snprintf(text, sizeof(text), "[%u] %s", code, msg != NULL ? msg : "(no message)");
+    orm_conn_error(&mc->base, what, text);
+    if (is_broken)
+        mc->base.is_broken = true;
+    return rc;
+}
+
+static enum usv_err
+fail_db(struct mysql_conn *mc, const char *what)
+{
+    return fail_code(mc, what, mysql_errno(mc->db), mysql_error(mc->db));
+}
+
+static enum usv_err
+fail_stmt(struct mysql_conn *mc, MYSQL_STMT *st, const char *what)
+{
+    return fail_code(mc, what, mysql_stmt_errno(st), mysql_stmt_error(st));
+}
+
+/* An error of ours, not the driver's. */
+static enum usv_err
+fail_internal(struct mysql_conn *mc, const char *what, const char *msg)
+{
+    orm_conn_error(&mc->base, what, msg);
+    return USV_INTERNAL;
+}
+
+/* ---- configuration -------------------------------------------------- */
+
+/* Option names compare with '-' and '_' alike, as in MySQL option files. */
+static bool
+option_is(const char *key, const char *name)
+{
+    for (; *key != '\0' && *name != '\0'; key++, name++) {
+        char k = *key == '_' ? '-' : *key;
+
+        if (k != *name)
+            return false;
+    }
+    return *key == '\0' && *name == '\0';
+}
+
+/* Something that looks like an option name can be echoed in an error; other
+ * text might be a piece of a mistyped password. */
+static bool
+is_plain_name(const char *s)
+{
+    size_t n = 0;
+
+    for (; *s != '\0'; s++, n++) {
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' || *s == '_'))
+            return false;
+    }
+    return n > 0 && n <= 32;
+}
+
+static bool
+parse_timeout(const char *value, const char *name, unsigned *out, char *err, size_t errlen)
+{
+    long v;
+
+    if (!parse_long(value, 1, BE_MAX_TIMEOUT_S, &v)) {
+        snprintf(err, errlen, "DATABASE_URL option %s must be a number of seconds from 1 to %d",
+                 name, BE_MAX_TIMEOUT_S);
+        return false;
+    }
+    *out = (unsigned)v;
+    return true;
+}
+
+static bool
+parse_tls_mode(const char *value, enum tls_mode *out, char *err, size_t errlen)
+{
+    static const struct {
+        const char *name;
+        enum tls_mode mode;
+    } modes[] = {
+        {"DISABLED", TLS_DISABLED},
+        {"PREFERRED", TLS_DEFAULT},
+        {"REQUIRED", TLS_REQUIRED},
+        /* Connector/C checks the chain and the host name together. */
+        {"VERIFY_CA", TLS_VERIFY},
+        {"VERIFY_IDENTITY", TLS_VERIFY},
+    };
+
+    for (size_t i = 0; i < ARRAY_SIZE(modes); i++) {
+        if (strcasecmp(value, modes[i].name) == 0) {
+            *out = modes[i].mode;
+            return true;
+        }
+    }
+    snprintf(err, errlen, "DATABASE_URL option ssl-mode must be DISABLED, PREFERRED, REQUIRED, "
+                          "VERIFY_CA or VERIFY_IDENTITY");
+    return false;
+}
+
+/* Parse @text into @cfg. Options (query parameters; '_' may stand for '-'):
+ *   socket=PATH            connect through this Unix socket (host empty or localhost)
+ *   ssl-mode=MODE          DISABLED, PREFERRED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY
+ *   ssl-ca=, ssl-capath=, ssl-cert=, ssl-key=   TLS files
+ *   connect-timeout=, read-timeout=, write-timeout=   seconds
+ * Unknown options are errors: a mistyped "ssl_mod=REQUIRED" must not quietly
+ * connect in clear text. */
+static bool
+config_parse(const char *text, struct conn_config *cfg, char *err, size_t errlen)
+{
+    char why[160];
+    struct url *u = &cfg->url;
+    bool has_tls_files;
+
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->connect_timeout_s = BE_CONNECT_TIMEOUT_S;
+    cfg->read_timeout_s = BE_RW_TIMEOUT_S;
+    cfg->write_timeout_s = BE_RW_TIMEOUT_S;
+    if (!url_parse(text, BE_DEFAULT_PORT, u, why, sizeof(why))) {
+        snprintf(err, errlen, "bad DATABASE_URL: %s", why);
+        return false;
+    }
+    if (u->path != NULL && strchr(u->path, '/') != NULL) {
+        snprintf(err, errlen, "bad DATABASE_URL: the path must be one database name");
+        goto fail;
+    }
+    for (size_t i = 0; i < u->n_params; i++) {
+        const char *key = u->params[i].key, *value = u->params[i].value;
+        bool ok = true;
+
+        if (option_is(key, "socket"))
+            cfg->socket = value;
+        else if (option_is(key, "ssl-mode"))
+            ok = parse_tls_mode(value, &cfg->tls, err, errlen);
+        else if (option_is(key, "ssl-ca"))
+            cfg->ssl_ca = value;
+        else if (option_is(key, "ssl-capath"))
+            cfg->ssl_capath = value;
+        else if (option_is(key, "ssl-cert"))
+            cfg->ssl_cert = value;
+        else if (option_is(key, "ssl-key"))
+            cfg->ssl_key = value;
+        else if (option_is(key, "connect-timeout"))
+            ok = parse_timeout(value, "connect-timeout", &cfg->connect_timeout_s, err, errlen);
+        else if (option_is(key, "read-timeout"))
+            ok = parse_timeout(value, "read-timeout", &cfg->read_timeout_s, err, errlen);
+        else if (option_is(key, "write-timeout"))
+            ok = parse_timeout(value, "write-timeout", &cfg->write_timeout_s, err, errlen);
+        else {
+            snprintf(err, errlen, "unknown DATABASE_URL option%s%s%s (known: socket, ssl-mode, "
+                     "ssl-ca, ssl-capath, ssl-cert, ssl-key, connect-timeout, read-timeout, "
+                     "write-timeout)", is_plain_name(key) ? " '" : "",
+                     is_plain_name(key) ? key : "", is_plain_name(key) ? "'" : "");
+            ok = false;
+        }
+        if (!ok)
+            goto fail;
+    }
+    has_tls_files = cfg->ssl_ca != NULL || cfg->ssl_capath != NULL || cfg->ssl_cert != NULL ||
+                    cfg->ssl_key != NULL;
+    if (cfg->tls == TLS_DISABLED && has_tls_files) {
+        snprintf(err, errlen,
+                 "DATABASE_URL: ssl-mode=DISABLED contradicts the ssl-* file options");
+        goto fail;
+    }
+    if (cfg->socket != NULL && u->host[0] != '\0' && strcmp(u->host, "localhost") != 0) {
+        snprintf(err, errlen, "DATABASE_URL: socket= needs an empty host or localhost");
+        goto fail;
+    }
+    return true;
+fail:
+    url_finish(u);
+    memset(cfg, 0, sizeof(*cfg));
+    return false;
+}
+
+static void
+config_finish(struct conn_config *cfg)
+{
+    url_finish(&cfg->url);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+/* ---- statements ----------------------------------------------------- */
+
+static void
+stmt_finish(struct my_stmt *s)
+{
+    if (s->st != NULL)
+        mysql_stmt_close(s->st);
+    for (size_t i = 0; i < s->n_cols; i++)
+        free(s->cols[i].buf);
+    free(s->cols);
+    free(s->out);
+    memset(s, 0, sizeof(*s));
+}
+
+/* Prepare @sql into @s, with a text buffer per result column sized from
+ * the column's declared length (grown later if a value is longer). */
+static enum usv_err
+stmt_prepare(struct mysql_conn *mc, struct my_stmt *s, const char *sql)
+{
+    MYSQL_RES *meta = NULL;
+    enum usv_err rc = USV_OK;
+
+    memset(s, 0, sizeof(*s));
+    s->st = mysql_stmt_init(mc->db);
+    if (s->st == NULL) {
+        rc = fail_db(mc, "prepare");
+        goto out;
+    }
+    if (mysql_stmt_prepare(s->st, sql, strlen(sql)) != 0) {
+        rc = fail_stmt(mc, s->st, "prepare");
+        goto out;
+    }
+    s->n_cols = mysql_stmt_field_count(s->st);
+    if (s->n_cols == 0)
+        goto out;
+    meta = mysql_stmt_result_metadata(s->st);
+    if (meta == NULL) {
+        rc = fail_stmt(mc, s->st, "result metadata");
+        goto out;
+    }
+    s->out = xcalloc(s->n_cols, sizeof(*s->out));
+    s->cols = xcalloc(s->n_cols, sizeof(*s->cols));
+    for (size_t i = 0; i < s->n_cols; i++) {
+        const MYSQL_FIELD *f = mysql_fetch_field_direct(meta, (unsigned)i);
+        unsigned long cap = f->length;
+        struct out_col *col = &s->cols[i];
+        MYSQL_BIND *b = &s->out[i];
+
+        cap = cap < BE_COL_MIN_CAP ? BE_COL_MIN_CAP : cap > BE_COL_MAX_CAP ? BE_COL_MAX_CAP : cap;
+        col->cap = cap;
+        col->buf = xmalloc(cap + 1);
+        /* Text for every type: the server formats numbers and DATE_FORMAT()s times. */
+        b->buffer_type = MYSQL_TYPE_STRING;
+        b->buffer = col->buf;
+        b->buffer_length = cap;
+        b->length = &col->len;
+        b->is_null = &col->is_null;
+        b->error = &col->is_truncated;
+    }
+out:
+    if (meta != NULL)
+        mysql_free_result(meta);
+    if (rc != USV_OK)
+        stmt_finish(s);
+    return rc;
+}
+
+static void
+bind_params(struct mysql_conn *mc, const struct orm_param *params, size_t n)
+{
+    if (n > mc->cap_params) {
+        mc->pbind = xrealloc(mc->pbind, n * sizeof(*mc->pbind));
+        mc->paux = xrealloc(mc->paux, n * sizeof(*mc->paux));
+        mc->cap_params = n;
+    }
+    memset(mc->pbind, 0, n * sizeof(*mc->pbind));
+    for (size_t i = 0; i < n; i++) {
+        const struct orm_param *p = &params[i];
+        struct param_aux *a = &mc->paux[i];
+        MYSQL_BIND *b = &mc->pbind[i];
+
+        a->is_null = p->is_null;
+        b->is_null = &a->is_null;
+        if (p->type == ORM_INT64) {
+            a->i = p->i;
+            b->buffer_type = MYSQL_TYPE_LONGLONG;
+            b->buffer = &a->i;
+        } else {
+            /* Text and timestamps (canonical text the SQL converts with STR_TO_DATE). */
+            a->len = p->is_null ? 0 : (unsigned long)p->len;
+            b->buffer_type = MYSQL_TYPE_STRING;
+            b->buffer = unconst(p->s);
+            b->buffer_length = a->len;
+            b->length = &a->len;
+        }
+    }
+}
+
+/* Fetch every row of @s's result, as text, into @res (may be NULL: the rows
+ * are read and dropped, which the protocol requires anyway). */
+static enum usv_err
+fetch_rows(struct mysql_conn *mc, struct my_stmt *s, struct orm_result *res, uint64_t *rows)
+{
+    MYSQL_STMT *st = s->st;
+
+    *rows = 0;
+    if (res != NULL && res->n_cols != s->n_cols)
+        return fail_internal(mc, "fetch", "the statement returns another number of columns "
+                                          "than the caller reads");
+    if (mysql_stmt_bind_result(st, s->out) != 0)
+        return fail_stmt(mc, st, "bind result");
+    for (;;) {
+        bool did_grow = false;
+        int r = mysql_stmt_fetch(st);
+
+        if (r == MYSQL_NO_DATA)
+            break;
+        if (r != 0 && r != MYSQL_DATA_TRUNCATED)
+            return fail_stmt(mc, st, "fetch");
+        for (size_t i = 0; i < s->n_cols; i++) {
+            struct out_col *col = &s->cols[i];
+
+            if (col->is_null || col->len <= col->cap)
+                continue;
+            /* The value was longer than the buffer: grow it and read the column again. */
+            col->cap = col->len;
+            col->buf = xrealloc(col->buf, col->cap + 1);
+            s->out[i].buffer = col->buf;
+            s->out[i].buffer_length = col->cap;
+            if (mysql_stmt_fetch_column(st, &s->out[i], (unsigned)i, 0) != 0)
+                return fail_stmt(mc, st, "fetch column");
+            did_grow = true;
+        }
+        /* Later rows go straight into the bigger buffers. */
+        if (did_grow && mysql_stmt_bind_result(st, s->out) != 0)
+            return fail_stmt(mc, st, "bind result");
+        (*rows)++;
+        if (res == NULL)
+            continue;
+        for (size_t i = 0; i < s->n_cols; i++) {
+            if (s->cols[i].is_null)
+                orm_result_push_null(res);
+            else
+                orm_result_push(res, s->cols[i].buf, s->cols[i].len);
+        }
+    }
+    return USV_OK;
+}
+
+/* Execute prepared @s with @params, rows into @res (may be NULL). The
+ * statement is left ready for its next execution whatever happens. */
+static enum usv_err
+stmt_run(struct mysql_conn *mc, struct my_stmt *s, const struct orm_param *params, size_t n,
+         struct orm_result *res)
+{
+    MYSQL_STMT *st = s->st;
+    uint64_t rows = 0;
+    enum usv_err rc = USV_OK;
+
+    if (mysql_stmt_param_count(st) != n)
+        return fail_internal(mc, "execute", "wrong number of parameters for the statement");
+    if (n > 0) {
+        bind_params(mc, params, n);
+        if (mysql_stmt_bind_param(st, mc->pbind) != 0) {
+            rc = fail_stmt(mc, st, "bind");
+            goto out;
+        }
+    }
+    if (mysql_stmt_execute(st) != 0) {
+        rc = fail_stmt(mc, st, "execute");
+        goto out;
+    }
+    if (s->n_cols > 0)
+        rc = fetch_rows(mc, s, res, &rows);
+    if (rc == USV_OK && res != NULL) {
+        res->affected = s->n_cols > 0 ? rows : (uint64_t)mysql_stmt_affected_rows(st);
+        res->last_id = (int64_t)mysql_stmt_insert_id(st);
+    }
+out:
+    mysql_stmt_free_result(st);
+    return rc;
+}
+
+/* Close every statement handle of the current session (their SQL is kept). */
+static void
+drop_statements(struct mysql_conn *mc)
+{
+    for (size_t i = 0; i < ORM_MAX_STMTS; i++)
+        stmt_finish(&mc->stmts[i]);
+}
+
+/* ---- connections ---------------------------------------------------- */
+
+static bool
+set_options(MYSQL *db, const struct conn_config *cfg)
+{
+    unsigned int connect_s = cfg->connect_timeout_s, read_s = cfg->read_timeout_s;
+    unsigned int write_s = cfg->write_timeout_s, no = 0, proto = MYSQL_PROTOCOL_SOCKET;
+    my_bool yes = 1;
+    int bad = 0;
+
+    bad |= mysql_optionsv(db, MYSQL_OPT_CONNECT_TIMEOUT, &connect_s);
+    bad |= mysql_optionsv(db, MYSQL_OPT_READ_TIMEOUT, &read_s);
+    bad |= mysql_optionsv(db, MYSQL_OPT_WRITE_TIMEOUT, &write_s);
+    bad |= mysql_optionsv(db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    /* A server must never make us read local files (LOAD DATA LOCAL). */
+    bad |= mysql_optionsv(db, MYSQL_OPT_LOCAL_INFILE, &no);
+    bad |= mysql_optionsv(db, MYSQL_REPORT_DATA_TRUNCATION, &yes);
+    if (cfg->socket != NULL)
+        bad |= mysql_optionsv(db, MYSQL_OPT_PROTOCOL, &proto);
+    if (cfg->ssl_ca != NULL)
+        bad |= mysql_optionsv(db, MYSQL_OPT_SSL_CA, cfg->ssl_ca);
+    if (cfg->ssl_capath != NULL)
+        bad |= mysql_optionsv(db, MYSQL_OPT_SSL_CAPATH, cfg->ssl_capath);
+    if (cfg->ssl_cert != NULL)
+        bad |= mysql_optionsv(db, MYSQL_OPT_SSL_CERT, cfg->ssl_cert);
+    if (cfg->ssl_key != NULL)
+        bad |= mysql_optionsv(db, MYSQL_OPT_SSL_KEY, cfg->ssl_key);
+    if (cfg->tls == TLS_REQUIRED || cfg->tls == TLS_VERIFY)
+        bad |= mysql_optionsv(db, MYSQL_OPT_SSL_ENFORCE, &yes);
+    if (cfg->tls == TLS_VERIFY)
+        bad |= mysql_optionsv(db, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &yes);
+    return bad == 0;
+}
+
+/* Configure a new session. Lock waits stay well below the read timeout. */
+static bool
+setup_session(MYSQL *db, unsigned read_timeout_s, char *err, size_t errlen)
+{
+    unsigned half = read_timeout_s / 2 > 0 ? read_timeout_s / 2 : 1;
+    unsigned lock_wait_s = half < BE_LOCK_WAIT_S ? half : BE_LOCK_WAIT_S;
+    char lock_waits[128];
+    const char *const setup[] = {
+        /* utf8mb4 both ways; the collation only affects comparing literals,
+         * since columns carry their own. */
+        "SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci",
+        "SET time_zone = '+00:00'",
+        /* Strict: an over-long or invalid value is an error, never truncated. */
+        "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,"
+        "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'",
+        /* No gap locks on reads: fewer lock waits and deadlocks. Those left
+         * (duplicate-key checks of racing inserts) come back as USV_RETRY. */
+        "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+        lock_waits,
+    };
+
+    snprintf(lock_waits, sizeof(lock_waits),
+             "SET SESSION innodb_lock_wait_timeout = %u, lock_wait_timeout = %u", lock_wait_s,
+             lock_wait_s);
+    for (size_t i = 0; i < ARRAY_SIZE(setup); i++) {
+        if (mysql_real_query(db, setup[i], strlen(setup[i])) != 0) {
+            snprintf(err, errlen, "cannot set up the session (%.40s...): [%u] %s", setup[i],
+                     mysql_errno(db), mysql_error(db));
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Connect from @mc->cfg and configure the session; only on success is
+ * @mc->db replaced (the caller closes the handle it had). */
+static bool
+connect_db(struct mysql_conn *mc, char *err, size_t errlen)
+{
+    const struct conn_config *cfg = &mc->cfg;
+    const struct url *u = &cfg->url;
+    const char *host = u->host[0] != '\0' ? u->host : NULL;
+    MYSQL *db = mysql_init(NULL);
+    char where[160];
+
+    if (cfg->socket != NULL)
+        snprintf(where, sizeof(where), "socket %s", cfg->socket);
+    else if (host == NULL || strcmp(host, "localhost") == 0)
+        snprintf(where, sizeof(where), "localhost (default socket)");
+    else
+        snprintf(where, sizeof(where), "%s%s%s:%u", strchr(host, ':') != NULL ? "[" : "", host,
+                 strchr(host, ':') != NULL ? "]" : "", u->port);
+    if (db == NULL) {
+        snprintf(err, errlen, "cannot connect to %s: out of memory", where);
+        return false;
+    }
+    if (!set_options(db, cfg)) {
+        snprintf(err, errlen, "cannot set the client options for %s", where);
+        goto fail;
+    }
+    /* CLIENT_FOUND_ROWS: an UPDATE reports the rows it matched, as on the
+     * other backends, not only those whose values changed. No
+     * CLIENT_MULTI_STATEMENTS: one statement per call, always. */
+    if (mysql_real_connect(db, host, u->user, u->password, u->path, u->port, cfg->socket,
+                           CLIENT_FOUND_ROWS) == NULL) {
+        snprintf(err, errlen, "cannot connect to %s: [%u] %s", where, mysql_errno(db),
+                 mysql_error(db));
+        goto fail;
+    }
+    if (!setup_session(db, cfg->read_timeout_s, err, errlen))
+        goto fail;
+    mc->db = db;
+    return true;
+fail:
+    mysql_close(db);
+    return false;
+}
+
+static void my_close(struct orm_conn *c);
+
+static enum usv_err
+my_open(const char *url, struct orm_conn **out, char *err, size_t errlen)
+{
+    struct mysql_conn *mc = NULL;
+    enum usv_err rc = USV_OK;
+
+    if (pthread_once(&library_once, library_init_once) != 0 || !library_ok) {
+        snprintf(err, errlen, "cannot initialise the MySQL client library");
+        return USV_UNAVAILABLE;
+    }
+    mc = xcalloc(1, sizeof(*mc));
+    if (!config_parse(url, &mc->cfg, err, errlen)) {
+        rc = USV_BAD_REQUEST;
+        goto out;
+    }
+    if (!connect_db(mc, err, errlen)) {
+        rc = USV_UNAVAILABLE;
+        goto out;
+    }
+    *out = &mc->base;
+    mc = NULL;
+out:
+    my_close(mc != NULL ? &mc->base : NULL);
+    return rc;
+}
+
+static void
+my_close(struct orm_conn *c)
+{
+    struct mysql_conn *mc = to_mysql(c);
+
+    if (mc == NULL)
+        return;
+    /* Statements first: they belong to the connection. */
+    drop_statements(mc);
+    for (size_t i = 0; i < ORM_MAX_STMTS; i++)
+        free(mc->sql[i]);
+    if (mc->db != NULL)
+        mysql_close(mc->db);
+    config_finish(&mc->cfg);
+    free(mc->pbind);
+    free(mc->paux);
+    free(mc);
+}
+
+/* Replace a lost session by a new one, in place. Only where the session
+ * holds no transaction, lock or result: see ensure_session(). */
+static enum usv_err
+reconnect(struct mysql_conn *mc)
+{
+    char err[sizeof(mc->base.errmsg)];
+    MYSQL *old = mc->db;
+
+    drop_statements(mc);
+    /* On failure the old, dead handle stays (calls on it fail cleanly) and
+     * the pool replaces the whole connection. */
+    if (!connect_db(mc, err, sizeof(err))) {
+        orm_conn_error(&mc->base, "reconnect", err);
+        mc->base.is_broken = true;
+        return USV_UNAVAILABLE;
+    }
+    mysql_close(old);
+    mc->base.is_broken = false;
+    return USV_OK;
+}
+
+/* Is an idle connection still there, as far as can be told without a round
+ * trip? Every response has been read in full, and a server sends nothing
+ * unasked to an idle session except its goodbye (an error packet such as
+ * ER_CONNECTION_KILLED or ER_SERVER_SHUTDOWN, then EOF): anything to read,
+ * or a hang-up, means the session is over. */
+static bool
+looks_alive(struct mysql_conn *mc)
+{
+    struct pollfd pfd = {.fd = mysql_get_socket(mc->db), .events = POLLIN};
+
+    if (pfd.fd < 0)
+        return false;
+    /* poll() < 0 (EINTR): let the statement tell. */
+    return poll(&pfd, 1, 0) <= 0;
+}
+
+/* Called before a statement is sent. Outside a transaction a dead
+ * connection has lost nothing this session needs (each statement so far
+ * committed on its own), so it is replaced in place and the statement about
+ * to be sent goes to the new session. Inside a transaction, or while the
+ * migration lock is held, the session itself was the state: no revival. */
+static enum usv_err
+ensure_session(struct mysql_conn *mc, const char *what)
+{
+    if (mc->in_tx || looks_alive(mc))
+        return USV_OK;
+    if (mc->holds_migration_lock) {
+        orm_conn_error(&mc->base, what, "connection lost while holding the migration lock");
+        mc->base.is_broken = true;
+        return USV_UNAVAILABLE;
+    }
+    return reconnect(mc);
+}
+
+/* Run @sql, which returns no rows, as a plain query. */
+static enum usv_err
+exec(struct mysql_conn *mc, const char *sql)
+{
+    if (mysql_real_query(mc->db, sql, strlen(sql)) != 0)
+        return fail_db(mc, sql);
+    return USV_OK;
+}
+
+static enum usv_err
+my_ping(struct orm_conn *c)
+{
+    struct mysql_conn *mc = to_mysql(c);
+    /* A connection the server dropped while idle is replaced in place: the
+     * question is whether the database can be used, not this socket. */
+    enum usv_err rc = ensure_session(mc, "ping");
+
+    if (rc != USV_OK)
+        return rc;
+    /* Without MYSQL_OPT_RECONNECT, mysql_ping() only reports. */
+    if (mysql_ping(mc->db) != 0) {
+        fail_db(mc, "ping");
+        c->is_broken = true;
+        return USV_UNAVAILABLE;
+    }
+    return USV_OK;
+}
+
+static enum usv_err
+my_begin(struct orm_conn *c, enum orm_tx mode)
+{
+    struct mysql_conn *mc = to_mysql(c);
+    /* Read sessions declare it: a write slipping into one fails loudly. */
+    const char *sql = mode == ORM_TX_WRITE ? "START TRANSACTION READ WRITE"
+                                           : "START TRANSACTION READ ONLY";
+    enum usv_err rc;
+
+    mc->in_tx = false;
+    rc = ensure_session(mc, sql);
+    if (rc != USV_OK)
+        return rc;
+    rc = exec(mc, sql);
+    if (rc == USV_UNAVAILABLE && c->is_broken && !mc->holds_migration_lock) {
+        /* The goodbye arrived just after ensure_session() looked. START
+         * TRANSACTION changes nothing, so it is always safe to say it again. */
+        rc = reconnect(mc);
+        if (rc == USV_OK)
+            rc = exec(mc, sql);
+    }
+    mc->in_tx = rc == USV_OK;
+    return rc;
+}
+
+static enum usv_err
+my_commit(struct orm_conn *c)
+{
+    struct mysql_conn *mc = to_mysql(c);
+
+    /* Whatever COMMIT says, the transaction is over (or the session is). */
+    mc->in_tx = false;
+    return exec(mc, "COMMIT");
+}
+
+static enum usv_err
+my_rollback(struct orm_conn *c)
+{
+    struct mysql_conn *mc = to_mysql(c);
+
+    mc->in_tx = false;
+    return exec(mc, "ROLLBACK");
+}
+
+static enum usv_err
+my_prepare(struct orm_conn *c, unsigned id, const char *sql, size_t n_params)
+{
+    struct mysql_conn *mc = to_mysql(c);
+    enum usv_err rc;
+
+    stmt_finish(&mc->stmts[id]);
+    free(mc->sql[id]);
+    mc->sql[id] = NULL;
+    rc = ensure_session(mc, "prepare");
+    if (rc == USV_OK)
+        rc = stmt_prepare(mc, &mc->stmts[id], sql);
+    if (rc != USV_OK)
+        return rc;
+    if (mysql_stmt_param_count(mc->stmts[id].st) != n_params) {
+        stmt_finish(&mc->stmts[id]);
+        return fail_internal(mc, "prepare", "the statement has another number of parameters "
+                                            "than the caller binds");
+    }
+    mc->sql[id] = xstrdup(sql);
+    return USV_OK;
+}
+
+static enum usv_err
+my_execute(struct orm_conn *c, unsigned id, const struct orm_param *params, size_t n,
+           struct orm_result *res)
+{
+    struct mysql_conn *mc = to_mysql(c);
+    enum usv_err rc;
+
+    if (mc->sql[id] == NULL)
+        return fail_internal(mc, "execute", "statement was never prepared");
+    rc = ensure_session(mc, "execute");
+    if (rc != USV_OK)
+        return rc;
+    /* After a reconnect the server has forgotten our statements. */
+    if (mc->stmts[id].st == NULL) {
+        rc = stmt_prepare(mc, &mc->stmts[id], mc->sql[id]);
+        if (rc != USV_OK)
+            return rc;
+    }
+    return stmt_run(mc, &mc->stmts[id], params, n, res);
+}
+
+/* Run @sql without preparing it (DDL, bookkeeping): the text protocol. */
+static enum usv_err
+text_query(struct mysql_conn *mc, const char *sql, struct orm_result *res)
+{
+    enum usv_err rc = USV_OK;
+    int more;
+
+    if (mysql_real_query(mc->db, sql, strlen(sql)) != 0)
+        return fail_db(mc, "query");
+    /* One statement gives one result, but a CALL may give several: read
+     * them all, or the connection is out of sync. */
+    do {
+        MYSQL_RES *r = mysql_store_result(mc->db);
+
+        if (r == NULL) {
+            if (mysql_field_count(mc->db) != 0)
+                return fail_db(mc, "store result");
+            if (res != NULL) {
+                res->affected = (uint64_t)mysql_affected_rows(mc->db);
+                res->last_id = (int64_t)mysql_insert_id(mc->db);
+            }
+        } else {
+            MYSQL_ROW row;
+
+            if (res != NULL && res->n_cols != mysql_num_fields(r) && rc == USV_OK)
+                rc = fail_internal(mc, "query", "the statement returns another number of "
+                                                "columns than the caller reads");
+            while ((row = mysql_fetch_row(r)) != NULL) {
+                unsigned long *lens = mysql_fetch_lengths(r);
+
+                if (res == NULL || rc != USV_OK)
+                    continue;
+                for (size_t i = 0; i < res->n_cols; i++) {
+                    if (row[i] == NULL)
+                        orm_result_push_null(res);
+                    else
+                        orm_result_push(res, row[i], lens[i]);
+                }
+            }
+            if (res != NULL && rc == USV_OK)
+                res->affected = (uint64_t)mysql_num_rows(r);
+            mysql_free_result(r);
+        }
+        more = mysql_next_result(mc->db);
+    } while (more == 0);
+    if (more > 0)
+        return fail_db(mc, "next result");
+    return rc;
+}
+
+static enum usv_err
+my_query(struct orm_conn *c, const char *sql, const struct orm_param *params, size_t n,
+         struct orm_result *res)
+{
+    struct mysql_conn *mc = to_mysql(c);
+    struct my_stmt s;
+    enum usv_err rc = ensure_session(mc, "query");
+
+    if (rc != USV_OK)
+        return rc;
+    /* Some DDL cannot be prepared, and without parameters there is nothing
+     * to bind: send the text. */
+    if (n == 0)
+        return text_query(mc, sql, res);
+    rc = stmt_prepare(mc, &s, sql);
+    if (rc != USV_OK)
+        return rc;
+    rc = stmt_run(mc, &s, params, n, res);
+    stmt_finish(&s);
+    return rc;
+}
+
+/* ---- migration lock ------------------------------------------------- */
+
+/* Run "SELECT expr" and return its one cell: 1 or 0, or -1 for NULL. */
+static enum usv_err
+select_int(struct mysql_conn *mc, const char *sql, int *out)
+{
+    struct orm_result res;
+    const char *v;
+    enum usv_err rc;
+
+    orm_result_init(&res, 1);
+    rc = text_query(mc, sql, &res);
+    if (rc == USV_OK && orm_result_rows(&res) != 1)
+        rc = fail_internal(mc, sql, "expected one row");
+    if (rc == USV_OK) {
+        v = orm_result_cell(&res, 0, 0, NULL);
+        *out = v == NULL ? -1 : strcmp(v, "1") == 0 ? 1 : 0;
+    }
+    orm_result_finish(&res);
+    return rc;
+}
+
+static enum usv_err
+my_lock_migrations(struct orm_conn *c, unsigned timeout_ms)
+{
+    struct mysql_conn *mc = to_mysql(c);
+    uint64_t deadline = monotonic_ms() + timeout_ms;
+    /* Wait in slices shorter than the read timeout, which would otherwise
+     * take a long wait for a dead server. */
+    unsigned slice_max = mc->cfg.read_timeout_s > 2 ? mc->cfg.read_timeout_s / 2 : 1;
+    char sql[160];
+    enum usv_err rc = ensure_session(mc, "GET_LOCK");
+
+    if (rc != USV_OK)
+        return rc;
+    for (;;) {
+        uint64_t now = monotonic_ms();
+        unsigned left_s = now >= deadline ? 0 : (unsigned)((deadline - now + 999) / 1000);
+        int got = 0;
+
+        snprintf(sql, sizeof(sql), "SELECT GET_LOCK(" MIGRATION_LOCK_NAME ", %u)",
+                 left_s < slice_max ? left_s : slice_max);
+        rc = select_int(mc, sql, &got);
+        if (rc != USV_OK)
+            return rc;
+        if (got == 1) {
+            mc->holds_migration_lock = true;
+            return USV_OK;
+        }
+        if (got < 0)
+            return fail_internal(mc, "GET_LOCK", "the server refused the migration lock");
+        if (monotonic_ms() >= deadline) {
+            snprintf(sql, sizeof(sql), "another migration run held the lock for %u ms",
+                     timeout_ms);
+            orm_conn_error(c, "GET_LOCK", sql);
+            return USV_UNAVAILABLE;
+        }
+    }
+}
+
+static void
+my_unlock_migrations(struct orm_conn *c)
+{
+    struct mysql_conn *mc = to_mysql(c);
+    int released = 0;
+
+    if (select_int(mc, "SELECT RELEASE_LOCK(" MIGRATION_LOCK_NAME ")", &released) != USV_OK ||
+        released != 1) {
+        /* A lock we cannot release lives as long as the session: end it. */
+        c->is_broken = true;
+    }
+    mc->holds_migration_lock = false;
+}
+
+/* ---- dialect -------------------------------------------------------- */
+
+/* The canonical text, "2026-11-21T08:00:00.123456Z", in MySQL's format
+ * language; %f is always six digits. Used both ways, so the text that
+ * comes back is byte-for-byte the one the other backends return. */
+#define TIMESTAMP_FORMAT "'%Y-%m-%dT%H:%i:%s.%fZ'"
+
+static void
+my_placeholder(struct strbuf *b, unsigned n, enum orm_type type)
+{
+    if (type == ORM_TIMESTAMP)
+        strbuf_adds(b, "STR_TO_DATE(?, " TIMESTAMP_FORMAT ")");
+    else
+        strbuf_adds(b, "?");
+}
+
+static void
+my_select_column(struct strbuf *b, const struct orm_column *c)
+{
+    if (c->type == ORM_TIMESTAMP) {
+        strbuf_adds(b, "DATE_FORMAT(");
+        strbuf_adds(b, c->name);
+        strbuf_adds(b, ", " TIMESTAMP_FORMAT ")");
+    } else {
+        strbuf_adds(b, c->name);
+    }
+}
+
+static void
+my_equals(struct strbuf *b, const struct orm_column *c, unsigned n)
+{
+    /* ORM_NOCASE columns are declared with a _ci collation, which "=" honours. */
+    strbuf_adds(b, c->name);
+    strbuf_adds(b, " = ");
+    my_placeholder(b, n, c->type);
+}
+
+const struct orm_backend orm_backend_mysql = {
+    .name = "mysql",
+    .default_pool_size = 16,
+    /* DDL commits implicitly: the runner records a failed migration as dirty. */
+    .has_transactional_ddl = false,
+    /* MariaDB 10.5+ has INSERT ... RETURNING, MySQL 8 does not, and this
+     * table is chosen by URL before any server is seen: insert, then find
+     * the row by its LAST_INSERT_ID(), which works on both. */
+    .has_returning = false,
+    .accepts = my_accepts,
+    .open = my_open,
+    .close = my_close,
+    .ping = my_ping,
+    .begin = my_begin,
+    .commit = my_commit,
+    .rollback = my_rollback,
+    .prepare = my_prepare,
+    .execute = my_execute,
+    .query = my_query,
+    .lock_migrations = my_lock_migrations,
+    .unlock_migrations = my_unlock_migrations,
+    .placeholder = my_placeholder,
+    .select_column = my_select_column,
+    .equals = my_equals,
+    .lock_suffix = " FOR UPDATE",
+};

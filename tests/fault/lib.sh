@@ -1,0 +1,321 @@
+# SPDX-License-Identifier: MIT
+# shellcheck shell=bash
+#
+# Helpers for the fault-injection tests: sourced by tests/fault/*.sh.
+#
+# Everything generic (TAP output, a fresh database per test, starting and
+# stopping usersvc, the audit of every response received through lib.sh's
+# request helpers, cleanup by trap) comes from tests/e2e/lib.sh. This file
+# adds what faults need:
+#
+#   - background workers that stop at a stop file, each bounded in requests
+#     and in time, and are waited for (bounded) and killed by PID at exit;
+#   - `hit`: one request that prints "STATUS|RETRY_AFTER|CONTENT_TYPE|MS"
+#     without touching lib.sh's response files (safe in background workers);
+#   - `raw_send`: raw bytes over a TCP connection through rawhttp.py;
+#   - control of the database *server* for tests that stop it (dbsrv).
+#
+# Environment, besides lib.sh's (USERSVC_BIN, USERSVC_TEST_BACKEND,
+# USERSVC_TEST_PG_URL, USERSVC_TEST_MYSQL_URL, USERSVC_TEST_KEEP):
+#   USERSVC_TEST_STATE        state directory of the throwaway servers
+#                             (tests/db/pg.sh, tests/db/mariadb.sh), as
+#                             scripts/test.sh exports it. A test that stops the
+#                             database stops that server, when its URL is the
+#                             one in USERSVC_TEST_PG_URL / USERSVC_TEST_MYSQL_URL,
+#                             and always starts it again before it exits.
+#   USERSVC_FAULT_PRIVATE_DB=1  stop only a private throwaway server started for
+#                             the test (also what happens when the state
+#                             directory does not hold the server of the URL).
+#   USERSVC_PYTHON            python3 interpreter (meson passes its own).
+
+FAULT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../e2e/lib.sh
+. "$FAULT_DIR/../e2e/lib.sh"
+
+PYTHON=${USERSVC_PYTHON:-python3}
+RAWHTTP=$FAULT_DIR/rawhttp.py
+STOP_FILE=$TMP/workers.stop
+FAULT_PIDS=()
+DBSRV_SH=
+DBSRV_STATE=
+DBSRV_PRIVATE=0
+DBSRV_HALTED=0
+
+case "$BACKEND" in
+    postgres|postgresql|pg) FAULT_BACKEND=postgres ;;
+    mysql|mariadb) FAULT_BACKEND=mysql ;;
+    *) FAULT_BACKEND=$BACKEND ;;
+esac
+
+# only_backends NAME...: skips the test (exit 77) on any other backend.
+only_backends() {
+    local b
+    for b in "$@"; do
+        [ "$b" = "$FAULT_BACKEND" ] && return 0
+    done
+    skip_all "not applicable to the $FAULT_BACKEND backend (only: $*)"
+}
+
+need_python() {
+    "$PYTHON" -c 'import socket, sqlite3, json' >/dev/null 2>&1 \
+        || skip_all "python3 (with the sqlite3 module) is needed"
+}
+
+# Milliseconds since the epoch, without forking: sets NOW_MS.
+now() {
+    local t=${EPOCHREALTIME//[.,]/}
+    NOW_MS=$((t / 1000))
+}
+
+now_ms() {
+    now
+    echo "$NOW_MS"
+}
+
+# ---------------------------------------------------------------------------
+# Background work
+
+# spawn CMD...: runs CMD in the background and remembers its PID, which the
+# exit trap waits for (bounded) and then kills. CMD should stop by itself at
+# $STOP_FILE and be bounded in time.
+spawn() {
+    "$@" &
+    FAULT_PIDS+=($!)
+}
+
+# stop_workers [SECONDS]: creates the stop file and waits up to SECONDS
+# (default 15) for every spawned process; kills by PID those still running.
+stop_workers() {
+    local limit=${1:-15} pid i alive
+    touch "$STOP_FILE"
+    for i in $(seq 1 $((limit * 10))); do
+        alive=0
+        for pid in "${FAULT_PIDS[@]}"; do
+            kill -0 "$pid" 2>/dev/null && alive=1
+        done
+        [ "$alive" = 0 ] && break
+        sleep 0.1
+    done
+    for pid in "${FAULT_PIDS[@]}"; do
+        if kill -0 "$pid" 2>/dev/null; then
+            echo "# warning: worker $pid still running after ${limit}s; killing it"
+            kill -TERM "$pid" 2>/dev/null
+        fi
+        wait "$pid" 2>/dev/null
+    done
+    FAULT_PIDS=()
+}
+
+# hit METHOD PATH [BODY [MAX_TIME_S]]: one request with curl; prints
+# "STATUS|RETRY_AFTER|CONTENT_TYPE|MS" (STATUS 000 when no response came,
+# e.g. curl's --max-time expired). BODY "" means none; a body is sent as
+# application/json.
+hit() {
+    local method=$1 path=$2 body=${3-} max=${4:-$CURL_MAX_TIME} out t0
+    now; t0=$NOW_MS
+    if [ -n "$body" ]; then
+        out=$(curl -s -o /dev/null --max-time "$max" -X "$method" \
+            -H 'Content-Type: application/json' --data-binary "$body" \
+            -w '%{http_code}|%header{retry-after}|%{content_type}' "$BASE_URL$path" 2>/dev/null)
+    else
+        out=$(curl -s -o /dev/null --max-time "$max" -X "$method" \
+            -w '%{http_code}|%header{retry-after}|%{content_type}' "$BASE_URL$path" 2>/dev/null)
+    fi
+    now
+    [ -n "$out" ] || out='000||'
+    echo "${out// /}|$((NOW_MS - t0))"
+}
+
+# status_counts FILE...: "200=12 503=4" from worker logs whose 3rd field is
+# STATUS|... (as load workers write them).
+status_counts() {
+    cat "$@" 2>/dev/null | awk '{ split($3, f, "|"); n[f[1]]++ }
+        END { s = ""; for (k in n) s = s k "=" n[k] " "; print s }' \
+        | tr ' ' '\n' | sort | tr '\n' ' ' | sed 's/^ *//; s/ *$//'
+}
+
+# server_rss_kb / server_threads: of the running usersvc (0 when unknown).
+server_rss_kb() {
+    awk '/^VmRSS:/ { print $2; f = 1 } END { if (!f) print 0 }' "/proc/$SERVER_PID/status" \
+        2>/dev/null || echo 0
+}
+
+server_threads() {
+    awk '/^Threads:/ { print $2; f = 1 } END { if (!f) print 0 }' "/proc/$SERVER_PID/status" \
+        2>/dev/null || echo 0
+}
+
+# wait_healthz [SECONDS]: polls GET /healthz until 200 (default 5 s).
+wait_healthz() {
+    local i limit=${1:-5}
+    for i in $(seq 1 $((limit * 5))); do
+        [ "$(hit GET /healthz "" 2 | cut -d'|' -f1)" = 200 ] && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+# log_5xx: lines of the server log with a 5xx status other than 503.
+log_5xx() {
+    grep -h -E 'status=5[0-9][0-9]' "$TMP"/server.*.log 2>/dev/null | grep -v 'status=503' \
+        | head -n 5
+}
+
+# ---------------------------------------------------------------------------
+# Raw HTTP
+
+# raw_send FORMAT [OPTIONS...]: sends printf-%b-expanded FORMAT ('\r\n' is
+# CRLF, '\0' a NUL byte, '\xHH' a byte) on a fresh connection through
+# rawhttp.py (OPTIONS: --wait S, --responses N, --half-close). Sets
+# RAW_RESULT to "closed" or "open" (whether the server closed the
+# connection) or "noconnect", RAW_STATUS to the first status (000 without
+# one), RAW_STATUSES to all status codes in order, $RESP_HEADERS /
+# $RESP_BODY to the first response, and RAW_FROM_MHD to 1 when that response
+# is one of libmicrohttpd's own error pages (no X-Request-Id) rather than
+# usersvc's (which get lib.sh's audit).
+raw_send() {
+    local data=$1
+    shift
+    printf '%b' "$data" >"$TMP/raw.req"
+    raw_send_file "$TMP/raw.req" "$@"
+}
+
+raw_send_file() {
+    local file=$1 rc len
+    shift
+    REQ_DESC="raw $(head -c 60 "$file" | head -n 1 | LC_ALL=C tr -d '\r\n' \
+        | LC_ALL=C tr -c '[:print:]' '?')"
+    "$PYTHON" "$RAWHTTP" send "$PORT_NUM" "$@" <"$file" >"$TMP/raw.out" 2>"$TMP/raw.err"
+    rc=$?
+    case "$rc" in
+        0) RAW_RESULT=closed ;;
+        3) RAW_RESULT=open ;;
+        *) RAW_RESULT=noconnect ;;
+    esac
+    # First response: headers without CR, body cut to its Content-Length.
+    sed -n '1,/^\r\{0,1\}$/p' "$TMP/raw.out" | tr -d '\r' >"$RESP_HEADERS"
+    sed '1,/^\r\{0,1\}$/d' "$TMP/raw.out" >"$RESP_BODY"
+    RAW_STATUS=$(head -n 1 "$RESP_HEADERS" | awk '/^HTTP\/1\.[01] [0-9][0-9][0-9]/ { print $2 }')
+    [ -n "$RAW_STATUS" ] || RAW_STATUS=000
+    RESP_STATUS=$RAW_STATUS
+    len=$(header_value Content-Length)
+    if [ -n "$len" ] && [ "$len" -ge 0 ] 2>/dev/null; then
+        head -c "$len" "$RESP_BODY" >"$RESP_BODY.tmp" && mv "$RESP_BODY.tmp" "$RESP_BODY"
+    fi
+    RAW_STATUSES=$(grep -aoE '(^|[^0-9A-Za-z])HTTP/1\.[01] [0-9]{3} ' "$TMP/raw.out" \
+        | awk '{ print $2 }' | tr '\n' ' ' | sed 's/ $//')
+    # Responses the service made (they carry X-Request-Id) get lib.sh's
+    # audit; libmicrohttpd's built-in error pages (RAW_FROM_MHD=1) are only
+    # noted, by note_mhd_page.
+    RAW_FROM_MHD=0
+    if [ "$RAW_STATUS" != 000 ]; then
+        if grep -qi '^X-Request-Id:' "$RESP_HEADERS"; then
+            _audit
+        else
+            RAW_FROM_MHD=1
+        fi
+    fi
+}
+
+# note_mhd_page DESC: records that the last raw answer was one of
+# libmicrohttpd's built-in error pages (listed at the end of the test).
+note_mhd_page() {
+    [ "${RAW_FROM_MHD:-0}" = 1 ] || return 0
+    echo "$1 -> $RAW_STATUS, Content-Type '$(header_value Content-Type)'," \
+        "body $(head -c 40 "$RESP_BODY" | LC_ALL=C tr -c '[:print:]' '?')..." >>"$TMP/mhd_pages.log"
+}
+
+# ---------------------------------------------------------------------------
+# The database server (tests that stop it)
+
+dbsrv() {
+    USERSVC_TEST_STATE=$DBSRV_STATE timeout 120 "$DBSRV_SH" "$@"
+}
+
+# dbsrv_setup: chooses the server this test may stop and start: the shared
+# throwaway server in $USERSVC_TEST_STATE when it is the one of the admin
+# URL, otherwise (or with USERSVC_FAULT_PRIVATE_DB=1) a private one in a
+# temporary state directory, whose URL then replaces the admin URL. Call it
+# before start_server / new_database.
+dbsrv_setup() {
+    local url_var shared url
+    case "$FAULT_BACKEND" in
+        postgres) DBSRV_SH=$FAULT_DIR/../db/pg.sh; url_var=USERSVC_TEST_PG_URL ;;
+        mysql) DBSRV_SH=$FAULT_DIR/../db/mariadb.sh; url_var=USERSVC_TEST_MYSQL_URL ;;
+        *) bail "dbsrv_setup: no server to stop for $FAULT_BACKEND" ;;
+    esac
+    [ -x "$DBSRV_SH" ] || skip_all "no $DBSRV_SH"
+    [ -n "${!url_var:-}" ] || skip_all "$url_var not set"
+    shared=${USERSVC_TEST_STATE:-/tmp/usersvc-test-state}
+    if [ "${USERSVC_FAULT_PRIVATE_DB:-}" != 1 ] \
+            && url=$(USERSVC_TEST_STATE=$shared timeout 30 "$DBSRV_SH" url 2>/dev/null) \
+            && [ "$url" = "${!url_var}" ] \
+            && USERSVC_TEST_STATE=$shared timeout 30 "$DBSRV_SH" status; then
+        DBSRV_STATE=$shared
+        DBSRV_PRIVATE=0
+        echo "# stopping and starting the shared $FAULT_BACKEND server ($shared)"
+    else
+        # Outside $TMP, which only we may enter: the server may run as another user.
+        DBSRV_STATE=$(mktemp -d /tmp/usersvc-fault-db.XXXXXX) || bail "mktemp"
+        chmod 755 "$DBSRV_STATE"
+        DBSRV_PRIVATE=1
+        echo "# starting a private $FAULT_BACKEND server ($DBSRV_STATE)"
+        dbsrv start >"$TMP/dbsrv.start" 2>&1 \
+            || { diag_file start "$TMP/dbsrv.start"; bail "private $FAULT_BACKEND server starts"; }
+        url=$(dbsrv url) || bail "private server url"
+        printf -v "$url_var" '%s' "$url"
+        export "${url_var?}"
+    fi
+}
+
+# dbsrv_halt / dbsrv_resume: stop the server keeping its data / start it
+# again on the same port.
+dbsrv_halt() {
+    DBSRV_HALTED=1
+    dbsrv halt >"$TMP/dbsrv.halt" 2>&1
+}
+
+dbsrv_resume() {
+    dbsrv resume >"$TMP/dbsrv.resume" 2>&1 && DBSRV_HALTED=0
+}
+
+_dbsrv_cleanup() {
+    [ -n "$DBSRV_STATE" ] || return 0
+    if [ "$DBSRV_HALTED" = 1 ]; then
+        dbsrv_resume || echo "# warning: could not start the $FAULT_BACKEND server again" \
+            "($(tail -n 3 "$TMP/dbsrv.resume" 2>/dev/null))"
+    fi
+    if [ "$DBSRV_PRIVATE" = 1 ]; then
+        # Databases go with the private server.
+        [ "${USERSVC_TEST_KEEP:-}" = 1 ] || DB_NAMES=()
+        [ "${USERSVC_TEST_KEEP:-}" = 1 ] || { dbsrv stop >/dev/null 2>&1; rm -rf "$DBSRV_STATE"; }
+    fi
+}
+
+# ---------------------------------------------------------------------------
+# End of test: a stopped database server first, then the workers, usersvc,
+# the databases, a private server, and lib.sh's own checks.
+
+_fault_finish() {
+    local rc=$?
+    trap - EXIT
+    # A stopped database server comes back first, whatever else happens
+    # (meson sends SIGTERM on a time-out and SIGKILL soon after).
+    [ "$DBSRV_HALTED" = 1 ] && dbsrv_resume
+    [ "${#FAULT_PIDS[@]}" -gt 0 ] && stop_workers 10
+    if [ -n "$DBSRV_STATE" ]; then
+        # usersvc must be stopped while the database is there to drop.
+        [ -z "$T_SKIP_ALL" ] && stop_server
+        _drop_databases
+        DB_NAMES=()
+        _dbsrv_cleanup
+    fi
+    if [ -s "$TMP/mhd_pages.log" ]; then
+        echo "# note: $(wc -l <"$TMP/mhd_pages.log") answers were libmicrohttpd's built-in error" \
+            "pages, not JSON as API.md wants:"
+        sed 's/^/#   /' "$TMP/mhd_pages.log"
+    fi
+    (exit "$rc")
+    _finish
+}
+trap _fault_finish EXIT
