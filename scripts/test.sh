@@ -16,7 +16,8 @@
 #
 # Environment:
 #   USERSVC_BACKENDS     backends for the e2e suite (default "sqlite postgres mysql")
-#   USERSVC_SUITES       suites to run (default "unit e2e others"); each is a
+#   USERSVC_SUITES       suites to run (default "unit e2e fault others sanitize
+#                        fuzz"); each is a
 #                        suite_NAME function; "others" runs every further meson suite
 #   USERSVC_BUILD_DIR    build directory (default build/ at the repo root)
 #   USERSVC_MESON_ARGS   extra `meson setup` arguments (e.g. -Dwerror=true)
@@ -35,7 +36,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${USERSVC_BUILD_DIR:-$ROOT/build}
 BACKENDS=${USERSVC_BACKENDS:-sqlite postgres mysql}
-SUITES=${USERSVC_SUITES:-unit e2e others}
+SUITES=${USERSVC_SUITES:-unit e2e fault others sanitize fuzz}
 JOBS=${USERSVC_TEST_JOBS:-4}
 
 TOTAL_PASSED=0
@@ -242,10 +243,64 @@ suite_e2e() {
     done
 }
 
-# Every other suite the build defines (e.g. backend-specific or fault tests),
-# once each, with both database URLs in the environment. A suite that needs
+# The fault-injection suite, once per backend like e2e (each script skips
+# what does not apply to its backend).
+suite_fault() {
+    local b
+    for b in $BACKENDS; do
+        case "$b" in
+            sqlite) run_meson_suite fault/sqlite fault fault-sqlite USERSVC_TEST_BACKEND=sqlite ;;
+            postgres)
+                [ "$PG_STARTED" = 1 ] || continue
+                run_meson_suite fault/postgres fault fault-postgres USERSVC_TEST_BACKEND=postgres
+                ;;
+            mysql)
+                [ "$MYSQL_STARTED" = 1 ] || continue
+                run_meson_suite fault/mysql fault fault-mysql USERSVC_TEST_BACKEND=mysql
+                ;;
+        esac
+    done
+}
+
+# run_script NAME CMD...: runs a script whose last line is
+# "[word:] N passed, N failed" and adds those counts.
+run_script() {
+    local name=$1 out rc line passed failed
+    shift
+    log "$name: $*"
+    out=$(mktemp)
+    "$@" 2>&1 | tee "$out"
+    rc=${PIPESTATUS[0]}
+    line=$(grep -E '([A-Za-z0-9_-]+: )?[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
+    rm -f "$out"
+    if [ -z "$line" ]; then
+        record "$name" 0 1 0 "no 'N passed, N failed' line (exit $rc)"
+        return
+    fi
+    passed=$(sed -E 's/^(.*[^0-9])?([0-9]+) passed, ([0-9]+) failed.*/\2/' <<<"$line")
+    failed=$(sed -E 's/^(.*[^0-9])?([0-9]+) passed, ([0-9]+) failed.*/\3/' <<<"$line")
+    if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
+        failed=1
+    fi
+    record "$name" "$passed" "$failed" 0
+}
+
+# Sanitizer builds (ASan+UBSan, TSan) of the unit and SQLite e2e suites, a
+# valgrind run, and each fuzzer for a bounded time (USERSVC_FUZZ_SECONDS).
+suite_sanitize() {
+    run_script sanitize/asan "$ROOT/scripts/sanitize.sh" asan
+    run_script sanitize/tsan "$ROOT/scripts/sanitize.sh" tsan
+    run_script valgrind "$ROOT/scripts/valgrind.sh"
+}
+
+suite_fuzz() {
+    run_script fuzz "$ROOT/tests/fuzz/run.sh" "${USERSVC_FUZZ_SECONDS:-30}"
+}
+
+# Every other suite the build defines (e.g. backend-specific tests), once
+# each, with both database URLs in the environment. A suite that needs
 # something else gets its own suite_NAME function and is listed in SKIP_OTHERS.
-SKIP_OTHERS="unit e2e"
+SKIP_OTHERS="unit e2e fault"
 suite_others() {
     local s
     for s in $(meson introspect --tests "$BUILD" 2>/dev/null \
