@@ -5,17 +5,20 @@
 #include "handlers/routes.h"
 
 #include "handlers/health.h"
+#include "handlers/openapi.h"
 #include "handlers/users.h"
 
 const struct route app_routes[] = {
-    {"GET",  "/healthz",    health_live},
-    {"GET",  "/readyz",     health_ready},
-    {"GET",  "/metrics",    health_metrics},
-    {"GET",    "/users",      users_list},
-    {"POST",   "/users",      users_create},
-    {"GET",    "/users/{id}", users_get},
-    {"PATCH",  "/users/{id}", users_patch},
-    {"DELETE", "/users/{id}", users_delete},
+    {.method = "GET",    .pattern = "/healthz",      .handler = health_live},
+    {.method = "GET",    .pattern = "/readyz",       .handler = health_ready},
+    {.method = "GET",    .pattern = "/metrics",      .handler = health_metrics},
+    {.method = "GET",    .pattern = "/openapi.json", .handler = openapi_get},
+    {.method = "GET",    .pattern = "/users",        .handler = users_list},
+    {.method = "POST",   .pattern = "/users",        .handler = users_create,
+     .is_body_first = true},
+    {.method = "GET",    .pattern = "/users/{id}",   .handler = users_get},
+    {.method = "PATCH",  .pattern = "/users/{id}",   .handler = users_patch},
+    {.method = "DELETE", .pattern = "/users/{id}",   .handler = users_delete},
 };
 const size_t app_n_routes = sizeof(app_routes) / sizeof(app_routes[0]);
 

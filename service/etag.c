@@ -31,17 +31,21 @@ etag_of(const json_t *entity, char out[ETAG_SIZE])
 }
 
 /* Walk the comma-separated entity-tag list in @header; true if one tag
- * equals @etag (strong: neither may be weak; weak: W/ ignored). */
+ * equals @etag (strong: neither may be weak; weak: W/ ignored). The whole
+ * list is checked first: a malformed list matches nothing, whatever it holds
+ * before the fault. */
 static bool
 list_matches(const char *header, const char *etag, bool is_weak_ok)
 {
     const char *p = header;
+    size_t etag_len = strlen(etag);
+    bool is_match = false;
 
     while (*p == ' ' || *p == '\t')
         p++;
     if (strcmp(p, "*") == 0)
         return true;
-    while (*p != '\0') {
+    for (;;) {
         bool is_weak = false;
         const char *end;
 
@@ -58,16 +62,16 @@ list_matches(const char *header, const char *etag, bool is_weak_ok)
         end = strchr(p + 1, '"');
         if (end == NULL)
             return false;
-        if ((!is_weak || is_weak_ok) && (size_t)(end + 1 - p) == strlen(etag) &&
-            strncmp(p, etag, strlen(etag)) == 0)
-            return true;
+        if ((!is_weak || is_weak_ok) && (size_t)(end + 1 - p) == etag_len &&
+            strncmp(p, etag, etag_len) == 0)
+            is_match = true;
         p = end + 1;
         while (*p == ' ' || *p == '\t')
             p++;
         if (*p != ',' && *p != '\0')
             return false;
     }
-    return false;
+    return is_match;
 }
 
 bool

@@ -31,6 +31,10 @@ struct route {
     const char *method;
     const char *pattern;   /* "/users" or "/users/{id}": {x} matches one segment */
     enum usv_err (*handler)(struct http_req *req, json_t **out);
+    /* The JSON body is the first thing the handler judges (no lookup comes
+     * before it), so a body declared larger than the limit may be refused
+     * with 413 before it is read. */
+    bool is_body_first;
 };
 
 /* Start serving @routes (borrowed) with @cfg and @db (borrowed until

@@ -7,6 +7,7 @@ start_server
 get /readyz
 expect_status 200 "readyz 200 before the downgrade"
 create_user before
+before_id=$USER_ID
 
 run_cli migrate down --database "$DB_URL"
 expect_cli_rc 0 "migrate down while the server runs"
@@ -17,9 +18,10 @@ expect_jq '.detail | test("migrat|schema"; "i")' "readyz detail says the schema/
 get /healthz
 expect_status 200 "healthz stays 200 (no database touched)"
 
-# A write against the missing table fails without leaking SQL (audited).
+# A write against the old schema (0002's updated_at column is gone) fails
+# without leaking SQL (audited).
 post /users '{"login":"during"}'
-check "POST while the table is gone is a 5xx ($RESP_STATUS)" test "${RESP_STATUS:-0}" -ge 500
+check "POST while updated_at is gone is a 5xx ($RESP_STATUS)" test "${RESP_STATUS:-0}" -ge 500
 
 run_cli migrate up --database "$DB_URL"
 expect_cli_rc 0 "migrate up while the server runs"
@@ -27,3 +29,6 @@ get /readyz
 expect_status 200 "readyz 200 again after migrate up"
 post /users '{"login":"after"}'
 expect_status 201 "POST works again after migrate up"
+get "/users/$before_id"
+expect_status 200 "the user created before the downgrade survived down and up"
+expect_json .login before

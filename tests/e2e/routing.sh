@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Unknown paths are 404; known paths with a wrong method are 405 with Allow.
+# Unknown paths are 404; known paths with a wrong method are 405 with Allow
+# (second stage: GET/PATCH/DELETE on /users/{id}, GET/POST on /users).
 . "$(dirname "$0")/lib.sh"
 start_server
 create_user route
@@ -44,6 +45,14 @@ wrong() {  # METHOD PATH MUST_ALLOW
     fi
 }
 
+# allow_is METHODS...: the Allow header lists exactly METHODS (any order).
+allow_is() {
+    local got want
+    got=$(header_value Allow | tr ',' '\n' | tr -d ' ' | grep -v '^$' | sort | tr '\n' ' ')
+    want=$(printf '%s\n' "$@" | sort | tr '\n' ' ')
+    [ "$got" = "$want" ]
+}
+
 wrong PUT /users POST
 wrong DELETE /users POST
 wrong PATCH /users POST
@@ -54,6 +63,40 @@ wrong POST "/users/$id" GET
 wrong PUT "/users/$id" GET
 wrong POST /users/1 GET
 wrong PUT /users/abc GET
+
+# Second stage: /users answers GET (list), HEAD and POST; /users/{id} answers
+# GET, HEAD, PATCH and DELETE. PUT (a full replacement) is not offered.
+for m in PUT POST OPTIONS; do
+    request "$m" "/users/$id"
+    expect_problem 405 "$m /users/$id"
+    check "$m /users/$id: Allow is GET, HEAD, PATCH, DELETE ($(header_value Allow))" \
+        allow_is GET HEAD PATCH DELETE
+done
+request PUT /users/1 -H 'Content-Type: application/json' --data-binary '{"login":"put"}'
+expect_problem 405 "PUT /users/1 with a body"
+check "PUT /users/1: Allow is GET, HEAD, PATCH, DELETE ($(header_value Allow))" \
+    allow_is GET HEAD PATCH DELETE
+get '/users?login=put'
+expect_json '.items | length' 0 "the PUT stored nothing"
+for m in PUT PATCH DELETE; do
+    request "$m" /users
+    expect_problem 405 "$m /users"
+    check "$m /users: Allow is GET, HEAD, POST ($(header_value Allow))" allow_is GET HEAD POST
+done
+# The second-stage methods are routed (not 405) on /users/{id}...
+request PATCH /users/424242 -H 'Content-Type: application/merge-patch+json' --data-binary '{}'
+expect_problem 404 "PATCH of a missing user is routed: 404, not 405"
+request DELETE /users/424242
+expect_problem 404 "DELETE of a missing user is routed: 404, not 405"
+get /users
+expect_status 200 "GET /users is routed: 200, not 405"
+# ...and the list is a path of its own: /users/ is still unknown.
+request PATCH /users/ -H 'Content-Type: application/merge-patch+json' --data-binary '{}'
+expect_problem 404 "PATCH /users/ (no id) is an unknown path"
+request DELETE "/users/$id/"
+expect_problem 404 "DELETE /users/$id/ (trailing slash) is an unknown path"
+get "/users/$id"
+expect_status 200 "user $id untouched by the routing checks"
 # The method token is case-sensitive: "get" is not GET.
 request get "/users/$id"
 if [ "$RESP_STATUS" = 405 ] || [ "$RESP_STATUS" = 400 ] || [ "$RESP_STATUS" = 501 ]; then

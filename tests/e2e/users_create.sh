@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # POST /users: 201, Location, the exact user shape, created_at format and that
-# the created_at of the 201 body is byte-for-byte what later GETs return.
+# the created_at of the 201 body is byte-for-byte what later GETs return;
+# updated_at (second stage) equals created_at at creation.
 . "$(dirname "$0")/lib.sh"
 start_server
 
@@ -16,6 +17,9 @@ id1=$(json_get .id)
 expect_eq "$(header_value Location)" "/users/$id1" "Location names the id of the body"
 created_raw=$(raw_json_member created_at)
 cp "$RESP_BODY" "$TMP/created.json"
+# Second stage: updated_at equals created_at at creation, byte for byte.
+expect_eq "$(raw_json_member updated_at | sed 's/^"updated_at"/"created_at"/')" "$created_raw" \
+    "updated_at of the 201 is byte-for-byte its created_at"
 
 # created_at is "now" (within a minute of the test's clock), in UTC.
 ts=$(json_get .created_at)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * test_migrate.c - orm/migrate.c on temporary SQLite files.
  *
- * up applies 0001 and records it (version, name, checksum, applied_at);
+ * up applies 0001 and 0002 and records them (version, name, checksum, applied_at);
  * status tells pending from applied; a changed checksum and a dirty record
  * are reported and block; down reverts and forgets; up is idempotent; and
  * several runners started at once on one file (each with its own orm_db,
@@ -175,6 +175,32 @@ has_table(const char *path, const char *table)
     return int_direct(path, sql) == 1;
 }
 
+static bool
+has_column(const char *path, const char *table, const char *column)
+{
+    char sql[200];
+
+    snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM pragma_table_info('%s')"
+                               " WHERE name = '%s'", table, column);
+    return int_direct(path, sql) == 1;
+}
+
+/* The first column of the first row of @sql as text (NULL -> "<null>"). */
+static void
+text_direct(const char *path, const char *sql, char *out, size_t len)
+{
+    sqlite3 *db = open_direct(path);
+    sqlite3_stmt *st = NULL;
+    const unsigned char *v;
+
+    assert_int_equal(SQLITE_OK, sqlite3_prepare_v2(db, sql, -1, &st, NULL));
+    assert_int_equal(SQLITE_ROW, sqlite3_step(st));
+    v = sqlite3_column_text(st, 0);
+    snprintf(out, len, "%s", v != NULL ? (const char *)v : "<null>");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
 static int64_t
 n_records(const char *path)
 {
@@ -290,6 +316,19 @@ test_migrate_sqlite_embeds_0001_create_users(void **state)
 }
 
 static void
+test_migrate_sqlite_embeds_0002_add_updated_at(void **state)
+{
+    const struct migration *m = embedded(2);
+
+    assert_string_equal("add_updated_at", m->name);
+    assert_true(is_sha256_hex(m->checksum));
+    assert_string_not_equal(embedded(1)->checksum, m->checksum);
+    assert_non_null(m->up[0]);
+    assert_non_null(m->down[0]);
+    assert_int_equal(2, n_sqlite_migrations());
+}
+
+static void
 test_migrate_up_applies_0001_and_records_it(void **state)
 {
     struct fixture *f = *state;
@@ -306,6 +345,12 @@ test_migrate_up_applies_0001_and_records_it(void **state)
     if (!is_canonical_stamp(r.applied_at))
         fail_msg("applied_at \"%s\" is not YYYY-MM-DDTHH:MM:SS.ffffffZ", r.applied_at);
     assert_int_equal(0, r.dirty);
+    assert_true(read_record(f->path, 2, &r));
+    assert_int_equal(2, r.version);
+    assert_string_equal("add_updated_at", r.name);
+    assert_string_equal(embedded(2)->checksum, r.checksum);
+    assert_int_equal(0, r.dirty);
+    assert_true(has_column(f->path, "users", "updated_at"));
     assert_int_equal(n_sqlite_migrations(), n_records(f->path));
 }
 
@@ -337,11 +382,21 @@ test_migrate_status_tells_pending_from_applied(void **state)
 
     assert_int_equal(MIGRATE_PENDING, state_of(f->db, 1, applied_at, sizeof(applied_at)));
     assert_string_equal("", applied_at);
+    assert_int_equal(MIGRATE_PENDING, state_of(f->db, 2, applied_at, sizeof(applied_at)));
+    assert_string_equal("", applied_at);
     assert_false(has_table(f->path, "users"));   /* status changes nothing */
     assert_int_equal(USV_OK, migrate_up(f->db, NULL));
     assert_int_equal(MIGRATE_APPLIED, state_of(f->db, 1, applied_at, sizeof(applied_at)));
     assert_true(read_record(f->path, 1, &r));
     assert_string_equal(r.applied_at, applied_at);
+    assert_int_equal(MIGRATE_APPLIED, state_of(f->db, 2, applied_at, sizeof(applied_at)));
+    assert_true(read_record(f->path, 2, &r));
+    assert_string_equal(r.applied_at, applied_at);
+    /* Back to version 1: 0002 alone is pending again. */
+    assert_int_equal(USV_OK, migrate_down(f->db, 1, NULL));
+    assert_int_equal(MIGRATE_APPLIED, state_of(f->db, 1, NULL, 0));
+    assert_int_equal(MIGRATE_PENDING, state_of(f->db, 2, applied_at, sizeof(applied_at)));
+    assert_string_equal("", applied_at);
 }
 
 static void
@@ -357,6 +412,8 @@ test_migrate_status_lists_every_embedded_migration(void **state)
         assert_int_equal(MIGRATE_PENDING, list[i].state);
     assert_int_equal(1, list[0].version);
     assert_string_equal("create_users", list[0].name);
+    assert_int_equal(2, list[1].version);
+    assert_string_equal("add_updated_at", list[1].name);
     free(list);
 }
 
@@ -371,6 +428,12 @@ test_migrate_check_fails_while_pending_and_passes_when_current(void **state)
     assert_non_null(strstr(why, "pending"));
     assert_int_equal(USV_OK, migrate_up(f->db, NULL));
     assert_int_equal(USV_OK, migrate_check(f->db, why, sizeof(why)));
+    /* A schema at version 1 is behind, and the reason names 0002 only. */
+    assert_int_equal(USV_OK, migrate_down(f->db, 1, NULL));
+    why[0] = '\0';
+    assert_int_equal(USV_CONFLICT, migrate_check(f->db, why, sizeof(why)));
+    assert_non_null(strstr(why, "0002_add_updated_at"));
+    assert_null(strstr(why, "0001"));
 }
 
 static void
@@ -411,11 +474,14 @@ test_migrate_dirty_record_is_failed_and_blocks_up(void **state)
     char why[256] = "";
 
     /* A run that died halfway: recorded dirty, users table never made. */
-    /* status creates nothing (it serves /readyz): up and down leave an empty
-     * schema_migrations table behind. */
+    /* status creates nothing (it serves /readyz): up and down (both
+     * migrations) leave an empty schema_migrations table behind. */
     assert_int_equal(USV_OK, migrate_up(f->db, NULL));
-    assert_int_equal(USV_OK, migrate_down(f->db, 1, NULL));
+    assert_int_equal(USV_OK, migrate_down(f->db, 2, NULL));
+    assert_int_equal(0, n_records(f->path));
+    assert_false(has_table(f->path, "users"));
     assert_int_equal(MIGRATE_PENDING, state_of(f->db, 1, NULL, 0));
+    assert_int_equal(MIGRATE_PENDING, state_of(f->db, 2, NULL, 0));
     exec_direct(f->path, "INSERT INTO schema_migrations (version, name, checksum, applied_at,"
                          " dirty) VALUES (1, 'create_users', 'whatever',"
                          " '2026-11-21T08:00:00.000000Z', 1)");
@@ -426,7 +492,29 @@ test_migrate_dirty_record_is_failed_and_blocks_up(void **state)
     assert_int_equal(USV_CONFLICT, migrate_up(f->db, &applied));
     assert_int_equal(0, applied);
     assert_false(has_table(f->path, "users"));
+    assert_int_equal(1, n_records(f->path));   /* 0002 was not applied past it */
     assert_int_equal(1, int_direct(f->path, "SELECT dirty FROM schema_migrations"));
+}
+
+static void
+test_migrate_dirty_0002_blocks_up_and_keeps_version_1(void **state)
+{
+    struct fixture *f = *state;
+    unsigned applied = 12345;
+    char why[256] = "";
+
+    assert_int_equal(USV_OK, migrate_up(f->db, NULL));
+    assert_int_equal(USV_OK, migrate_down(f->db, 1, NULL));
+    exec_direct(f->path, "INSERT INTO schema_migrations (version, name, checksum, applied_at,"
+                         " dirty) VALUES (2, 'add_updated_at', 'whatever',"
+                         " '2026-11-21T08:00:00.000000Z', 1)");
+    assert_int_equal(MIGRATE_APPLIED, state_of(f->db, 1, NULL, 0));
+    assert_int_equal(MIGRATE_FAILED, state_of(f->db, 2, NULL, 0));
+    assert_int_equal(USV_CONFLICT, migrate_check(f->db, why, sizeof(why)));
+    assert_non_null(strstr(why, "0002_add_updated_at"));
+    assert_int_equal(USV_CONFLICT, migrate_up(f->db, &applied));
+    assert_int_equal(0, applied);
+    assert_false(has_column(f->path, "users", "updated_at"));
 }
 
 static void
@@ -471,9 +559,54 @@ test_migrate_down_reverts_only_the_last_n(void **state)
     assert_int_equal(USV_OK, migrate_down(f->db, 1, &reverted));
     assert_int_equal(1, reverted);
     assert_int_equal(total - 1, n_records(f->path));
-    /* The newest one went; 0001 stays unless it was the only one. */
-    assert_int_equal(total > 1 ? MIGRATE_APPLIED : MIGRATE_PENDING,
-                     state_of(f->db, 1, NULL, 0));
+    /* The newest one (0002) went; 0001 stays. */
+    assert_int_equal(MIGRATE_APPLIED, state_of(f->db, 1, NULL, 0));
+    assert_int_equal(MIGRATE_PENDING, state_of(f->db, 2, NULL, 0));
+    assert_true(has_table(f->path, "users"));
+    assert_false(has_column(f->path, "users", "updated_at"));
+}
+
+static void
+test_migrate_0002_fills_updated_at_from_created_at_and_down_drops_it(void **state)
+{
+    struct fixture *f = *state;
+    char text[128];
+    unsigned applied = 12345;
+
+    /* A database at version 1 with rows, as a first-stage deployment left it. */
+    assert_int_equal(USV_OK, migrate_up(f->db, NULL));
+    assert_int_equal(USV_OK, migrate_down(f->db, 1, NULL));
+    assert_false(has_column(f->path, "users", "updated_at"));
+    exec_direct(f->path, "INSERT INTO users (login, first_name, last_name, created_at) VALUES"
+                         " ('Alice', 'Al\xC3\xAF" "ce \xF0\x9F\x98\x80', NULL,"
+                         "  '2026-01-02T03:04:05.123456Z'),"
+                         " ('bob', NULL, NULL, '2026-11-21T08:00:00.000001Z')");
+    assert_int_equal(USV_OK, migrate_up(f->db, &applied));
+    assert_int_equal(1, applied);
+    assert_true(has_column(f->path, "users", "updated_at"));
+    /* Every row: updated_at == created_at byte for byte; nothing else moved. */
+    assert_int_equal(0, int_direct(f->path, "SELECT COUNT(*) FROM users"
+                                            " WHERE updated_at IS NOT created_at"));
+    assert_int_equal(2, int_direct(f->path, "SELECT COUNT(*) FROM users"));
+    text_direct(f->path, "SELECT updated_at FROM users WHERE login = 'Alice'", text,
+                sizeof(text));
+    assert_string_equal("2026-01-02T03:04:05.123456Z", text);
+    text_direct(f->path, "SELECT first_name FROM users WHERE login = 'Alice'", text,
+                sizeof(text));
+    assert_string_equal("Al\xC3\xAF" "ce \xF0\x9F\x98\x80", text);
+    text_direct(f->path, "SELECT last_name FROM users WHERE login = 'Alice'", text,
+                sizeof(text));
+    assert_string_equal("<null>", text);
+    text_direct(f->path, "SELECT updated_at FROM users WHERE login = 'bob'", text,
+                sizeof(text));
+    assert_string_equal("2026-11-21T08:00:00.000001Z", text);
+    /* down removes the column and keeps the rows. */
+    assert_int_equal(USV_OK, migrate_down(f->db, 1, NULL));
+    assert_false(has_column(f->path, "users", "updated_at"));
+    assert_int_equal(2, int_direct(f->path, "SELECT COUNT(*) FROM users"));
+    text_direct(f->path, "SELECT created_at FROM users WHERE login = 'Alice'", text,
+                sizeof(text));
+    assert_string_equal("2026-01-02T03:04:05.123456Z", text);
 }
 
 static void
@@ -617,6 +750,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_migrate_sqlite_embeds_0001_create_users),
+        cmocka_unit_test(test_migrate_sqlite_embeds_0002_add_updated_at),
         T(test_migrate_up_applies_0001_and_records_it),
         T(test_migrate_up_creates_a_working_users_table),
         T(test_migrate_status_tells_pending_from_applied),
@@ -626,6 +760,8 @@ main(void)
         T(test_migrate_up_refuses_a_changed_migration),
         T(test_migrate_dirty_record_is_failed_and_blocks_up),
         T(test_migrate_dirty_record_of_an_applied_migration_is_failed),
+        T(test_migrate_dirty_0002_blocks_up_and_keeps_version_1),
+        T(test_migrate_0002_fills_updated_at_from_created_at_and_down_drops_it),
         T(test_migrate_down_reverts_and_removes_the_record),
         T(test_migrate_down_reverts_only_the_last_n),
         T(test_migrate_down_with_nothing_applied_does_nothing),

@@ -247,6 +247,24 @@ test_model_update_mode_does_not_require_login(void **state)
     expect_valid_mode("{\"first_name\":\"Bob\"}", ORM_FOR_UPDATE);
 }
 
+static void
+test_model_update_mode_applies_the_create_rules_to_present_keys(void **state)
+{
+    const struct field_error login_null[] = {{"login", "must be a string"}};
+    const struct field_error login_bad[] = {{"login", LOGIN_RULE}};
+    const struct field_error several[] = {
+        {"firstname", "unknown field"},
+        {"last_name", "must be a string or null"},
+    };
+
+    /* null clears a name, but a login cannot be cleared (PATCH: 422). */
+    expect_valid_mode("{\"first_name\":null,\"last_name\":null}", ORM_FOR_UPDATE);
+    expect_valid_mode("{\"login\":\"New.Login_1\"}", ORM_FOR_UPDATE);
+    expect_errors_mode("{\"login\":null}", ORM_FOR_UPDATE, login_null, 1);
+    expect_errors_mode("{\"login\":\"no spaces\"}", ORM_FOR_UPDATE, login_bad, 1);
+    expect_errors_mode("{\"firstname\":\"x\",\"last_name\":1}", ORM_FOR_UPDATE, several, 2);
+}
+
 /* ---- login ------------------------------------------------------------- */
 
 static void
@@ -430,14 +448,24 @@ test_model_created_at_is_read_only(void **state)
 }
 
 static void
+test_model_updated_at_is_read_only(void **state)
+{
+    expect_one_error("{\"login\":\"a\",\"updated_at\":\"2026-11-21T08:00:00Z\"}",
+                     "updated_at", "is read-only");
+    expect_one_error("{\"login\":\"a\",\"updated_at\":null}", "updated_at", "is read-only");
+}
+
+static void
 test_model_read_only_fields_are_rejected_in_update_mode(void **state)
 {
     const struct field_error want[] = {
         {"id", "is read-only"},
         {"created_at", "is read-only"},
+        {"updated_at", "is read-only"},
     };
 
-    expect_errors_mode("{\"id\":1,\"created_at\":\"x\"}", ORM_FOR_UPDATE, want, 2);
+    expect_errors_mode("{\"id\":1,\"created_at\":\"x\",\"updated_at\":\"y\"}",
+                       ORM_FOR_UPDATE, want, 3);
 }
 
 /* ---- several errors ---------------------------------------------------- */
@@ -483,9 +511,11 @@ test_model_users_metadata_matches_the_api(void **state)
     const struct orm_column *pk = orm_model_pk(&users_model);
     const struct orm_column *login = orm_model_column(&users_model, "login");
     const struct orm_column *first = orm_model_column(&users_model, "first_name");
+    const struct orm_column *created = orm_model_column(&users_model, "created_at");
+    const struct orm_column *updated = orm_model_column(&users_model, "updated_at");
 
     assert_string_equal("users", users_model.table);
-    assert_int_equal(5, users_model.n_columns);
+    assert_int_equal(6, users_model.n_columns);
     assert_string_equal("id", pk->name);
     assert_int_equal(ORM_INT64, pk->type);
     assert_non_null(login);
@@ -497,6 +527,21 @@ test_model_users_metadata_matches_the_api(void **state)
     assert_non_null(first);
     assert_true(first->flags & ORM_NULLABLE);
     assert_int_equal(30, first->max_chars);
+    assert_non_null(created);
+    assert_int_equal(ORM_TIMESTAMP, created->type);
+    assert_true(created->flags & ORM_READONLY);
+    assert_true(created->flags & ORM_CREATED_AT);
+    assert_false(created->flags & ORM_UPDATED_AT);
+    /* Second stage: updated_at, service-set on insert and on every change. */
+    assert_non_null(updated);
+    assert_int_equal(ORM_TIMESTAMP, updated->type);
+    assert_true(updated->flags & ORM_READONLY);
+    assert_true(updated->flags & ORM_UPDATED_AT);
+    assert_false(updated->flags & ORM_CREATED_AT);
+    assert_false(updated->flags & ORM_NULLABLE);
+    /* Column order is the JSON/SELECT order: updated_at comes last. */
+    assert_ptr_equal(&users_model.columns[5], updated);
+    assert_ptr_equal(&users_model.columns[4], created);
     assert_null(orm_model_column(&users_model, "firstname"));
 }
 
@@ -545,6 +590,7 @@ main(void)
         cmocka_unit_test(test_model_name_of_30_multibyte_characters_is_valid),
         cmocka_unit_test(test_model_name_accepts_u00a0_and_other_non_cc_characters),
         cmocka_unit_test(test_model_update_mode_does_not_require_login),
+        cmocka_unit_test(test_model_update_mode_applies_the_create_rules_to_present_keys),
         cmocka_unit_test(test_model_login_of_0_characters_is_invalid),
         cmocka_unit_test(test_model_login_of_31_characters_is_invalid),
         cmocka_unit_test(test_model_login_with_disallowed_characters_is_invalid),
@@ -562,6 +608,7 @@ main(void)
         cmocka_unit_test(test_model_unknown_field_is_invalid),
         cmocka_unit_test(test_model_id_is_read_only),
         cmocka_unit_test(test_model_created_at_is_read_only),
+        cmocka_unit_test(test_model_updated_at_is_read_only),
         cmocka_unit_test(test_model_read_only_fields_are_rejected_in_update_mode),
         cmocka_unit_test(test_model_several_errors_are_listed_in_key_order),
         cmocka_unit_test(test_model_key_order_is_the_clients_not_the_models),

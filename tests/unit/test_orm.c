@@ -5,7 +5,11 @@
  * Sessions (orm_transact commits on USV_OK, rolls back otherwise, always
  * gives the connection back), orm_insert and orm_find with users_model,
  * USV_NOT_FOUND, USV_CONFLICT for a login taken case-insensitively, and a
- * byte-exact round trip of emoji. What is on disk is checked with sqlite3
+ * byte-exact round trip of emoji. Second stage: updated_at, orm_update
+ * (only differing columns are written; no difference, no write),
+ * orm_delete, orm_find_many (keyset pages, has_more, the login filter) and
+ * ORM_TX_READ_REPLICA falling back to the primary. What is on disk is
+ * checked (and, to catch extra writes, tampered with) through sqlite3
  * directly, beside the ORM. */
 #include <dirent.h>
 #include <setjmp.h>
@@ -15,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -95,6 +100,9 @@ struct op {
     json_t *row;          /* new */
     unsigned calls;
     enum usv_err fail_with;   /* returned after a successful insert, if not USV_OK */
+    json_t *current;      /* borrowed: update_work's "row as read", or NULL to read it */
+    struct orm_page page;     /* list_work */
+    bool has_more;
 };
 
 static enum usv_err
@@ -132,6 +140,40 @@ delete_work(struct orm_session *s, void *arg)
     return orm_delete(s, &users_model, op->id);
 }
 
+/* Apply op->values to op->current (or, when NULL, to the row as read with
+ * a lock in this session, as the PATCH handler does). */
+static enum usv_err
+update_work(struct orm_session *s, void *arg)
+{
+    struct op *op = arg;
+    json_t *current = NULL;
+    enum usv_err rc = USV_OK;
+
+    op->calls++;
+    json_decref(op->row);
+    op->row = NULL;
+    if (op->current != NULL)
+        current = json_incref(op->current);
+    else
+        rc = orm_find(s, &users_model, op->id, true, &current);
+    if (rc == USV_OK)
+        rc = orm_update(s, &users_model, current, op->values, &op->row);
+    json_decref(current);
+    return rc;
+}
+
+static enum usv_err
+list_work(struct orm_session *s, void *arg)
+{
+    struct op *op = arg;
+
+    op->calls++;
+    json_decref(op->row);
+    op->row = NULL;
+    op->has_more = !op->has_more;   /* must be written on success */
+    return orm_find_many(s, &users_model, &op->page, &op->row, &op->has_more);
+}
+
 /* Insert @values in a session of its own; returns the session's result and
  * leaves the row (or NULL) in *@row. */
 static enum usv_err
@@ -151,6 +193,21 @@ find(struct orm_db *db, int64_t id, json_t **row)
     enum usv_err rc = orm_transact(db, ORM_TX_READ, find_work, &op);
 
     *row = op.row;
+    return rc;
+}
+
+/* Update user @id with the JSON text @changes; the new row in *@row. */
+static enum usv_err
+update(struct orm_db *db, int64_t id, const char *changes, json_t **row)
+{
+    json_t *values = json_loads(changes, 0, NULL);
+    struct op op = {.values = values, .id = id};
+    enum usv_err rc;
+
+    assert_non_null(values);
+    rc = orm_transact(db, ORM_TX_WRITE, update_work, &op);
+    *row = op.row;
+    json_decref(values);
     return rc;
 }
 
@@ -215,6 +272,59 @@ is_canonical_stamp(const char *s)
            is_digits(s + 17, 2) && s[19] == '.' && is_digits(s + 20, 6) && s[26] == 'Z';
 }
 
+/* Run @sql on the file directly (an operator's or another writer's change). */
+static void
+exec_direct(const char *path, const char *sql)
+{
+    sqlite3 *db = open_direct(path);
+    char *err = NULL;
+
+    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
+        print_error("%s: %s\n", sql, err != NULL ? err : "?");
+        sqlite3_free(err);
+        sqlite3_close(db);
+        fail();
+    }
+    sqlite3_close(db);
+}
+
+/* The first column of the first row of @sql as text ("<null>" for NULL). */
+static void
+text_direct(const char *path, const char *sql, char *out, size_t len)
+{
+    sqlite3 *db = open_direct(path);
+    sqlite3_stmt *st = NULL;
+    const unsigned char *v;
+
+    assert_int_equal(SQLITE_OK, sqlite3_prepare_v2(db, sql, -1, &st, NULL));
+    assert_int_equal(SQLITE_ROW, sqlite3_step(st));
+    v = sqlite3_column_text(st, 0);
+    snprintf(out, len, "%s", v != NULL ? (const char *)v : "<null>");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+static const char *
+str_of(json_t *row, const char *key)
+{
+    return json_string_value(json_object_get(row, key));
+}
+
+static int64_t
+id_of(json_t *row)
+{
+    return json_integer_value(json_object_get(row, "id"));
+}
+
+/* Let the clock move on, so a new stamp cannot equal an old one. */
+static void
+tick(void)
+{
+    const struct timespec ts = {.tv_sec = 0, .tv_nsec = 2 * 1000 * 1000};
+
+    nanosleep(&ts, NULL);
+}
+
 static void
 assert_in_use_zero(struct orm_db *db)
 {
@@ -258,7 +368,7 @@ test_orm_insert_returns_the_row_with_id_and_created_at(void **state)
 
     assert_int_equal(USV_OK, insert(f->db, values, &row));
     assert_non_null(row);
-    assert_int_equal(5, json_object_size(row));
+    assert_int_equal(6, json_object_size(row));
     assert_true(json_is_integer(json_object_get(row, "id")));
     assert_int_equal(1, json_integer_value(json_object_get(row, "id")));
     assert_string_equal("alice", json_string_value(json_object_get(row, "login")));
@@ -270,6 +380,9 @@ test_orm_insert_returns_the_row_with_id_and_created_at(void **state)
     if (!is_canonical_stamp(created_at))
         fail_msg("created_at \"%s\" is not YYYY-MM-DDTHH:MM:SS.ffffffZ",
                  created_at != NULL ? created_at : "(null)");
+    /* At creation updated_at is created_at, byte for byte. */
+    assert_non_null(str_of(row, "updated_at"));
+    assert_string_equal(created_at, str_of(row, "updated_at"));
     assert_int_equal(1, count_users(f->path));
     assert_in_use_zero(f->db);
     json_decref(row);
@@ -484,6 +597,505 @@ test_orm_ids_increase_and_are_never_reused(void **state)
     json_decref(c);
 }
 
+/* ---- orm_update ---------------------------------------------------------- */
+
+static void
+test_orm_update_writes_the_change_and_sets_updated_at(void **state)
+{
+    struct fixture *f = *state;
+    json_t *values = user("frank", "Frank", "Old");
+    json_t *inserted = NULL, *updated = NULL, *found = NULL;
+    char disk[64];
+
+    assert_int_equal(USV_OK, insert(f->db, values, &inserted));
+    tick();
+    assert_int_equal(USV_OK, update(f->db, id_of(inserted), "{\"last_name\":\"New\"}",
+                                    &updated));
+    assert_non_null(updated);
+    assert_int_equal(6, json_object_size(updated));
+    assert_int_equal(id_of(inserted), id_of(updated));
+    assert_string_equal("frank", str_of(updated, "login"));
+    assert_string_equal("Frank", str_of(updated, "first_name"));
+    assert_string_equal("New", str_of(updated, "last_name"));
+    /* created_at never moves; updated_at is a new, later canonical stamp. */
+    assert_string_equal(str_of(inserted, "created_at"), str_of(updated, "created_at"));
+    assert_true(is_canonical_stamp(str_of(updated, "updated_at")));
+    assert_true(strcmp(str_of(updated, "updated_at"), str_of(inserted, "updated_at")) > 0);
+    /* The returned row is the stored one. */
+    assert_int_equal(USV_OK, find(f->db, id_of(inserted), &found));
+    assert_true(json_equal(updated, found));
+    text_direct(f->path, "SELECT last_name FROM users", disk, sizeof(disk));
+    assert_string_equal("New", disk);
+    assert_in_use_zero(f->db);
+    json_decref(inserted);
+    json_decref(updated);
+    json_decref(found);
+    json_decref(values);
+}
+
+static void
+test_orm_update_null_clears_a_name(void **state)
+{
+    struct fixture *f = *state;
+    json_t *values = user("gina", "Gina", "Lollo");
+    json_t *inserted = NULL, *updated = NULL;
+    char disk[64];
+
+    assert_int_equal(USV_OK, insert(f->db, values, &inserted));
+    assert_int_equal(USV_OK, update(f->db, id_of(inserted), "{\"first_name\":null}", &updated));
+    assert_true(json_is_null(json_object_get(updated, "first_name")));
+    assert_string_equal("Lollo", str_of(updated, "last_name"));
+    text_direct(f->path, "SELECT first_name FROM users", disk, sizeof(disk));
+    assert_string_equal("<null>", disk);
+    json_decref(inserted);
+    json_decref(updated);
+    json_decref(values);
+}
+
+/* The row the session read says first_name "Hal"; the file was changed
+ * behind it to "Tampered". A change that names first_name with the value
+ * read ("Hal") and last_name with a new one must write last_name only: were
+ * first_name written too, "Tampered" would be overwritten with "Hal". */
+static void
+test_orm_update_writes_only_the_columns_that_differ(void **state)
+{
+    struct fixture *f = *state;
+    json_t *values = user("hal", "Hal", "Nine");
+    json_t *inserted = NULL;
+    json_t *changes = json_pack("{s:s, s:s, s:s}", "login", "hal", "first_name", "Hal",
+                                "last_name", "Ten");
+    struct op op = {.values = changes};
+    char disk[64];
+
+    assert_int_equal(USV_OK, insert(f->db, values, &inserted));
+    op.id = id_of(inserted);
+    op.current = inserted;
+    exec_direct(f->path, "UPDATE users SET first_name = 'Tampered', login = 'HAL'");
+    assert_int_equal(USV_OK, orm_transact(f->db, ORM_TX_WRITE, update_work, &op));
+    text_direct(f->path, "SELECT first_name FROM users", disk, sizeof(disk));
+    assert_string_equal("Tampered", disk);
+    text_direct(f->path, "SELECT login FROM users", disk, sizeof(disk));
+    assert_string_equal("HAL", disk);
+    text_direct(f->path, "SELECT last_name FROM users", disk, sizeof(disk));
+    assert_string_equal("Ten", disk);
+    /* The result is the row as now stored, not the caller's idea of it. */
+    assert_string_equal("Tampered", str_of(op.row, "first_name"));
+    assert_string_equal("Ten", str_of(op.row, "last_name"));
+    json_decref(op.row);
+    json_decref(changes);
+    json_decref(inserted);
+    json_decref(values);
+}
+
+/* Nothing differs: no UPDATE at all (the tampered file stays as it is),
+ * the result is @current itself, and updated_at does not move. */
+static void
+test_orm_update_with_nothing_different_writes_nothing(void **state)
+{
+    struct fixture *f = *state;
+    json_t *values = user("ivy", "Ivy", NULL);
+    json_t *inserted = NULL;
+    static const char *const same[] = {
+        "{}",
+        "{\"login\":\"ivy\"}",
+        "{\"login\":\"ivy\",\"first_name\":\"Ivy\",\"last_name\":null}",
+        "{\"last_name\":null}",
+    };
+    char disk[64], stamp[64];
+
+    assert_int_equal(USV_OK, insert(f->db, values, &inserted));
+    exec_direct(f->path, "UPDATE users SET first_name = 'Tampered',"
+                         " updated_at = '2000-01-01T00:00:00.000000Z'");
+    for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+        json_t *changes = json_loads(same[i], 0, NULL);
+        struct op op = {.values = changes, .id = id_of(inserted), .current = inserted};
+
+        assert_non_null(changes);
+        tick();
+        assert_int_equal(USV_OK, orm_transact(f->db, ORM_TX_WRITE, update_work, &op));
+        assert_ptr_equal(inserted, op.row);   /* @current itself, a new reference */
+        assert_true(json_equal(inserted, op.row));
+        json_decref(op.row);
+        json_decref(changes);
+        text_direct(f->path, "SELECT first_name FROM users", disk, sizeof(disk));
+        assert_string_equal("Tampered", disk);
+        text_direct(f->path, "SELECT updated_at FROM users", stamp, sizeof(stamp));
+        assert_string_equal("2000-01-01T00:00:00.000000Z", stamp);
+    }
+    /* The same, through a locked read (the PATCH path): updated_at stays. */
+    {
+        json_t *before = NULL, *after = NULL;
+
+        assert_int_equal(USV_OK, find(f->db, id_of(inserted), &before));
+        tick();
+        assert_int_equal(USV_OK, update(f->db, id_of(inserted),
+                                        "{\"first_name\":\"Tampered\",\"login\":\"ivy\"}",
+                                        &after));
+        assert_true(json_equal(before, after));
+        assert_string_equal("2000-01-01T00:00:00.000000Z", str_of(after, "updated_at"));
+        json_decref(before);
+        json_decref(after);
+    }
+    assert_in_use_zero(f->db);
+    json_decref(inserted);
+    json_decref(values);
+}
+
+static void
+test_orm_update_login_case_change_is_a_change(void **state)
+{
+    struct fixture *f = *state;
+    json_t *values = user("a", NULL, NULL);
+    json_t *inserted = NULL, *updated = NULL;
+    char disk[64];
+
+    assert_int_equal(USV_OK, insert(f->db, values, &inserted));
+    tick();
+    assert_int_equal(USV_OK, update(f->db, id_of(inserted), "{\"login\":\"A\"}", &updated));
+    assert_string_equal("A", str_of(updated, "login"));
+    assert_true(strcmp(str_of(updated, "updated_at"), str_of(inserted, "updated_at")) > 0);
+    text_direct(f->path, "SELECT login FROM users", disk, sizeof(disk));
+    assert_string_equal("A", disk);   /* stored exactly as given */
+    json_decref(inserted);
+    json_decref(updated);
+    json_decref(values);
+}
+
+static void
+test_orm_update_to_a_login_taken_case_insensitively_is_a_conflict(void **state)
+{
+    struct fixture *f = *state;
+    json_t *a = user("jack", NULL, NULL), *b = user("jill", "Jill", NULL);
+    json_t *ra = NULL, *rb = NULL, *row = NULL, *found = NULL;
+
+    assert_int_equal(USV_OK, insert(f->db, a, &ra));
+    assert_int_equal(USV_OK, insert(f->db, b, &rb));
+    assert_int_equal(USV_CONFLICT,
+                     update(f->db, id_of(rb), "{\"login\":\"JACK\",\"first_name\":\"X\"}", &row));
+    assert_null(row);
+    /* Rolled back: jill is unchanged. */
+    assert_int_equal(USV_OK, find(f->db, id_of(rb), &found));
+    assert_true(json_equal(rb, found));
+    assert_in_use_zero(f->db);
+    json_decref(found);
+    json_decref(ra);
+    json_decref(rb);
+    json_decref(a);
+    json_decref(b);
+}
+
+static void
+test_orm_update_of_a_missing_row_is_not_found(void **state)
+{
+    struct fixture *f = *state;
+    json_t *row = NULL;
+
+    assert_int_equal(USV_NOT_FOUND, update(f->db, 42, "{\"first_name\":\"x\"}", &row));
+    assert_null(row);
+    assert_in_use_zero(f->db);
+}
+
+/* ---- orm_delete ---------------------------------------------------------- */
+
+static void
+test_orm_delete_removes_only_that_row(void **state)
+{
+    struct fixture *f = *state;
+    json_t *a = user("kim", NULL, NULL), *b = user("lee", NULL, NULL);
+    json_t *ra = NULL, *rb = NULL, *row = NULL;
+    struct op del = {0};
+
+    assert_int_equal(USV_OK, insert(f->db, a, &ra));
+    assert_int_equal(USV_OK, insert(f->db, b, &rb));
+    del.id = id_of(ra);
+    assert_int_equal(USV_OK, orm_transact(f->db, ORM_TX_WRITE, delete_work, &del));
+    assert_int_equal(1, count_users(f->path));
+    assert_int_equal(USV_NOT_FOUND, find(f->db, id_of(ra), &row));
+    assert_null(row);
+    assert_int_equal(USV_OK, find(f->db, id_of(rb), &row));
+    json_decref(row);
+    /* Again, and of an id that never was: not found, nothing deleted. */
+    assert_int_equal(USV_NOT_FOUND, orm_transact(f->db, ORM_TX_WRITE, delete_work, &del));
+    del.id = INT64_MAX;
+    assert_int_equal(USV_NOT_FOUND, orm_transact(f->db, ORM_TX_WRITE, delete_work, &del));
+    assert_int_equal(1, count_users(f->path));
+    /* The login is free again, under a new id. */
+    assert_int_equal(USV_OK, insert(f->db, a, &row));
+    assert_true(id_of(row) > id_of(rb));
+    assert_in_use_zero(f->db);
+    json_decref(row);
+    json_decref(ra);
+    json_decref(rb);
+    json_decref(a);
+    json_decref(b);
+}
+
+/* ---- orm_find_many ------------------------------------------------------- */
+
+/* Insert users u1..u@n; their ids into @ids. */
+static void
+insert_n(struct orm_db *db, size_t n, int64_t *ids)
+{
+    for (size_t i = 0; i < n; i++) {
+        char login[16];
+        json_t *v, *row = NULL;
+
+        snprintf(login, sizeof(login), "u%zu", i + 1);
+        v = user(login, NULL, NULL);
+        assert_int_equal(USV_OK, insert(db, v, &row));
+        ids[i] = id_of(row);
+        if (i > 0)
+            assert_true(ids[i] > ids[i - 1]);
+        json_decref(row);
+        json_decref(v);
+    }
+}
+
+/* Read the page (@after, @limit[, login = @login]) and expect exactly the
+ * ids @want (n of them) and @more. */
+static void
+expect_page(struct orm_db *db, int64_t after, unsigned limit, const char *login,
+            const int64_t *want, size_t n, bool more)
+{
+    for (int prior = 0; prior < 2; prior++) {
+        struct op op = {.page = {.after = after, .limit = limit}, .has_more = prior};
+
+        if (login != NULL) {
+            op.page.column = "login";
+            op.page.value = login;
+        }
+        assert_int_equal(USV_OK, orm_transact(db, ORM_TX_READ, list_work, &op));
+        assert_non_null(op.row);
+        assert_true(json_is_array(op.row));
+        if (json_array_size(op.row) != n) {
+            char *dump = json_dumps(op.row, 0);
+
+            print_error("after=%lld limit=%u: expected %zu rows, got %s\n", (long long)after,
+                        limit, n, dump);
+            free(dump);
+            fail();
+        }
+        for (size_t i = 0; i < n; i++) {
+            json_t *row = json_array_get(op.row, i);
+
+            assert_int_equal(want[i], id_of(row));
+            assert_int_equal(6, json_object_size(row));
+        }
+        if (op.has_more != more)
+            fail_msg("after=%lld limit=%u: has_more is %d, expected %d", (long long)after,
+                     limit, op.has_more, more);
+        json_decref(op.row);
+    }
+}
+
+static void
+test_orm_find_many_pages_by_key_in_order(void **state)
+{
+    struct fixture *f = *state;
+    int64_t id[6];
+    struct op del = {0};
+
+    expect_page(f->db, 0, 20, NULL, NULL, 0, false);   /* empty table */
+    insert_n(f->db, 6, id);
+    /* A gap in the keys: id[2] is gone. */
+    del.id = id[2];
+    assert_int_equal(USV_OK, orm_transact(f->db, ORM_TX_WRITE, delete_work, &del));
+
+    expect_page(f->db, 0, 2, NULL, (int64_t[]){id[0], id[1]}, 2, true);
+    expect_page(f->db, id[1], 2, NULL, (int64_t[]){id[3], id[4]}, 2, true);
+    expect_page(f->db, id[4], 2, NULL, (int64_t[]){id[5]}, 1, false);
+    /* after a deleted key: the next greater one. */
+    expect_page(f->db, id[2], 1, NULL, (int64_t[]){id[3]}, 1, true);
+    expect_page(f->db, id[1], 100, NULL, (int64_t[]){id[3], id[4], id[5]}, 3, false);
+    expect_page(f->db, 0, 100, NULL, (int64_t[]){id[0], id[1], id[3], id[4], id[5]}, 5, false);
+    expect_page(f->db, id[5], 20, NULL, NULL, 0, false);
+    expect_page(f->db, INT64_MAX, 20, NULL, NULL, 0, false);
+}
+
+static void
+test_orm_find_many_has_more_exactly_when_a_row_follows(void **state)
+{
+    struct fixture *f = *state;
+    int64_t id[5];
+
+    insert_n(f->db, 5, id);
+    /* A full last page has nothing after it. */
+    expect_page(f->db, 0, 5, NULL, id, 5, false);
+    expect_page(f->db, 0, 4, NULL, id, 4, true);
+    expect_page(f->db, id[3], 1, NULL, (int64_t[]){id[4]}, 1, false);
+    expect_page(f->db, id[2], 1, NULL, (int64_t[]){id[3]}, 1, true);
+    expect_page(f->db, id[2], 2, NULL, (int64_t[]){id[3], id[4]}, 2, false);
+    expect_page(f->db, 0, 1, NULL, id, 1, true);
+}
+
+static void
+test_orm_find_many_filters_by_login_case_insensitively(void **state)
+{
+    struct fixture *f = *state;
+    json_t *v = user("Mixed.Case_1", "M", NULL), *row = NULL;
+    int64_t id[2], mixed;
+
+    insert_n(f->db, 2, id);
+    assert_int_equal(USV_OK, insert(f->db, v, &row));
+    mixed = id_of(row);
+    json_decref(row);
+
+    expect_page(f->db, 0, 20, "Mixed.Case_1", &mixed, 1, false);
+    expect_page(f->db, 0, 20, "mixed.case_1", &mixed, 1, false);
+    expect_page(f->db, 0, 20, "MIXED.CASE_1", &mixed, 1, false);
+    expect_page(f->db, 0, 1, "mixed.CASE_1", &mixed, 1, false);
+    expect_page(f->db, 0, 20, "u1", id, 1, false);
+    /* Exact, not a prefix or pattern match. */
+    expect_page(f->db, 0, 20, "Mixed.Case_", NULL, 0, false);
+    expect_page(f->db, 0, 20, "Mixed.Case_1 ", NULL, 0, false);
+    expect_page(f->db, 0, 20, "Mixed%", NULL, 0, false);
+    expect_page(f->db, 0, 20, "u", NULL, 0, false);
+    /* The filter combines with the key. */
+    expect_page(f->db, mixed, 20, "mixed.case_1", NULL, 0, false);
+    expect_page(f->db, mixed - 1, 20, "mixed.case_1", &mixed, 1, false);
+    json_decref(v);
+}
+
+/* ---- ORM_TX_READ_REPLICA ------------------------------------------------- */
+
+/* A second SQLite file with the schema (migrated through an orm_db of its own). */
+static void
+make_replica_file(const char *path)
+{
+    const struct orm_db_options opts = {.pool_size = 1, .pool_timeout_ms = 30000};
+    struct orm_db *db = NULL;
+    char url[256];
+
+    snprintf(url, sizeof(url), "sqlite:%s", path);
+    assert_int_equal(USV_OK, orm_db_open(url, models, 1, &opts, &db));
+    assert_int_equal(USV_OK, migrate_up(db, NULL));
+    orm_db_close(db);
+}
+
+static enum usv_err
+find_replica(struct orm_db *db, int64_t id, json_t **row)
+{
+    struct op op = {.id = id};
+    enum usv_err rc = orm_transact(db, ORM_TX_READ_REPLICA, find_work, &op);
+
+    *row = op.row;
+    return rc;
+}
+
+static void
+test_orm_read_replica_falls_back_to_the_primary_for_a_missing_row(void **state)
+{
+    struct fixture *f = *state;
+    char replica_path[200], primary_url[256], replica_url[256];
+    struct orm_db_options opts = {.pool_size = 1, .pool_timeout_ms = 30000};
+    struct orm_pool_stats rs;
+    struct orm_db *db = NULL;
+    json_t *values = user("nora", "Nora", NULL);
+    json_t *inserted = NULL, *row = NULL;
+
+    snprintf(replica_path, sizeof(replica_path), "%s/replica.db", f->dir);
+    make_replica_file(replica_path);
+    snprintf(primary_url, sizeof(primary_url), "sqlite:%s", f->path);
+    snprintf(replica_url, sizeof(replica_url), "sqlite:%s", replica_path);
+    opts.replica_url = replica_url;
+    assert_int_equal(USV_OK, orm_db_open(primary_url, models, 1, &opts, &db));
+    assert_true(orm_db_replica_stats(db, &rs));
+
+    /* Written to the primary only: the replica "lags" and lacks the row. */
+    assert_int_equal(USV_OK, insert(db, values, &inserted));
+    assert_int_equal(USV_OK, find_replica(db, id_of(inserted), &row));
+    assert_non_null(row);
+    assert_true(json_equal(inserted, row));
+    json_decref(row);
+    row = NULL;
+    /* The replica was asked first. */
+    assert_true(orm_db_replica_stats(db, &rs));
+    assert_true(rs.acquired >= 1);
+    assert_int_equal(0, rs.in_use);
+
+    /* A row only the replica holds is served by the replica: it is read
+     * first (this is what makes the fallback above a fallback). */
+    exec_direct(replica_path, "INSERT INTO users (id, login, created_at, updated_at) VALUES"
+                              " (777, 'only.replica', '2026-01-02T03:04:05.123456Z',"
+                              " '2026-01-02T03:04:05.123456Z')");
+    assert_int_equal(USV_OK, find_replica(db, 777, &row));
+    assert_string_equal("only.replica", str_of(row, "login"));
+    json_decref(row);
+    row = NULL;
+    /* ...and plain reads never touch it. */
+    assert_int_equal(USV_NOT_FOUND, find(db, 777, &row));
+    assert_null(row);
+    /* Missing everywhere: not found. */
+    assert_int_equal(USV_NOT_FOUND, find_replica(db, 4242, &row));
+    assert_null(row);
+    assert_in_use_zero(db);
+    orm_db_close(db);
+    json_decref(inserted);
+    json_decref(values);
+}
+
+static void
+test_orm_read_replica_that_cannot_be_opened_serves_reads_from_the_primary(void **state)
+{
+    struct fixture *f = *state;
+    char primary_url[200];
+    struct orm_db_options opts = {.pool_size = 1, .pool_timeout_ms = 30000,
+                                  .replica_url = "sqlite:/nonexistent-dir/x.db"};
+    struct orm_pool_stats rs;
+    struct orm_db *db = NULL;
+    json_t *values = user("olga", NULL, NULL);
+    json_t *inserted = NULL, *row = NULL;
+
+    snprintf(primary_url, sizeof(primary_url), "sqlite:%s", f->path);
+    assert_int_equal(USV_OK, orm_db_open(primary_url, models, 1, &opts, &db));
+    assert_int_equal(USV_OK, insert(db, values, &inserted));
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(USV_OK, find_replica(db, id_of(inserted), &row));
+        assert_true(json_equal(inserted, row));
+        json_decref(row);
+        row = NULL;
+    }
+    assert_int_equal(USV_NOT_FOUND, find_replica(db, id_of(inserted) + 1, &row));
+    assert_null(row);
+    assert_true(orm_db_replica_stats(db, &rs));
+    assert_true(rs.connect_failures >= 1);   /* it was tried */
+    assert_int_equal(0, rs.in_use);
+    assert_in_use_zero(db);
+    orm_db_close(db);
+    json_decref(inserted);
+    json_decref(values);
+}
+
+static void
+test_orm_read_replica_mode_without_a_replica_reads_the_primary(void **state)
+{
+    struct fixture *f = *state;
+    struct orm_pool_stats rs;
+    json_t *values = user("pia", NULL, NULL);
+    json_t *inserted = NULL, *row = NULL;
+
+    assert_false(orm_db_replica_stats(f->db, &rs));
+    assert_int_equal(USV_OK, insert(f->db, values, &inserted));
+    assert_int_equal(USV_OK, find_replica(f->db, id_of(inserted), &row));
+    assert_true(json_equal(inserted, row));
+    json_decref(row);
+    json_decref(inserted);
+    json_decref(values);
+}
+
+static void
+test_orm_replica_of_another_backend_is_refused(void **state)
+{
+    const struct orm_db_options opts = {.pool_size = 1, .pool_timeout_ms = 10,
+                                        .replica_url = "postgres://u@127.0.0.1:1/x"};
+    struct orm_db *const untouched = (struct orm_db *)(uintptr_t)0x5A5A5A50u;
+    struct orm_db *db = untouched;
+
+    assert_int_equal(USV_BAD_REQUEST,
+                     orm_db_open("sqlite::memory:", models, 1, &opts, &db));
+    assert_ptr_equal(untouched, db);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -501,6 +1113,21 @@ main(void)
         T(test_orm_transact_is_unavailable_when_no_connection_frees),
         T(test_orm_emoji_round_trip_byte_exact),
         T(test_orm_ids_increase_and_are_never_reused),
+        T(test_orm_update_writes_the_change_and_sets_updated_at),
+        T(test_orm_update_null_clears_a_name),
+        T(test_orm_update_writes_only_the_columns_that_differ),
+        T(test_orm_update_with_nothing_different_writes_nothing),
+        T(test_orm_update_login_case_change_is_a_change),
+        T(test_orm_update_to_a_login_taken_case_insensitively_is_a_conflict),
+        T(test_orm_update_of_a_missing_row_is_not_found),
+        T(test_orm_delete_removes_only_that_row),
+        T(test_orm_find_many_pages_by_key_in_order),
+        T(test_orm_find_many_has_more_exactly_when_a_row_follows),
+        T(test_orm_find_many_filters_by_login_case_insensitively),
+        T(test_orm_read_replica_falls_back_to_the_primary_for_a_missing_row),
+        T(test_orm_read_replica_that_cannot_be_opened_serves_reads_from_the_primary),
+        T(test_orm_read_replica_mode_without_a_replica_reads_the_primary),
+        cmocka_unit_test(test_orm_replica_of_another_backend_is_refused),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

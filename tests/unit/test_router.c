@@ -266,11 +266,11 @@ nop_handler(struct http_req *req, json_t **out)
 }
 
 static const struct route local_routes[] = {
-    {"POST", "/items", nop_handler},
-    {"GET", "/items/{id}", nop_handler},
-    {"PUT", "/items/{id}", nop_handler},
-    {"DELETE", "/items/{id}", nop_handler},
-    {"GET", "/items/{id}/parts/{part}", nop_handler},
+    {.method = "POST", .pattern = "/items", .handler = nop_handler},
+    {.method = "GET", .pattern = "/items/{id}", .handler = nop_handler},
+    {.method = "PUT", .pattern = "/items/{id}", .handler = nop_handler},
+    {.method = "DELETE", .pattern = "/items/{id}", .handler = nop_handler},
+    {.method = "GET", .pattern = "/items/{id}/parts/{part}", .handler = nop_handler},
 };
 
 static void

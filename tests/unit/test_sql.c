@@ -29,7 +29,7 @@
 
 extern const struct orm_backend orm_backend_sqlite;
 
-#define USERS_COLUMNS "id, login, first_name, last_name, created_at"
+#define USERS_COLUMNS "id, login, first_name, last_name, created_at, updated_at"
 
 /* Build @op on @m for @be into a fresh string; the caller frees it. */
 static char *
@@ -68,8 +68,8 @@ static void
 test_sql_sqlite_insert_statement(void **state)
 {
     expect_sql(&orm_backend_sqlite, &users_model, ORM_OP_INSERT,
-               "INSERT INTO users (login, first_name, last_name, created_at)"
-               " VALUES (?, ?, ?, ?) RETURNING " USERS_COLUMNS);
+               "INSERT INTO users (login, first_name, last_name, created_at, updated_at)"
+               " VALUES (?, ?, ?, ?, ?) RETURNING " USERS_COLUMNS);
 }
 
 static void
@@ -140,15 +140,19 @@ expect_update(const struct orm_backend *be, const struct orm_model *m, unsigned 
 static void
 test_sql_sqlite_update_statements_follow_the_mask(void **state)
 {
-    /* Writable columns, in model order: login (bit 0), first_name, last_name. */
+    /* Writable columns, in model order: login (bit 0), first_name, last_name.
+     * updated_at is not writable by a client but is set by every UPDATE. */
     expect_update(&orm_backend_sqlite, &users_model, 1u << 0,
-                  "UPDATE users SET login = ? WHERE id = ?");
+                  "UPDATE users SET login = ?, updated_at = ? WHERE id = ?");
+    expect_update(&orm_backend_sqlite, &users_model, 1u << 1,
+                  "UPDATE users SET first_name = ?, updated_at = ? WHERE id = ?");
     expect_update(&orm_backend_sqlite, &users_model, 1u << 2,
-                  "UPDATE users SET last_name = ? WHERE id = ?");
+                  "UPDATE users SET last_name = ?, updated_at = ? WHERE id = ?");
     expect_update(&orm_backend_sqlite, &users_model, (1u << 1) | (1u << 2),
-                  "UPDATE users SET first_name = ?, last_name = ? WHERE id = ?");
+                  "UPDATE users SET first_name = ?, last_name = ?, updated_at = ? WHERE id = ?");
     expect_update(&orm_backend_sqlite, &users_model, 7,
-                  "UPDATE users SET login = ?, first_name = ?, last_name = ? WHERE id = ?");
+                  "UPDATE users SET login = ?, first_name = ?, last_name = ?, updated_at = ?"
+                  " WHERE id = ?");
 }
 
 static void
@@ -159,6 +163,7 @@ test_sql_writable_columns_are_neither_key_nor_read_only(void **state)
     assert_true(orm_column_is_writable(orm_model_column(&users_model, "first_name")));
     assert_true(orm_column_is_writable(orm_model_column(&users_model, "last_name")));
     assert_false(orm_column_is_writable(orm_model_column(&users_model, "created_at")));
+    assert_false(orm_column_is_writable(orm_model_column(&users_model, "updated_at")));
 }
 
 static void
@@ -189,7 +194,7 @@ static void
 test_sql_sqlite_statements_hold_placeholders_and_no_literals(void **state)
 {
     static const size_t n_params[ORM_OP_COUNT_] = {
-        [ORM_OP_INSERT] = 4, [ORM_OP_FIND] = 1, [ORM_OP_FIND_LOCK] = 1,
+        [ORM_OP_INSERT] = 5, [ORM_OP_FIND] = 1, [ORM_OP_FIND_LOCK] = 1,
         [ORM_OP_LIST] = 2, [ORM_OP_DELETE] = 1,
     };
     struct strbuf b;
@@ -210,8 +215,10 @@ test_sql_sqlite_statements_hold_placeholders_and_no_literals(void **state)
     for (unsigned mask = 1; mask < 8; mask++) {
         strbuf_reset(&b);
         orm_sql_build_update(&orm_backend_sqlite, &users_model, mask, &b);
+        /* The changed columns, updated_at, and the key. */
         expect_no_literals(strbuf_str(&b),
-                           1u + (mask & 1u) + ((mask >> 1) & 1u) + ((mask >> 2) & 1u));
+                           2u + (mask & 1u) + ((mask >> 1) & 1u) + ((mask >> 2) & 1u));
+        assert_non_null(strstr(strbuf_str(&b), ", updated_at = ? WHERE id = ?"));
     }
     strbuf_finish(&b);
 }
@@ -331,7 +338,8 @@ test_sql_list_by_a_nocase_column_uses_the_dialects_case_rule(void **state)
 
     strbuf_init(&b);
     orm_sql_build_list_by(&fake_backend, &users_model, 1, &b);
-    assert_string_equal("SELECT id, login, first_name, last_name, fmt(created_at) FROM users"
+    assert_string_equal("SELECT id, login, first_name, last_name, fmt(created_at),"
+                        " fmt(updated_at) FROM users"
                         " WHERE id > $1::i AND lower(login) = lower($2) ORDER BY id"
                         " LIMIT $3::i", strbuf_str(&b));
     strbuf_finish(&b);
@@ -357,9 +365,12 @@ static void
 test_sql_users_in_a_numbered_dialect(void **state)
 {
     expect_sql(&fake_backend_returning, &users_model, ORM_OP_INSERT,
-               "INSERT INTO users (login, first_name, last_name, created_at)"
-               " VALUES ($1, $2, $3, $4::ts)"
-               " RETURNING id, login, first_name, last_name, fmt(created_at)");
+               "INSERT INTO users (login, first_name, last_name, created_at, updated_at)"
+               " VALUES ($1, $2, $3, $4::ts, $5::ts)"
+               " RETURNING id, login, first_name, last_name, fmt(created_at),"
+               " fmt(updated_at)");
+    expect_update(&fake_backend_returning, &users_model, 1u << 1,
+                  "UPDATE users SET first_name = $1, updated_at = $2::ts WHERE id = $3");
 }
 
 /* ---- run time: values are bound, never spliced -------------------------- */
@@ -545,14 +556,15 @@ test_sql_values_never_appear_in_executed_sql(void **state)
     upd.values = json_pack("{s:s}", "first_name", SENTINEL_NEW);
     assert_int_equal(USV_OK, orm_transact(db, ORM_TX_WRITE, update_work, &upd));
     assert_string_equal(SENTINEL_NEW, json_string_value(json_object_get(upd.row, "first_name")));
+    assert_non_null(json_string_value(json_object_get(upd.row, "updated_at")));
 
     text = strbuf_str(&traced);
     /* The trace saw the statements (so the checks below can fail)... */
     assert_non_null(strstr(text, "INSERT INTO users (login, first_name, last_name, "
-                                 "created_at) VALUES (?, ?, ?, ?)"));
+                                 "created_at, updated_at) VALUES (?, ?, ?, ?, ?)"));
     assert_non_null(strstr(text, "SELECT " USERS_COLUMNS " FROM users WHERE id = ?"));
     assert_non_null(strstr(text, "AND login = ? ORDER BY id LIMIT ?"));
-    assert_non_null(strstr(text, "UPDATE users SET first_name = ? WHERE id = ?"));
+    assert_non_null(strstr(text, "UPDATE users SET first_name = ?, updated_at = ? WHERE id = ?"));
     /* ...and none of them carried a value. */
     assert_null(strstr(text, SENTINEL_LOGIN));
     assert_null(strstr(text, "sentinel.LOGIN_4711"));
@@ -562,6 +574,7 @@ test_sql_values_never_appear_in_executed_sql(void **state)
     assert_null(strstr(text, "O'Hara"));
     assert_null(strstr(text, "\xF0\x9F\x98\x80"));
     assert_null(strstr(text, created_at));
+    assert_null(strstr(text, json_string_value(json_object_get(upd.row, "updated_at"))));
 
     json_decref(ins.values);
     json_decref(ins.row);
