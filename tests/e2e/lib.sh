@@ -23,7 +23,8 @@
 #   server    start_server [ARGS], launch_server ARGS, stop_server, new_database,
 #             db_exec SQL, free_port, server_alive
 #   HTTP      request METHOD PATH [CURL ARGS], get PATH, post PATH BODY [CT|-],
-#             post_file PATH FILE [CT|-], raw_request BYTES [WAIT_S], header_value NAME
+#             post_file PATH FILE [CT|-], patch PATH BODY [CT|-], patch_file PATH FILE [CT|-],
+#             delete PATH [CURL ARGS], raw_request BYTES [WAIT_S], header_value NAME
 #   checks    expect_status, expect_header, expect_no_header, expect_json, expect_jq,
 #             expect_problem, expect_user, expect_body_contains,
 #             expect_body_not_contains, expect_eq, expect_match, check DESC CMD...
@@ -411,6 +412,16 @@ request() {
         echo "$REQ_DESC: no response ($(head -c 200 "$TMP/curl.err"))" >>"$AUDIT_LOG"
     else
         _audit
+        # tests/openapi/run.sh: one JSON line per response, validated later
+        # against openapi.json (the raw header block; the body as text).
+        if [ -n "${USERSVC_RECORD_DIR:-}" ]; then
+            jq -cn --arg test "$TEST_NAME" --arg method "$method" --arg path "$path" \
+                --argjson status "$RESP_STATUS" --arg ct "$(header_value Content-Type)" \
+                --rawfile headers "$RESP_HEADERS" --rawfile body "$RESP_BODY" \
+                '{test: $test, method: $method, path: $path, status: $status,
+                  content_type: $ct, headers: $headers, body: $body}' \
+                >>"$USERSVC_RECORD_DIR/$TEST_NAME.jsonl"
+        fi
     fi
 }
 
@@ -439,6 +450,35 @@ post_file() {
     else
         request POST "$path" -H "Content-Type: $ct" --data-binary "@$file" "$@"
     fi
+}
+
+# patch PATH BODY [CONTENT-TYPE [CURL ARGS...]]: like post, with PATCH.
+# CONTENT-TYPE defaults to application/merge-patch+json; "-" sends none.
+# Extra curl arguments carry conditions, e.g. -H 'If-Match: "…"'.
+patch() {
+    local path=$1 body=$2
+    printf '%s' "$body" >"$TMP/req.body"
+    shift 2
+    patch_file "$path" "$TMP/req.body" "$@"
+}
+
+# patch_file PATH FILE [CONTENT-TYPE [CURL ARGS...]]
+patch_file() {
+    local path=$1 file=$2 ct=${3-application/merge-patch+json}
+    shift 2
+    [ $# -gt 0 ] && shift
+    if [ "$ct" = - ]; then
+        request PATCH "$path" -H 'Content-Type:' --data-binary "@$file" "$@"
+    else
+        request PATCH "$path" -H "Content-Type: $ct" --data-binary "@$file" "$@"
+    fi
+}
+
+# delete PATH [CURL ARGS...]
+delete() {
+    local path=$1
+    shift
+    request DELETE "$path" "$@"
 }
 
 # raw_request BYTES [WAIT_S]: writes BYTES (printf %b escapes are expanded, so
@@ -564,9 +604,10 @@ expect_json() {
 }
 
 # expect_jq JQ_BOOL_EXPR [DESC]: passes when the expression yields true.
+# An empty body fails (jq 1.6 -e exits 0 when it reads no input at all).
 expect_jq() {
     local expr=$1 desc=${2:-$REQ_DESC: $1}
-    if jq -e "$expr" <"$RESP_BODY" >/dev/null 2>&1; then
+    if [ -s "$RESP_BODY" ] && jq -e "$expr" <"$RESP_BODY" >/dev/null 2>&1; then
         ok "$desc"
     else
         not_ok "$desc"
