@@ -12,6 +12,10 @@
  * session retries), USV_UNAVAILABLE when the database cannot be reached (and
  * then set conn->is_broken so the pool replaces it), USV_INTERNAL otherwise.
  * On failure the driver's message is in conn->errmsg, for the log only.
+ * Outside a transaction (and outside the migration lock) a backend may
+ * instead notice a dead session before sending anything and reconnect in
+ * place, re-preparing its statements from the SQL it kept: after a server
+ * restart the first request then succeeds instead of costing a 503.
  * Thread-safety: a connection is used by one thread at a time (the pool's
  * borrower); backend tables are immutable. */
 #ifndef USERSVC_ORM_ORM_INT_H
