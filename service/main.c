@@ -69,9 +69,8 @@ open_db(const struct cfg *cfg, struct orm_db **db)
     enum usv_err rc = orm_db_open(cfg->database_url, app_models, app_n_models, &opts, db);
 
     if (rc != USV_OK)
-        fprintf(stderr, "usersvc: unsupported DATABASE_URL '%s' (expected sqlite:PATH, "
-                        "postgres://... or mysql://...; DATABASE_READ_URL must be of "
-                        "the same kind)\n",
+        log_error("main", "unsupported DATABASE_URL '%s' (expected sqlite:PATH, "
+                  "postgres://... or mysql://...; DATABASE_READ_URL must be of the same kind)",
                 cfg_redact_url(cfg->database_url, redacted, sizeof(redacted)));
     return rc;
 }
@@ -106,7 +105,7 @@ cmd_migrate(const struct cfg *cfg, const char **pos, int n_pos)
             printf("%u migration(s) applied; schema is current\n", count);
             status = 0;
         } else {
-            fprintf(stderr, "usersvc: migrate up failed (%s); see the log above\n",
+            log_error("main", "migrate up failed (%s); see the log above",
                     usv_err_name(rc));
         }
     } else if (strcmp(action, "down") == 0) {
@@ -115,20 +114,20 @@ cmd_migrate(const struct cfg *cfg, const char **pos, int n_pos)
             printf("%u migration(s) reverted\n", count);
             status = 0;
         } else {
-            fprintf(stderr, "usersvc: migrate down failed (%s); see the log above\n",
+            log_error("main", "migrate down failed (%s); see the log above",
                     usv_err_name(rc));
         }
     } else {
         rc = migrate_status(db, &list, &n);
         if (rc != USV_OK) {
-            fprintf(stderr, "usersvc: cannot read migration status (%s)\n", usv_err_name(rc));
+            log_error("main", "cannot read migration status (%s)", usv_err_name(rc));
         } else {
             status = 0;
             for (size_t i = 0; i < n; i++) {
                 printf("%04lld_%-30s %-24s %s\n", (long long)list[i].version, list[i].name,
                        migrate_state_name(list[i].state), list[i].applied_at);
                 if (list[i].state == MIGRATE_CHANGED || list[i].state == MIGRATE_FAILED)
-                    fprintf(stderr, "usersvc: error: migration %04lld_%s: %s\n",
+                    log_error("main", "migration %04lld_%s: %s",
                             (long long)list[i].version, list[i].name,
                             migrate_state_name(list[i].state));
                 if (list[i].state != MIGRATE_APPLIED && list[i].state != MIGRATE_UNKNOWN)

@@ -25,8 +25,9 @@ for round in 1 2 3; do
     applied=$(cat "$TMP"/m.$round.*.err "$TMP"/m.$round.*.out \
         | grep -c 'applied 0001_create_users')
     expect_eq "$applied" 1 "round $round: exactly one run applied 0001"
-    expect_eq "$(db_exec 'SELECT count(*), min(version) FROM schema_migrations')" "1|1" \
-        "round $round: schema_migrations has the one row"
+    expect_eq "$(db_exec 'SELECT count(*), count(DISTINCT version), min(version), max(version)
+                          FROM schema_migrations')" "2|2|1|2" \
+        "round $round: schema_migrations has one row per migration (0001, 0002)"
     expect_eq "$(db_exec "SELECT to_regclass('public.users') IS NOT NULL")" t \
         "round $round: the users table exists"
     if cat "$TMP"/m.$round.*.err | grep -Eqi 'error|warn'; then
@@ -74,7 +75,8 @@ if [ "$elapsed_ms" -ge 1500 ]; then
 else
     not_ok "migrate waited for the holder (${elapsed_ms} ms)"
 fi
-expect_eq "$(db_exec 'SELECT count(*) FROM schema_migrations')" 1 "then applied once"
+expect_eq "$(db_exec 'SELECT count(*), count(DISTINCT version) FROM schema_migrations')" "2|2" \
+    "then each migration applied once"
 expect_eq "$(db_exec "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")" 0 \
     "the lock is released afterwards"
 
@@ -95,12 +97,12 @@ db_exec 'DROP TABLE squatter' >/dev/null
 run_cli migrate --database "$DB_URL"
 expect_cli_rc 0 "after the repair migrate succeeds"
 
-# down and up again
-run_cli migrate down --database "$DB_URL"
-expect_cli_rc 0 "migrate down"
+# down and up again (both migrations)
+run_cli migrate down 2 --database "$DB_URL"
+expect_cli_rc 0 "migrate down 2"
 expect_eq "$(db_exec "SELECT to_regclass('public.users') IS NULL")" t "down dropped users"
 run_cli migrate status --database "$DB_URL"
 expect_cli_fails "status is non-zero with 0001 pending"
 run_cli migrate --database "$DB_URL"
 expect_cli_rc 0 "migrate up again"
-expect_eq "$(db_exec 'SELECT count(*) FROM schema_migrations')" 1 "recorded again"
+expect_eq "$(db_exec 'SELECT count(*) FROM schema_migrations')" 2 "recorded again"
