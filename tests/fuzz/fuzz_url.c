@@ -215,15 +215,24 @@ occurs_elsewhere(const char *text, const char *needle, size_t n, size_t own)
     return false;
 }
 
+/* A cut output must be a prefix of the whole one (so a cut can only drop
+ * text, never undo a redaction); the password check runs on the whole one,
+ * where a cut "***" cannot pass for a password of asterisks. */
 static void
 check_redact(const char *text, size_t size)
 {
+    size_t whole_size = strlen(text) * 2 + 16;
     char *buf = xmalloc(size);
+    char *whole = xmalloc(whole_size);
     const char *out = cfg_redact_url(text, buf, size);
     size_t off, len;
 
     CHECK(out == buf);
     CHECK(memchr(buf, '\0', size) != NULL);
+    CHECK(cfg_redact_url(text, whole, whole_size) == whole);
+    CHECK(strlen(whole) < whole_size - 1);   /* really whole */
+    CHECK(strncmp(whole, buf, strlen(buf)) == 0);
+    out = whole;
     if (find_password(text, &off, &len)) {
         char *pw = xstrndup(text + off, len);
         struct strbuf marked;
@@ -249,6 +258,7 @@ check_redact(const char *text, size_t size)
         strbuf_finish(&marked);
         free(pw);
     }
+    free(whole);
     free(buf);
 }
 
