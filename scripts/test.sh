@@ -16,8 +16,8 @@
 #
 # Environment:
 #   USERSVC_BACKENDS     backends for the e2e suite (default "sqlite postgres mysql")
-#   USERSVC_SUITES       suites to run (default "unit e2e fault others sanitize
-#                        fuzz"); each is a
+#   USERSVC_SUITES       suites to run (default "unit e2e fault others bench
+#                        sanitize fuzz"); each is a
 #                        suite_NAME function; "others" runs every further meson suite
 #   USERSVC_BUILD_DIR    build directory (default build/ at the repo root)
 #   USERSVC_MESON_ARGS   extra `meson setup` arguments (e.g. -Dwerror=true)
@@ -36,7 +36,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${USERSVC_BUILD_DIR:-$ROOT/build}
 BACKENDS=${USERSVC_BACKENDS:-sqlite postgres mysql}
-SUITES=${USERSVC_SUITES:-unit e2e fault others sanitize fuzz}
+SUITES=${USERSVC_SUITES:-unit e2e fault others bench sanitize fuzz}
 JOBS=${USERSVC_TEST_JOBS:-4}
 
 TOTAL_PASSED=0
@@ -291,6 +291,19 @@ suite_sanitize() {
     run_script sanitize/asan "$ROOT/scripts/sanitize.sh" asan
     run_script sanitize/tsan "$ROOT/scripts/sanitize.sh" tsan
     run_script valgrind "$ROOT/scripts/valgrind.sh"
+}
+
+# The benchmark's smoke mode (bench/run.sh --short): short load steps on every
+# backend against the servers already running; fails only on errors (non-2xx,
+# crashes), never on timings.
+suite_bench() {
+    if "$ROOT/bench/run.sh" --short --binary "$BUILD/usersvc" --backends "$BACKENDS" \
+            ${USERSVC_TEST_PG_URL:+--pg-url "$USERSVC_TEST_PG_URL"} \
+            ${USERSVC_TEST_MYSQL_URL:+--mysql-url "$USERSVC_TEST_MYSQL_URL"}; then
+        record bench/smoke 1 0 0
+    else
+        record bench/smoke 0 1 0 "bench/run.sh --short found errors (see above)"
+    fi
 }
 
 suite_fuzz() {
