@@ -43,9 +43,9 @@ function done(summary, latency, requests)
   end
   local e = summary.errors
   io.write(string.format(
-    "BENCH_RESULT requests=%d duration_us=%d rps=%.1f p50_us=%.0f p99_us=%.0f " ..
+    "BENCH_RESULT requests=%d duration_us=%d rps=%.1f p50_us=%.0f p99_us=%.0f max_us=%.0f " ..
     "non2xx=%d bad_status=%d connect=%d read=%d write=%d timeout=%d\n",
     summary.requests, summary.duration, summary.requests / summary.duration * 1e6,
-    latency:percentile(50), latency:percentile(99), n, bad,
+    latency:percentile(50), latency:percentile(99), latency.max, n, bad,
     e.connect, e.read, e.write, e.timeout))
 end

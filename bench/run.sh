@@ -75,7 +75,7 @@ while [ $# -gt 0 ]; do
         --report) REPORT=$2; shift 2 ;;
         --log-level) SVC_LOG_LEVEL=$2; shift 2 ;;
         --serve-args) SERVE_ARGS=$2; shift 2 ;;
-        -h|--help) sed -n '3,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '4,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument '$arg' (see --help)" ;;
     esac
 done
@@ -316,8 +316,10 @@ start_service() {
     SVC_LOG=$STATE/usersvc-$name.log
     # Only flags configure it: the caller's environment must not leak in.
     # shellcheck disable=SC2086
-    env -u DATABASE_URL -u DATABASE_READ_URL -u HOST -u PORT -u DB_POOL_SIZE -u LOG_LEVEL \
-        -u MAX_CONNECTIONS -u THREAD_STACK_KB -u MAX_HEADER_BYTES \
+    env -u DATABASE_URL -u DATABASE_READ_URL -u HOST -u PORT -u DB_POOL_SIZE \
+        -u DB_POOL_TIMEOUT_MS -u DB_IDLE_CHECK_MS -u MAX_BODY_BYTES -u MAX_CONNECTIONS \
+        -u MAX_CONNECTIONS_PER_IP -u CONNECTION_TIMEOUT_S -u MAX_HEADER_BYTES -u THREAD_STACK_KB \
+        -u SHUTDOWN_TIMEOUT_MS -u DRAIN_MS -u LOG_LEVEL -u LOG_FORMAT \
         "$SVC" serve --database "$url" --host 127.0.0.1 --port "$PORT" \
         --log-level "$SVC_LOG_LEVEL" --max-connections 2048 $SERVE_ARGS \
         >"$SVC_LOG" 2>&1 &
@@ -460,7 +462,7 @@ client_seconds() { awk '/^CPUTIME / { print $2 + $3 }' <<<"$1" | tail -1; }
 # Load generators. Each sets R_RPS R_P50 R_P99 (ms) R_ERR (count) R_NOTE and
 # R_CPU_SVC R_CPU_DB R_CPU_CLIENT (CPU µs per request).
 
-R_RPS=0 R_P50=- R_P99=- R_ERR=0 R_NOTE='' R_CPU_SVC=- R_CPU_DB=- R_CPU_CLIENT=-
+R_RPS=0 R_P50=- R_P99=- R_MAX=- R_ERR=0 R_NOTE='' R_CPU_SVC=- R_CPU_DB=- R_CPU_CLIENT=-
 CUR_BACKEND=
 
 # wrk_step CONNS SCRIPT [SCRIPT ARGS...]: warm-up, then the measured step.
@@ -486,7 +488,7 @@ wrk_step() {
     if [ -z "$line" ]; then
         echo "$out" >&2
         error "wrk $script with $c connections printed no result"
-        R_RPS=0 R_P50=- R_P99=- R_ERR=1 R_NOTE="wrk failed"
+        R_RPS=0 R_P50=- R_P99=- R_MAX=- R_ERR=1 R_NOTE="wrk failed"
         return
     fi
     kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $line"; }
@@ -494,6 +496,7 @@ wrk_step() {
     cpu_end "$(kv requests)" "$(client_seconds "$out")"
     R_P50=$(awk -v us="$(kv p50_us)" 'BEGIN { printf "%.2f", us / 1000 }')
     R_P99=$(awk -v us="$(kv p99_us)" 'BEGIN { printf "%.2f", us / 1000 }')
+    R_MAX=$(awk -v us="$(kv max_us)" 'BEGIN { printf "%.0f", us / 1000 }')
     local non2xx sock
     non2xx=$(kv non2xx)
     sock=$(( $(kv connect) + $(kv read) + $(kv write) + $(kv timeout) ))
@@ -511,8 +514,8 @@ wrk_step() {
         error "usersvc died during $script with $c connections (see $SVC_LOG)"
         tail -n 20 "$SVC_LOG" >&2 || true
     fi
-    note "$(printf '%-16s c=%-4s %8.0f req/s  p50 %6s ms  p99 %7s ms  RSS %6d KiB  errors %s  CPU µs/req svc %s db %s client %s' \
-        "$script" "$c" "$R_RPS" "$R_P50" "$R_P99" "$R_RSS" "$R_ERR" "$R_CPU_SVC" "$R_CPU_DB" "$R_CPU_CLIENT")"
+    note "$(printf '%-16s c=%-4s %8.0f req/s  p50 %6s ms  p99 %7s ms  max %5s ms  RSS %6d KiB  errors %s  CPU µs/req svc %s db %s client %s' \
+        "$script" "$c" "$R_RPS" "$R_P50" "$R_P99" "$R_MAX" "$R_RSS" "$R_ERR" "$R_CPU_SVC" "$R_CPU_DB" "$R_CPU_CLIENT")"
 }
 
 # pgbench_step SCRIPT: the PostgreSQL limit, same client count, TCP loopback.
@@ -534,7 +537,7 @@ pgbench_step() {
     cpu_end "$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")" \
         "$(client_seconds "$out")"
     R_CPU_SVC=0
-    R_RPS=${tps:-0} R_P50=- R_P99=- R_ERR=${failed:-0} R_NOTE="latency avg ${lat:-?} ms"
+    R_RPS=${tps:-0} R_P50=- R_P99=- R_MAX=- R_ERR=${failed:-0} R_NOTE="latency avg ${lat:-?} ms"
     [ "${failed:-0}" = 0 ] || error "pgbench $script: $failed failed transactions"
     note "$(printf '%-16s c=%-4s %8.0f tx/s   avg %s ms  errors %s  CPU µs/tx db %s client %s' \
         "pgbench $script" "$CONNS" "$R_RPS" "${lat:-?}" "$R_ERR" "$R_CPU_DB" "$R_CPU_CLIENT")"
@@ -563,7 +566,7 @@ sysbench_step() {
     tps=$(sed -n 's/^ *transactions: *[0-9]* *(\([0-9.]*\) per sec.*/\1/p' <<<"$out")
     errs=$(sed -n 's/^ *ignored errors: *\([0-9]*\).*/\1/p' <<<"$out")
     p99=$(sed -n 's/^ *99th percentile: *\([0-9.]*\).*/\1/p' <<<"$out")
-    R_RPS=${tps:-0} R_P50=- R_P99=${p99:--} R_ERR=${errs:-0} R_NOTE=
+    R_RPS=${tps:-0} R_P50=- R_P99=${p99:--} R_MAX=- R_ERR=${errs:-0} R_NOTE=
     [ "${errs:-0}" = 0 ] || error "sysbench $script: $errs errors"
     note "$(printf '%-16s c=%-4s %8.0f tx/s   p99 %s ms  errors %s  CPU µs/tx db %s client %s' \
         "sysbench $script $*" "$CONNS" "$R_RPS" "${p99:-?}" "$R_ERR" "$R_CPU_DB" "$R_CPU_CLIENT")"
@@ -611,11 +614,11 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { prin
 # limit ROUNDS times, alternating; keep the medians.
 pair() {
     local backend=$1 op=$2 target=$3 limit_name=$4 svc_fn=$5 limit_fn=$6 r
-    local s_rps=() s_p50=() s_p99=() s_rss=() l_rps=() errs=0
+    local s_rps=() s_p50=() s_p99=() s_max=() s_rss=() l_rps=() errs=0
     local c_svc=() c_db=() c_cl=() l_svc=() l_db=() l_cl=()
     for ((r = 1; r <= ROUNDS; r++)); do
         $svc_fn
-        s_rps+=("$R_RPS") s_p50+=("$R_P50") s_p99+=("$R_P99") s_rss+=("$R_RSS")
+        s_rps+=("$R_RPS") s_p50+=("$R_P50") s_p99+=("$R_P99") s_max+=("${R_MAX:--}") s_rss+=("$R_RSS")
         c_svc+=("$R_CPU_SVC") c_db+=("$R_CPU_DB") c_cl+=("$R_CPU_CLIENT")
         errs=$((errs + R_ERR))
         $limit_fn
@@ -623,8 +626,8 @@ pair() {
         l_svc+=("$R_CPU_SVC") l_db+=("$R_CPU_DB") l_cl+=("$R_CPU_CLIENT")
         errs=$((errs + R_ERR))
     done
-    m() { local v; v=$(echo "$*" | tr ' ' '\n' | grep -v '^-$' | tr '\n' ' '); [ -n "${v// /}" ] && echo "$v" | median || echo -; }
-    RESULTS+=("$backend|$op|$(echo "${s_rps[*]}" | median)|$(m "${s_p50[*]}")|$(m "${s_p99[*]}")|$errs|$(echo "${s_rss[*]}" | median)|$limit_name|$(echo "${l_rps[*]}" | median)|$target|$(m "${c_svc[*]}") $(m "${c_db[*]}") $(m "${c_cl[*]}")|$(m "${l_svc[*]}") $(m "${l_db[*]}") $(m "${l_cl[*]}")")
+    m() { local v; v=$(echo "$*" | tr ' ' '\n' | grep -v '^-$' | tr '\n' ' '); [ -n "${v// /}" ] && echo "$v" | median | awk '{ printf "%.2f", $1 }' || echo -; }
+    RESULTS+=("$backend|$op|$(echo "${s_rps[*]}" | median)|$(m "${s_p50[*]}")|$(m "${s_p99[*]}") / $(m "${s_max[*]}" | sed 's/\.00$//')|$errs|$(echo "${s_rss[*]}" | median)|$limit_name|$(echo "${l_rps[*]}" | median)|$target|$(m "${c_svc[*]}") $(m "${c_db[*]}") $(m "${c_cl[*]}")|$(m "${l_svc[*]}") $(m "${l_db[*]}") $(m "${l_cl[*]}")")
 }
 
 NONCE=$(printf '%x' "$(( $(date +%s) % 1000000 ))")
@@ -638,7 +641,7 @@ my_select() { sysbench_step mysql_select.lua; }
 my_insert() { sysbench_step mysql_insert.lua --insert-mode=returning; }
 my_insert2() { sysbench_step mysql_insert.lua --insert-mode=select; }
 sqlite_commit() { sqlite_commit_step; }
-nothing() { R_RPS=0 R_P50=- R_P99=- R_ERR=0 R_RSS=0 R_NOTE='' R_CPU_SVC=- R_CPU_DB=- R_CPU_CLIENT=-; }
+nothing() { R_RPS=0 R_P50=- R_P99=- R_MAX=- R_ERR=0 R_RSS=0 R_NOTE='' R_CPU_SVC=- R_CPU_DB=- R_CPU_CLIENT=-; }
 
 bench_backend() {
     local backend=$1 url c before after
@@ -704,7 +707,7 @@ report() {
     echo
     echo "## usersvc vs the limit ($CONNS connections)"
     echo
-    echo "| backend | request | usersvc req/s | p50 ms | p99 ms | errors | peak RSS | limit | limit/s | ratio | target |"
+    echo "| backend | request | usersvc req/s | p50 ms | p99 / max ms | errors | peak RSS | limit | limit/s | ratio | target |"
     echo "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---|"
     for line in "${RESULTS[@]}"; do
         IFS='|' read -r b op rps p50 p99 err rss lname lrps target _ _ <<<"$line"
