@@ -99,24 +99,39 @@ trap 'forward INT' INT
 # sh only sets up the redirections and execs usersvc (same PID, same name).
 # buildah's own temporary files stay out of the tests' TMPDIR, which may be
 # one of the mounts.
-TMPDIR=${USERSVC_BUILDAH_TMPDIR:-/var/tmp} \
-    buildah run "${run_args[@]}" "$ctr" -- "${env_cmd[@]}" /bin/sh -c \
-        'exec "$@" >>"$USERSVC_IO/out" 2>>"$USERSVC_IO/err"' sh /usr/local/bin/usersvc "$@" \
-        >"$io/buildah.out" 2>"$io/buildah.err" &
-job=$!
-tail -q -f -n +1 -s 0.05 --pid="$job" "$io/out" &
-tail_out=$!
-tail -q -f -n +1 -s 0.05 --pid="$job" "$io/err" >&2 &
-tail_err=$!
+run_once() {
+    TMPDIR=${USERSVC_BUILDAH_TMPDIR:-/var/tmp} \
+        buildah run "${run_args[@]}" "$ctr" -- "${env_cmd[@]}" /bin/sh -c \
+            'exec "$@" >>"$USERSVC_IO/out" 2>>"$USERSVC_IO/err"' sh /usr/local/bin/usersvc \
+            "$@" >"$io/buildah.out" 2>"$io/buildah.err" &
+    job=$!
+    tail -q -f -n +1 -s 0.05 --pid="$job" "$io/out" &
+    tail_out=$!
+    tail -q -f -n +1 -s 0.05 --pid="$job" "$io/err" >&2 &
+    tail_err=$!
 
-# wait returns early (status > 128) when a trapped signal arrives; bash keeps
-# the job's status, so a last wait after it ended returns that.
-while kill -0 "$job" 2>/dev/null; do
+    # wait returns early (status > 128) when a trapped signal arrives; bash
+    # keeps the job's status, so a last wait after it ended returns that.
+    while kill -0 "$job" 2>/dev/null; do
+        wait "$job"
+    done
     wait "$job"
+    rc=$?
+    wait "$tail_out" "$tail_err"
+}
+
+# buildah 1.28 sometimes fails to set up a container when many start at once
+# ("error running subprocess: bind mounting .../.containerenv ...: no such
+# file or directory"), before usersvc ever ran: only that failure, with no
+# output from usersvc at all, is tried again, a bounded number of times.
+for attempt in 1 2 3; do
+    run_once "$@"
+    if [ "$rc" -eq 0 ] || [ -s "$io/out" ] || [ -s "$io/err" ] ||
+       ! grep -q 'error running subprocess' "$io/buildah.err"; then
+        break
+    fi
+    echo "usersvc-in-container: buildah could not set up the container (attempt $attempt)" >&2
 done
-wait "$job"
-rc=$?
-wait "$tail_out" "$tail_err"
 cat "$io/buildah.out"
 sed -E '/^(subprocess exited (with status [0-9]+|on [a-z]+)|Error: exit status [0-9]+)$/d' \
     "$io/buildah.err" >&2
