@@ -221,45 +221,29 @@ suite_unit() {
     run_meson_suite unit unit unit
 }
 
-suite_e2e() {
-    local b
+# per_backend SUITE: one meson run of SUITE per backend in $BACKENDS whose
+# server is up, with USERSVC_TEST_BACKEND set (each script skips what does
+# not apply to its backend).
+per_backend() {
+    local suite=$1 b
     for b in $BACKENDS; do
         case "$b" in
-            sqlite)
-                run_meson_suite e2e/sqlite e2e e2e-sqlite USERSVC_TEST_BACKEND=sqlite
-                ;;
-            postgres)
-                [ "$PG_STARTED" = 1 ] || continue
-                run_meson_suite e2e/postgres e2e e2e-postgres USERSVC_TEST_BACKEND=postgres
-                ;;
-            mysql)
-                [ "$MYSQL_STARTED" = 1 ] || continue
-                run_meson_suite e2e/mysql e2e e2e-mysql USERSVC_TEST_BACKEND=mysql
-                ;;
-            *)
-                record "e2e/$b" 0 1 0 "unknown backend '$b'"
-                ;;
+            sqlite) ;;
+            postgres) [ "$PG_STARTED" = 1 ] || continue ;;
+            mysql) [ "$MYSQL_STARTED" = 1 ] || continue ;;
+            *) record "$suite/$b" 0 1 0 "unknown backend '$b'"; continue ;;
         esac
+        run_meson_suite "$suite/$b" "$suite" "$suite-$b" USERSVC_TEST_BACKEND="$b"
     done
 }
 
-# The fault-injection suite, once per backend like e2e (each script skips
-# what does not apply to its backend).
+suite_e2e() {
+    per_backend e2e
+}
+
+# The fault-injection suite, once per backend like e2e.
 suite_fault() {
-    local b
-    for b in $BACKENDS; do
-        case "$b" in
-            sqlite) run_meson_suite fault/sqlite fault fault-sqlite USERSVC_TEST_BACKEND=sqlite ;;
-            postgres)
-                [ "$PG_STARTED" = 1 ] || continue
-                run_meson_suite fault/postgres fault fault-postgres USERSVC_TEST_BACKEND=postgres
-                ;;
-            mysql)
-                [ "$MYSQL_STARTED" = 1 ] || continue
-                run_meson_suite fault/mysql fault fault-mysql USERSVC_TEST_BACKEND=mysql
-                ;;
-        esac
-    done
+    per_backend fault
 }
 
 # run_script NAME CMD...: runs a script whose last line is
