@@ -42,12 +42,14 @@ run_cli migrate status --database "$DB_URL"
 expect_cli_rc 0 "migrate status: current"
 
 # A run waits for the lock while someone else holds it, then proceeds.
+# (pg_locks is cluster-wide: every count below is limited to this test's
+# database, since tests running in parallel take advisory locks of their own.)
 new_database
 timeout 30 psql -X -q -w "$DB_URL" -c "SELECT pg_advisory_lock($PG_MIGRATION_LOCK_KEY)" \
     -c "SELECT pg_sleep(3)" >/dev/null 2>&1 &
 HOLDER=$!
 for _ in $(seq 1 50); do
-    n=$(db_exec "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")
+    n=$(db_exec "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND granted")
     [ "$n" = 1 ] && break
     sleep 0.1
 done
@@ -58,7 +60,7 @@ timeout -k 5 60 "$USERSVC_BIN" migrate --database "$DB_URL" >"$TMP/wait.out" 2>"
 RUNNER=$!
 waiting=0
 for _ in $(seq 1 30); do
-    waiting=$(db_exec "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+    waiting=$(db_exec "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND NOT granted")
     [ "$waiting" = 1 ] && break
     sleep 0.1
 done
@@ -77,7 +79,7 @@ else
 fi
 expect_eq "$(db_exec 'SELECT count(*), count(DISTINCT version) FROM schema_migrations')" "2|2" \
     "then each migration applied once"
-expect_eq "$(db_exec "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")" 0 \
+expect_eq "$(db_exec "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")" 0 \
     "the lock is released afterwards"
 
 # A failing migration leaves nothing: the table created by its first
