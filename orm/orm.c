@@ -480,8 +480,8 @@ orm_insert(struct orm_session *s, const struct orm_model *m, json_t *values, jso
         if (!(m->columns[i].flags & ORM_PK))
             bind_column(&m->columns[i], values, now, &params[n++]);
     }
-    if (s->db->be->has_returning) {
-        rc = fetch_one(s, m, stmt_id(s->db, m, ORM_OP_INSERT), params, n, row);
+    if (s->db->be->has_returning || s->conn->has_returning) {
+        rc = fetch_one(s, m, stmt_id(s->db, m, ORM_OP_INSERT_RETURNING), params, n, row);
         if (rc == USV_NOT_FOUND)
             rc = USV_INTERNAL;  /* RETURNING always yields the row */
     } else {

@@ -36,6 +36,7 @@ struct orm_backend;
 
 struct orm_conn {
     bool is_broken;                  /* unusable: the pool closes it on release */
+    bool has_returning;              /* this server runs INSERT ... RETURNING (set by open) */
     bool is_prepared[ORM_MAX_STMTS]; /* statement id already prepared here */
     uint64_t last_used_ms;           /* monotonic; written by the pool */
     char errmsg[256];                /* last driver message; log only, never to clients */
@@ -78,7 +79,8 @@ struct orm_backend {
     const char *name;              /* "sqlite", "postgres", "mysql": also the migration file stem */
     unsigned default_pool_size;
     bool has_transactional_ddl;    /* a failed migration leaves nothing behind */
-    bool has_returning;            /* INSERT ... RETURNING */
+    bool has_returning;            /* every server runs INSERT ... RETURNING; otherwise
+                                    * each connection says (orm_conn.has_returning) */
 
     /* Does this backend handle @url (by its scheme)? */
     bool (*accepts)(const char *url);

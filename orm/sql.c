@@ -19,7 +19,8 @@ orm_sql_select_list(const struct orm_backend *be, const struct orm_model *m,
 }
 
 static void
-build_insert(const struct orm_backend *be, const struct orm_model *m, struct strbuf *out)
+build_insert(const struct orm_backend *be, const struct orm_model *m, bool returning,
+             struct strbuf *out)
 {
     unsigned n = 0;
 
@@ -39,7 +40,7 @@ build_insert(const struct orm_backend *be, const struct orm_model *m, struct str
         be->placeholder(out, ++n, m->columns[i].type);
     }
     strbuf_adds(out, ")");
-    if (be->has_returning) {
+    if (returning) {
         strbuf_adds(out, " RETURNING ");
         orm_sql_select_list(be, m, out);
     }
@@ -134,7 +135,8 @@ orm_sql_build(const struct orm_backend *be, const struct orm_model *m, enum orm_
 {
     switch (op) {
     case ORM_OP_INSERT:
-        build_insert(be, m, out);
+    case ORM_OP_INSERT_RETURNING:
+        build_insert(be, m, op == ORM_OP_INSERT_RETURNING, out);
         return;
     case ORM_OP_FIND:
         build_find(be, m, false, out);

@@ -18,6 +18,7 @@ struct orm_backend;
 
 enum orm_op {
     ORM_OP_INSERT,     /* params: every non-key column, in model order */
+    ORM_OP_INSERT_RETURNING, /* the same, answering the new row (RETURNING) */
     ORM_OP_FIND,       /* params: primary key */
     ORM_OP_FIND_LOCK,  /* params: primary key; locks the row */
     ORM_OP_LIST,       /* params: key lower bound (exclusive), limit */

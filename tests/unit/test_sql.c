@@ -67,9 +67,12 @@ count_char(const char *s, char c)
 static void
 test_sql_sqlite_insert_statement(void **state)
 {
-    expect_sql(&orm_backend_sqlite, &users_model, ORM_OP_INSERT,
+    expect_sql(&orm_backend_sqlite, &users_model, ORM_OP_INSERT_RETURNING,
                "INSERT INTO users (login, first_name, last_name, created_at, updated_at)"
                " VALUES (?, ?, ?, ?, ?) RETURNING " USERS_COLUMNS);
+    expect_sql(&orm_backend_sqlite, &users_model, ORM_OP_INSERT,
+               "INSERT INTO users (login, first_name, last_name, created_at, updated_at)"
+               " VALUES (?, ?, ?, ?, ?)");
 }
 
 static void
@@ -194,7 +197,7 @@ static void
 test_sql_sqlite_statements_hold_placeholders_and_no_literals(void **state)
 {
     static const size_t n_params[ORM_OP_COUNT_] = {
-        [ORM_OP_INSERT] = 5, [ORM_OP_FIND] = 1, [ORM_OP_FIND_LOCK] = 1,
+        [ORM_OP_INSERT] = 5, [ORM_OP_INSERT_RETURNING] = 5, [ORM_OP_FIND] = 1, [ORM_OP_FIND_LOCK] = 1,
         [ORM_OP_LIST] = 2, [ORM_OP_DELETE] = 1,
     };
     struct strbuf b;
@@ -258,15 +261,6 @@ static const struct orm_backend fake_backend = {
     .lock_suffix = " FOR UPDATE",
 };
 
-static const struct orm_backend fake_backend_returning = {
-    .name = "fake-returning",
-    .has_returning = true,
-    .placeholder = fake_placeholder,
-    .select_column = fake_select_column,
-    .equals = fake_equals,
-    .lock_suffix = " FOR UPDATE",
-};
-
 /* The primary key in the middle, a timestamp last: the builder must skip
  * the key in INSERT and number the placeholders without gaps. */
 static const struct orm_column thing_columns[] = {
@@ -294,7 +288,7 @@ test_sql_insert_skips_the_key_and_numbers_placeholders(void **state)
 static void
 test_sql_insert_returning_uses_the_dialects_select_list(void **state)
 {
-    expect_sql(&fake_backend_returning, &thing_model, ORM_OP_INSERT,
+    expect_sql(&fake_backend, &thing_model, ORM_OP_INSERT_RETURNING,
                "INSERT INTO things (label, qty, made, seen)"
                " VALUES ($1, $2::i, $3::ts, $4::ts)"
                " RETURNING label, tid, qty, fmt(made), fmt(seen)");
@@ -364,12 +358,12 @@ test_sql_update_sets_updated_at_columns_and_numbers_the_key_last(void **state)
 static void
 test_sql_users_in_a_numbered_dialect(void **state)
 {
-    expect_sql(&fake_backend_returning, &users_model, ORM_OP_INSERT,
+    expect_sql(&fake_backend, &users_model, ORM_OP_INSERT_RETURNING,
                "INSERT INTO users (login, first_name, last_name, created_at, updated_at)"
                " VALUES ($1, $2, $3, $4::ts, $5::ts)"
                " RETURNING id, login, first_name, last_name, fmt(created_at),"
                " fmt(updated_at)");
-    expect_update(&fake_backend_returning, &users_model, 1u << 1,
+    expect_update(&fake_backend, &users_model, 1u << 1,
                   "UPDATE users SET first_name = $1, updated_at = $2::ts WHERE id = $3");
 }
 
