@@ -643,6 +643,116 @@ pg_execute(struct orm_conn *c, unsigned id, const struct orm_param *params, size
     return finish_result(pc, what, r, res);
 }
 
+/* Send @items and one Sync in pipeline mode, then read the results in
+ * order. Returns the connection's failure, or USV_OK with *@all_ok telling
+ * whether every statement succeeded (each item's rc then set). When one
+ * fails the server skips the rest up to the Sync and rolls the lot back. */
+static enum usv_err
+run_pipeline(struct postgres_conn *pc, struct orm_batch_item *const *items, size_t n,
+             const struct pg_params *pp, bool *all_ok)
+{
+    char name[PG_STMT_NAME_LEN];
+    PGresult *r;
+    bool ok = true;
+
+    if (PQenterPipelineMode(pc->conn) != 1)
+        return fail(pc, "batch", NULL);
+    for (size_t i = 0; i < n; i++) {
+        stmt_name(name, items[i]->id);
+        if (PQsendQueryPrepared(pc->conn, name, (int)items[i]->n_params, pp[i].values, NULL,
+                                NULL, 0) != 1)
+            return fail(pc, "batch send", NULL);
+    }
+    if (PQpipelineSync(pc->conn) != 1)
+        return fail(pc, "batch sync", NULL);
+    for (size_t i = 0; i < n; i++) {
+        ExecStatusType st;
+
+        r = PQgetResult(pc->conn);
+        if (r == NULL)
+            return fail(pc, "batch", NULL);
+        st = PQresultStatus(r);
+        if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+            items[i]->rc = collect(pc, "batch", r, items[i]->res);
+        } else if (st == PGRES_PIPELINE_ABORTED) {
+            ok = false;
+        } else {
+            ok = false;
+            if (PQstatus(pc->conn) != CONNECTION_OK) {
+                enum usv_err rc = fail(pc, "batch", r);
+
+                PQclear(r);
+                return rc;
+            }
+        }
+        PQclear(r);
+        r = PQgetResult(pc->conn);      /* NULL: the end of this statement's results */
+        if (r != NULL) {
+            PQclear(r);
+            orm_conn_error(&pc->base, "batch", "unexpected result in pipeline");
+            pc->base.is_broken = true;
+            return USV_INTERNAL;
+        }
+    }
+    r = PQgetResult(pc->conn);
+    if (r == NULL || PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
+        enum usv_err rc = fail(pc, "batch sync", r);
+
+        PQclear(r);
+        pc->base.is_broken = true;      /* the pipeline is out of step */
+        return rc == USV_UNAVAILABLE ? rc : USV_INTERNAL;
+    }
+    PQclear(r);
+    if (PQexitPipelineMode(pc->conn) != 1) {
+        orm_conn_error(&pc->base, "batch", PQerrorMessage(pc->conn));
+        pc->base.is_broken = true;
+        return USV_INTERNAL;
+    }
+    *all_ok = ok;
+    return USV_OK;
+}
+
+/* The statements of concurrent requests in one pipeline: one send, one
+ * wait, one implicit transaction (committed at the Sync) for the lot, which
+ * costs the server a third of what the same statements cost one by one. If
+ * any statement fails, nothing of the batch committed, and each statement
+ * runs again on its own: every item gets exactly the outcome it would have
+ * had unbatched (a login taken twice within one batch is a 409 for the
+ * second request only, and a stale statement is re-planned). A lost
+ * connection fails every item: the work's outcome is unknown. */
+static void
+pg_execute_batch(struct orm_conn *c, struct orm_batch_item *const *items, size_t n)
+{
+    struct postgres_conn *pc = to_pg(c);
+    struct pg_params *pp = xcalloc(n, sizeof(*pp));
+    enum usv_err rc = ensure_session(pc, "batch");
+    bool all_ok = false;
+    size_t n_pp = 0;
+
+    for (size_t i = 0; i < n && rc == USV_OK; i++) {
+        if (!pc->is_live[items[i]->id])
+            rc = prepare_now(pc, items[i]->id, items[i]->n_params);     /* after a reconnect */
+    }
+    while (rc == USV_OK && n_pp < n &&
+           params_init(pc, &pp[n_pp], items[n_pp]->params, items[n_pp]->n_params) == USV_OK)
+        n_pp++;
+    if (rc == USV_OK && n_pp == n)
+        rc = run_pipeline(pc, items, n, pp, &all_ok);
+    for (size_t i = 0; i < n_pp; i++)
+        params_finish(&pp[i]);
+    free(pp);
+    for (size_t i = 0; i < n && !all_ok; i++) {
+        if (rc != USV_OK) {
+            items[i]->rc = rc;
+            continue;
+        }
+        orm_result_finish(items[i]->res);       /* drop what the failed pipeline collected */
+        orm_result_init(items[i]->res, items[i]->res->n_cols);
+        items[i]->rc = pg_execute(c, items[i]->id, items[i]->params, items[i]->n_params,
+                                  items[i]->res);
+    }
+}
+
 static enum usv_err
 pg_query(struct orm_conn *c, const char *sql, const struct orm_param *params, size_t n,
          struct orm_result *res)
@@ -771,6 +881,8 @@ const struct orm_backend orm_backend_pg = {
     .rollback = pg_rollback,
     .prepare = pg_prepare,
     .execute = pg_execute,
+    .execute_batch = pg_execute_batch,
+    .batches_reads = true,
     .query = pg_query,
     .lock_migrations = pg_lock_migrations,
     .unlock_migrations = pg_unlock_migrations,

@@ -246,6 +246,35 @@ sqlite_execute(struct orm_conn *c, unsigned id, const struct orm_param *params, 
     return rc;
 }
 
+/* Group commit: the writes of concurrent requests in one transaction, so
+ * one WAL sync makes them all durable. A statement that fails on a
+ * constraint (a login taken) undoes only itself: SQLite's default conflict
+ * action ABORT reverts the statement and keeps the transaction, so the
+ * others commit as they would have alone. An error that ends the
+ * transaction itself (I/O, disk full) fails every item: none committed. */
+static void
+sqlite_execute_batch(struct orm_conn *c, struct orm_batch_item *const *items, size_t n)
+{
+    struct sqlite_conn *sc = to_sqlite(c);
+    enum usv_err rc = exec_simple(c, "BEGIN IMMEDIATE");
+
+    for (size_t i = 0; i < n && rc == USV_OK; i++) {
+        items[i]->rc = sqlite_execute(c, items[i]->id, items[i]->params, items[i]->n_params,
+                                      items[i]->res);
+        if (sqlite3_get_autocommit(sc->db))
+            rc = items[i]->rc != USV_OK ? items[i]->rc : USV_INTERNAL;  /* rolled back */
+    }
+    if (rc == USV_OK) {
+        rc = exec_simple(c, "COMMIT");
+        if (rc != USV_OK && !sqlite3_get_autocommit(sc->db))
+            exec_simple(c, "ROLLBACK");
+    }
+    if (rc != USV_OK) {
+        for (size_t i = 0; i < n; i++)
+            items[i]->rc = rc;
+    }
+}
+
 static enum usv_err
 sqlite_query(struct orm_conn *c, const char *sql, const struct orm_param *params, size_t n,
              struct orm_result *res)
@@ -312,6 +341,9 @@ const struct orm_backend orm_backend_sqlite = {
     .rollback = sqlite_rollback,
     .prepare = sqlite_prepare,
     .execute = sqlite_execute,
+    .execute_batch = sqlite_execute_batch,
+    .batches_reads = false,     /* WAL readers run in parallel: only commits gain */
+    .max_batches = 1,           /* one writer at a time */
     .query = sqlite_query,
     .lock_migrations = sqlite_lock_migrations,
     .unlock_migrations = sqlite_unlock_migrations,

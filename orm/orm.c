@@ -6,7 +6,13 @@
  * prepare a statement the first time they run it (orm_conn.is_prepared) and
  * reuse it afterwards. A session is a borrowed connection inside one
  * transaction; orm_transact() owns its whole life, so no path can forget to
- * roll back or to give the connection back. */
+ * roll back or to give the connection back.
+ *
+ * Sessions of one statement (reads by key, INSERT ... RETURNING) borrow no
+ * connection when the backend can batch: their statement joins the batch of
+ * concurrent requests' statements (orm/batch.h), which a leader runs on one
+ * pooled connection in one round trip. The database then sees one message
+ * and one commit for many requests, which is most of its cost per request. */
 #include "orm/orm.h"
 
 #include <assert.h>
@@ -17,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "orm/batch.h"
 #include "orm/orm_int.h"
 #include "orm/pool.h"
 #include "orm/sql.h"
@@ -41,6 +48,7 @@ struct orm_db {
     const struct orm_backend *be;
     struct pool *pool;
     struct pool *replica;            /* optional pool for ORM_TX_READ_REPLICA, or NULL */
+    struct batch *batch;             /* single-statement sessions on the primary, or NULL */
     _Atomic uint64_t replica_down_until_ms;  /* skip the replica until then (monotonic) */
     unsigned pool_timeout_ms;
     const struct orm_model *const *models;
@@ -188,6 +196,53 @@ build_statements(struct orm_db *db, const struct orm_model *m)
     }
 }
 
+/* Prepare statement @id on @c unless it already is. */
+static enum usv_err
+prepare_once(const struct orm_db *db, struct orm_conn *c, unsigned id, size_t n_params)
+{
+    enum usv_err rc;
+
+    if (c->is_prepared[id])
+        return USV_OK;
+    rc = db->be->prepare(c, id, db->sql[id], n_params);
+    c->is_prepared[id] = rc == USV_OK;
+    return rc;
+}
+
+/* The leader's part of a batch (batch_lead_fn): one pooled connection,
+ * every statement prepared on it, one round trip for the lot. */
+static void
+lead_batch(void *ctx, struct orm_batch_item *const *items, size_t n, unsigned timeout_ms)
+{
+    struct orm_db *db = ctx;
+    struct orm_conn *c = NULL;
+    enum usv_err rc = pool_acquire(db->pool, timeout_ms, &c);
+
+    if (rc == USV_OK) {
+        c->errmsg[0] = '\0';
+        for (size_t i = 0; i < n && rc == USV_OK; i++)
+            rc = prepare_once(db, c, items[i]->id, items[i]->n_params);
+    }
+    if (rc != USV_OK) {
+        for (size_t i = 0; i < n; i++)
+            items[i]->rc = rc;
+    } else if (n == 1) {
+        items[0]->rc = db->be->execute(c, items[0]->id, items[0]->params, items[0]->n_params,
+                                       items[0]->res);
+    } else {
+        db->be->execute_batch(c, items, n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (items[i]->rc == USV_UNAVAILABLE || items[i]->rc == USV_INTERNAL) {
+            log_error("orm", "%s batch of %zu failed (%s): %s", db->be->name, n,
+                      usv_err_name(items[i]->rc),
+                      c != NULL && c->errmsg[0] != '\0' ? c->errmsg : "no driver error");
+            break;
+        }
+    }
+    pool_release(db->pool, c);
+}
+
 enum usv_err
 orm_db_open(const char *url, const struct orm_model *const *models, size_t n_models,
             const struct orm_db_options *opts, struct orm_db **out)
@@ -208,6 +263,16 @@ orm_db_open(const char *url, const struct orm_model *const *models, size_t n_mod
     for (size_t i = 0; i < n_models; i++)
         build_statements(db, models[i]);
     pool_create(be, url, size, opts->idle_check_ms, &db->pool);
+    if (opts->batches > 0 && be->execute_batch != NULL) {
+        unsigned leaders = opts->batches;
+
+        /* A batched session has no connection to ask: every connection
+         * must have RETURNING (orm_insert). */
+        assert(be->has_returning);
+        if (be->max_batches != 0 && leaders > be->max_batches)
+            leaders = be->max_batches;
+        batch_create(leaders, opts->pool_timeout_ms, lead_batch, db, &db->batch);
+    }
     if (opts->replica_url != NULL) {
         if (orm_backend_for(opts->replica_url) != be) {
             orm_db_close(db);
@@ -224,6 +289,7 @@ orm_db_close(struct orm_db *db)
 {
     if (db == NULL)
         return;
+    batch_destroy(db->batch);
     pool_destroy(db->pool);
     pool_destroy(db->replica);
     for (size_t i = 0; i < ORM_MAX_STMTS; i++)
@@ -246,7 +312,15 @@ orm_db_backend_ops(const struct orm_db *db)
 void
 orm_db_stats(struct orm_db *db, struct orm_pool_stats *out)
 {
+    unsigned queued = 0;
+    uint64_t timeouts = 0;
+
     pool_stats(db->pool, out);
+    /* A statement queued for a batch waits for a connection too. */
+    if (db->batch != NULL)
+        batch_stats(db->batch, &queued, &timeouts);
+    out->waiting += queued;
+    out->timeouts += timeouts;
 }
 
 bool
@@ -303,8 +377,13 @@ run_session(struct orm_db *db, struct pool *pool, enum orm_tx mode,
             enum usv_err (*work)(struct orm_session *s, void *arg), void *arg)
 {
     struct orm_session s = {.db = db, .conn = NULL, .mode = mode};
-    enum usv_err rc = pool_acquire(pool, db->pool_timeout_ms, &s.conn);
+    enum usv_err rc;
 
+    /* Without a connection, each statement of the work joins a batch (run()). */
+    if (pool == db->pool && db->batch != NULL &&
+        (mode == ORM_TX_STATEMENT || (mode == ORM_TX_READ && db->be->batches_reads)))
+        return work(&s, arg);
+    rc = pool_acquire(pool, db->pool_timeout_ms, &s.conn);
     if (rc != USV_OK)
         return rc;
     s.conn->errmsg[0] = '\0';   /* only this session's driver message is logged */
@@ -367,16 +446,19 @@ static enum usv_err
 run(struct orm_session *s, unsigned id, const struct orm_param *params, size_t n,
     struct orm_result *res)
 {
-    struct orm_conn *c = s->conn;
     enum usv_err rc;
 
-    if (!c->is_prepared[id]) {
-        rc = s->db->be->prepare(c, id, s->db->sql[id], n);
-        if (rc != USV_OK)
-            return rc;
-        c->is_prepared[id] = true;
+    if (s->conn == NULL) {
+        struct orm_batch_item item = {
+            .id = id, .params = params, .n_params = n, .res = res, .rc = USV_INTERNAL,
+        };
+
+        return batch_run(s->db->batch, &item);
     }
-    return s->db->be->execute(c, id, params, n, res);
+    rc = prepare_once(s->db, s->conn, id, n);
+    if (rc != USV_OK)
+        return rc;
+    return s->db->be->execute(s->conn, id, params, n, res);
 }
 
 /* ---- rows and JSON -------------------------------------------------- */

@@ -32,6 +32,8 @@ struct orm_db_options {
     unsigned pool_timeout_ms;  /* longest wait for a free connection */
     unsigned idle_check_ms;    /* ping a connection idle longer than this before reuse */
     const char *replica_url;   /* optional read replica(s), same backend; NULL = none */
+    unsigned batches;          /* batches of single-statement sessions in flight at once,
+                                * where the backend batches; 0 = one connection each */
 };
 
 struct orm_pool_stats {

@@ -75,6 +75,16 @@ size_t orm_result_rows(const struct orm_result *r);
 /* Cell text (NUL-terminated, borrowed until the result changes), or NULL for SQL NULL. */
 const char *orm_result_cell(const struct orm_result *r, size_t row, size_t col, size_t *len);
 
+/* One statement of a batch: single-statement sessions of concurrent
+ * requests, run together on one connection (orm/batch.h). */
+struct orm_batch_item {
+    unsigned id;                     /* statement id, prepared on the connection */
+    const struct orm_param *params;
+    size_t n_params;
+    struct orm_result *res;          /* the owner's, n_cols set */
+    enum usv_err rc;                 /* the statement's outcome */
+};
+
 struct orm_backend {
     const char *name;              /* "sqlite", "postgres", "mysql": also the migration file stem */
     unsigned default_pool_size;
@@ -98,6 +108,13 @@ struct orm_backend {
     /* Run prepared statement @id; rows (if any) go to @res (ncols set by the caller). */
     enum usv_err (*execute)(struct orm_conn *c, unsigned id, const struct orm_param *params,
                             size_t n_params, struct orm_result *res);
+    /* Optional: run @n (>= 2) prepared statements in one round trip, setting
+     * each item's rc to exactly the outcome execute() would have given it
+     * (a failing statement must not change another's outcome). Statements
+     * are reads by key and single-row INSERT ... RETURNING. */
+    void (*execute_batch)(struct orm_conn *c, struct orm_batch_item *const *items, size_t n);
+    bool batches_reads;            /* batch ORM_TX_READ sessions too, not only writes */
+    unsigned max_batches;          /* batches in flight at most (0 = as configured) */
     /* Run one statement once, unprepared (migrations, bookkeeping). @res may be NULL. */
     enum usv_err (*query)(struct orm_conn *c, const char *sql, const struct orm_param *params,
                           size_t n_params, struct orm_result *res);

@@ -22,6 +22,7 @@ struct cfg {
     long pool_size;           /* 0 = backend default */
     long pool_timeout_ms;
     long idle_check_ms;
+    long db_batches;          /* 0 = no batching */
     long max_body_bytes;
     long max_connections;
     long max_connections_per_ip;

@@ -64,6 +64,7 @@ open_db(const struct cfg *cfg, struct orm_db **db)
         .pool_timeout_ms = (unsigned)cfg->pool_timeout_ms,
         .idle_check_ms = (unsigned)cfg->idle_check_ms,
         .replica_url = cfg->database_read_url[0] != '\0' ? cfg->database_read_url : NULL,
+        .batches = (unsigned)cfg->db_batches,
     };
     char redacted[512];
     enum usv_err rc = orm_db_open(cfg->database_url, app_models, app_n_models, &opts, db);

@@ -296,6 +296,74 @@ _dbsrv_cleanup() {
 # End of test: a stopped database server first, then the workers, usersvc,
 # the databases, a private server, and lib.sh's own checks.
 
+# ---- locks and waiting (pool_exhaustion, batch_queue_timeout) -------------
+
+# metric NAME: the value of a metric of the primary pool from GET /metrics
+# (NAME{pool="primary"}, or plain NAME).
+metric() {
+    curl -s --max-time 2 "$BASE_URL/metrics" 2>/dev/null \
+        | awk -v m="$1" '$1 == m || $1 == m "{pool=\"primary\"}" { print $2; exit }'
+}
+
+# hold_lock SECONDS MARKER: locks the users table from another session for
+# SECONDS; MARKER is created once the lock is held. Runs in the foreground.
+hold_lock() {
+    local secs=$1 marker=$2
+    case "$FAULT_BACKEND" in
+        postgres)
+            timeout $((secs + 20)) psql -X -q -w -v ON_ERROR_STOP=1 "$DB_URL" -f - <<EOF
+BEGIN;
+LOCK TABLE users IN ACCESS EXCLUSIVE MODE;
+\\! touch '$marker'
+SELECT pg_sleep($secs);
+COMMIT;
+EOF
+            ;;
+        mysql)
+            _mysql_client -D "${DB_NAMES[-1]}" <<EOF
+LOCK TABLES users WRITE;
+system touch '$marker'
+SELECT SLEEP($secs);
+UNLOCK TABLES;
+EOF
+            ;;
+        sqlite)
+            timeout $((secs + 20)) "$PYTHON" - "${DB_URL#sqlite:}" "$marker" "$secs" <<'EOF'
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
+db.execute("BEGIN EXCLUSIVE")
+open(sys.argv[2], "w").close()
+time.sleep(float(sys.argv[3]))
+db.execute("ROLLBACK")
+db.close()
+EOF
+            ;;
+    esac
+}
+
+# wait_for_file FILE SECONDS
+wait_for_file() {
+    local i
+    for i in $(seq 1 $(($2 * 20))); do
+        [ -e "$1" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# wait_pids SECONDS PID...: waits for the PIDs, at most SECONDS in all.
+wait_pids() {
+    local limit=$1 i pid alive
+    shift
+    for i in $(seq 1 $((limit * 10))); do
+        alive=0
+        for pid in "$@"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+        [ "$alive" = 0 ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
 _fault_finish() {
     local rc=$?
     trap - EXIT

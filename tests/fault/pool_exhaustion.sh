@@ -2,7 +2,10 @@
 # SPDX-License-Identifier: MIT
 # Fault: the connection pool runs dry (issue 5).
 #
-# usersvc runs with --pool-size 2 --pool-timeout-ms 500. Another session
+# usersvc runs with --pool-size 2 --pool-timeout-ms 500 --db-batches 0, so
+# every request borrows a connection of its own (the batched path, where
+# one-statement requests queue for a batch instead, is batch_queue_timeout.sh).
+# Another session
 # locks the users table (PostgreSQL: LOCK TABLE ... ACCESS EXCLUSIVE; MySQL:
 # LOCK TABLES users WRITE; SQLite: BEGIN EXCLUSIVE from python3) for 3 s.
 # Two POSTs then block inside the database, holding both pooled
@@ -20,76 +23,10 @@ MARGIN_MS=1500
 HOLD_S=3
 PROBES=6
 
-start_server --pool-size 2 --pool-timeout-ms "$POOL_TIMEOUT_MS"
+start_server --pool-size 2 --pool-timeout-ms "$POOL_TIMEOUT_MS" --db-batches 0
 create_user pooled Pool Ed
 ID=$USER_ID
 [ -n "$ID" ] && [ "$ID" != null ] || bail "a first user exists"
-
-# metric NAME: the value of a metric of the primary pool from GET /metrics
-# (NAME{pool="primary"}, or plain NAME).
-metric() {
-    curl -s --max-time 2 "$BASE_URL/metrics" 2>/dev/null \
-        | awk -v m="$1" '$1 == m || $1 == m "{pool=\"primary\"}" { print $2; exit }'
-}
-
-# hold_lock SECONDS MARKER: locks the users table from another session for
-# SECONDS; MARKER is created once the lock is held. Runs in the foreground.
-hold_lock() {
-    local secs=$1 marker=$2
-    case "$FAULT_BACKEND" in
-        postgres)
-            timeout $((secs + 20)) psql -X -q -w -v ON_ERROR_STOP=1 "$DB_URL" -f - <<EOF
-BEGIN;
-LOCK TABLE users IN ACCESS EXCLUSIVE MODE;
-\\! touch '$marker'
-SELECT pg_sleep($secs);
-COMMIT;
-EOF
-            ;;
-        mysql)
-            _mysql_client -D "${DB_NAMES[-1]}" <<EOF
-LOCK TABLES users WRITE;
-system touch '$marker'
-SELECT SLEEP($secs);
-UNLOCK TABLES;
-EOF
-            ;;
-        sqlite)
-            timeout $((secs + 20)) "$PYTHON" - "${DB_URL#sqlite:}" "$marker" "$secs" <<'EOF'
-import sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
-db.execute("BEGIN EXCLUSIVE")
-open(sys.argv[2], "w").close()
-time.sleep(float(sys.argv[3]))
-db.execute("ROLLBACK")
-db.close()
-EOF
-            ;;
-    esac
-}
-
-# wait_for_file FILE SECONDS
-wait_for_file() {
-    local i
-    for i in $(seq 1 $(($2 * 20))); do
-        [ -e "$1" ] && return 0
-        sleep 0.05
-    done
-    return 1
-}
-
-# wait_pids SECONDS PID...: waits for the PIDs, at most SECONDS in all.
-wait_pids() {
-    local limit=$1 i pid alive
-    shift
-    for i in $(seq 1 $((limit * 10))); do
-        alive=0
-        for pid in "$@"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-        [ "$alive" = 0 ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
 
 TIMEOUTS_BEFORE=$(metric usersvc_db_pool_acquire_timeouts_total)
 

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT
+ * batch.h - statements of concurrent requests, sent to the database together.
+ *
+ * A request whose whole session is one statement (a GET by key, a POST with
+ * INSERT ... RETURNING) queues that statement here instead of borrowing a
+ * connection. The first thread to find queued work while fewer than
+ * @max_leaders batches are in flight becomes a leader: it takes the queue
+ * (up to BATCH_MAX statements), runs it through @lead on one connection in
+ * one round trip, and wakes each owner with its own outcome. Under load the
+ * statements that arrive during one round trip share the next, so the
+ * database sees a few large batches instead of many single statements.
+ *
+ * Waiting is bounded like waiting for the pool: a statement still queued
+ * when its request has waited @timeout_ms is withdrawn and answered
+ * USV_UNAVAILABLE (503), never half run. Once a leader has taken it, it
+ * waits for the outcome, as a request holding a connection would.
+ * Thread-safety: any thread may call batch_run(). */
+#ifndef USERSVC_ORM_BATCH_H
+#define USERSVC_ORM_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "service/err.h"
+
+/* The most statements one batch carries. */
+#define BATCH_MAX 64
+
+struct batch;
+struct orm_batch_item;
+
+/* Run @n (1..BATCH_MAX) items, oldest first, on one connection; set each
+ * item's rc. A connection must be had within @timeout_ms (the time the
+ * oldest item has left), or every item fails with USV_UNAVAILABLE. */
+typedef void batch_lead_fn(void *ctx, struct orm_batch_item *const *items, size_t n,
+                           unsigned timeout_ms);
+
+/* Create a batcher that runs at most @max_leaders (>= 1) batches at once. */
+void batch_create(unsigned max_leaders, unsigned timeout_ms, batch_lead_fn *lead, void *ctx,
+                  struct batch **out);
+
+/* Free @b. Accepts NULL. No batch_run() may be in progress. */
+void batch_destroy(struct batch *b);
+
+/* Queue @item, take part in leading, and return once it ran (its rc) or
+ * timed out in the queue (USV_UNAVAILABLE). */
+enum usv_err batch_run(struct batch *b, struct orm_batch_item *item);
+
+/* Statements queued now, and withdrawn after waiting too long (ever). */
+void batch_stats(struct batch *b, unsigned *queued, uint64_t *timeouts);
+
+#endif
