@@ -81,6 +81,11 @@ enum orm_tx {
  * reports a transient failure (serialization failure, deadlock) the whole
  * transaction is retried a bounded number of times, so @work must leave
  * @arg ready to be run again (free what a previous try stored there).
+ * Where the backend batches (orm_db_options.batches), ORM_TX_STATEMENT work,
+ * and ORM_TX_READ work on backends that batch reads, borrows no connection:
+ * each statement joins a batch of concurrent sessions' statements (waiting
+ * at most the pool timeout in the queue), so such work must run its
+ * statements one after another and rely on nothing but their results.
  * With ORM_TX_READ_REPLICA the work runs on the replica pool when there is
  * one; if the replica is unreachable or answers USV_NOT_FOUND (it may lag
  * behind), the work runs again on the primary, so a row just created is
