@@ -7,7 +7,9 @@
  * dropped at the end. Without that variable the program exits 77, meson's
  * SKIP. Server errors are real ones: a genuine serialization failure from two
  * REPEATABLE READ sessions, a genuine unique violation, a backend killed with
- * pg_terminate_backend(); only deadlock and retry counts use RAISE. */
+ * pg_terminate_backend(); only deadlock and retry counts use RAISE. The
+ * execute_batch hook (one pipeline) runs users_model's SQL as the ORM
+ * generates it, on the users table the migrations create. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,8 +24,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "handlers/users.h"
+#include "orm/migrate.h"
 #include "orm/orm.h"
 #include "orm/orm_int.h"
+#include "orm/sql.h"
 #include "service/util.h"
 
 static const char *admin_url;        /* from the environment */
@@ -671,6 +676,246 @@ test_pg_orm_retries_a_serialization_failure(void **state)
     be->close(c);
 }
 
+/* ---- batches: pg_execute_batch (one pipeline, one Sync) -------------------- */
+
+/* Statement ids of users_model's SQL on the tests' own connections. */
+enum { BATCH_FIND = 20, BATCH_INSERT = 21, BATCH_SUICIDE = 22 };
+
+/* The users table as the migrations make it, emptied. */
+static void
+users_table_empty(struct orm_conn *c)
+{
+    static const struct orm_db_options opts = {.pool_size = 1, .pool_timeout_ms = 5000};
+    static const struct orm_model *const models[] = {&users_model};
+    struct orm_db *db = NULL;
+
+    assert_int_equal(USV_OK, orm_db_open(db_url, models, 1, &opts, &db));
+    assert_int_equal(USV_OK, migrate_up(db, NULL));
+    orm_db_close(db);
+    exec_ok(c, "TRUNCATE users RESTART IDENTITY");
+}
+
+/* Prepare users_model's @op as statement @id, from the SQL the ORM generates. */
+static void
+prepare_users(struct orm_conn *c, unsigned id, enum orm_op op, size_t n_params)
+{
+    struct strbuf sql;
+
+    strbuf_init(&sql);
+    orm_sql_build(be, &users_model, op, &sql);
+    if (be->prepare(c, id, strbuf_str(&sql), n_params) != USV_OK)
+        fail_msg("prepare %s: %s", strbuf_str(&sql), c->errmsg);
+    strbuf_finish(&sql);
+}
+
+/* One statement of a batch, with its parameters and result. */
+struct batch_stmt {
+    struct orm_param params[5];
+    struct orm_result res;
+    struct orm_batch_item item;
+};
+
+static void
+batch_find_init(struct batch_stmt *bs, int64_t id)
+{
+    memset(bs, 0, sizeof(*bs));
+    bs->params[0] = (struct orm_param){.type = ORM_INT64, .i = id};
+    orm_result_init(&bs->res, users_model.n_columns);
+    bs->item = (struct orm_batch_item){.id = BATCH_FIND, .params = bs->params, .n_params = 1,
+                                       .res = &bs->res, .rc = USV_INTERNAL};
+}
+
+/* INSERT ... RETURNING of users_model: login, first_name, last_name, the times. */
+static void
+batch_insert_init(struct batch_stmt *bs, const char *login)
+{
+    static const char stamp[] = "2026-11-21T08:00:00.000000Z";
+
+    memset(bs, 0, sizeof(*bs));
+    bs->params[0] = (struct orm_param){.type = ORM_TEXT, .s = login, .len = strlen(login)};
+    bs->params[1] = (struct orm_param){.type = ORM_TEXT, .is_null = true};
+    bs->params[2] = (struct orm_param){.type = ORM_TEXT, .is_null = true};
+    bs->params[3] = (struct orm_param){.type = ORM_TIMESTAMP, .s = stamp,
+                                       .len = sizeof(stamp) - 1};
+    bs->params[4] = bs->params[3];
+    orm_result_init(&bs->res, users_model.n_columns);
+    bs->item = (struct orm_batch_item){.id = BATCH_INSERT, .params = bs->params,
+                                       .n_params = 5, .res = &bs->res, .rc = USV_INTERNAL};
+}
+
+static void
+run_batch(struct orm_conn *c, struct batch_stmt *bs, size_t n)
+{
+    struct orm_batch_item *items[8];
+
+    assert_true(n <= ARRAY_SIZE(items));
+    for (size_t i = 0; i < n; i++)
+        items[i] = &bs[i].item;
+    be->execute_batch(c, items, n);
+}
+
+static void
+batch_finish(struct batch_stmt *bs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        orm_result_finish(&bs[i].res);
+}
+
+static void
+test_pg_batch_of_finds_returns_each_its_own_row(void **state)
+{
+    static const int64_t ids[] = {4, 1, 99, 5, 2};     /* 99 is no user */
+    struct orm_conn *c = connect_to(db_url);
+    struct batch_stmt bs[ARRAY_SIZE(ids)];
+
+    users_table_empty(c);
+    exec_ok(c, "INSERT INTO users (login, created_at, updated_at) SELECT 'user' || g, now(),"
+               " now() FROM generate_series(1, 5) g");
+    prepare_users(c, BATCH_FIND, ORM_OP_FIND, 1);
+    for (size_t i = 0; i < ARRAY_SIZE(ids); i++)
+        batch_find_init(&bs[i], ids[i]);
+    run_batch(c, bs, ARRAY_SIZE(ids));
+
+    for (size_t i = 0; i < ARRAY_SIZE(ids); i++) {
+        char id[24], login[24];
+
+        assert_int_equal(USV_OK, bs[i].item.rc);
+        if (ids[i] == 99) {
+            assert_int_equal(0, orm_result_rows(&bs[i].res));
+            continue;
+        }
+        snprintf(id, sizeof(id), "%lld", (long long)ids[i]);
+        snprintf(login, sizeof(login), "user%lld", (long long)ids[i]);
+        assert_int_equal(1, orm_result_rows(&bs[i].res));
+        assert_string_equal(id, orm_result_cell(&bs[i].res, 0, 0, NULL));
+        assert_string_equal(login, orm_result_cell(&bs[i].res, 0, 1, NULL));
+    }
+    assert_false(c->is_broken);
+    {
+        char v[32];
+
+        /* Out of pipeline mode: a plain query works on the connection again. */
+        scalar(c, "SELECT count(*) FROM users", v, sizeof(v));
+        assert_string_equal("5", v);
+    }
+    batch_finish(bs, ARRAY_SIZE(ids));
+    be->close(c);
+}
+
+static void
+test_pg_batch_duplicate_login_fails_only_the_duplicate(void **state)
+{
+    static const char *const logins[] = {"alice", "bob", "ALICE", "carol"};
+    static const enum usv_err want[] = {USV_OK, USV_OK, USV_CONFLICT, USV_OK};
+    struct orm_conn *c = connect_to(db_url), *other = connect_to(db_url);
+    struct batch_stmt bs[ARRAY_SIZE(logins)];
+    char v[64];
+
+    users_table_empty(c);
+    prepare_users(c, BATCH_INSERT, ORM_OP_INSERT_RETURNING, 5);
+    for (size_t i = 0; i < ARRAY_SIZE(logins); i++)
+        batch_insert_init(&bs[i], logins[i]);
+    run_batch(c, bs, ARRAY_SIZE(logins));
+
+    for (size_t i = 0; i < ARRAY_SIZE(logins); i++) {
+        char sql[96];
+
+        if (bs[i].item.rc != want[i])
+            fail_msg("%s: %s, expected %s (%s)", logins[i], usv_err_name(bs[i].item.rc),
+                     usv_err_name(want[i]), c->errmsg);
+        if (want[i] != USV_OK) {
+            assert_int_equal(0, orm_result_rows(&bs[i].res));
+            continue;
+        }
+        /* Exactly its own row: nothing left over from a pipeline that failed,
+         * and the id is the one stored. */
+        assert_int_equal(1, orm_result_rows(&bs[i].res));
+        assert_string_equal(logins[i], orm_result_cell(&bs[i].res, 0, 1, NULL));
+        snprintf(sql, sizeof(sql), "SELECT id FROM users WHERE login = '%s'", logins[i]);
+        scalar(other, sql, v, sizeof(v));
+        assert_string_equal(v, orm_result_cell(&bs[i].res, 0, 0, NULL));
+    }
+    assert_false(c->is_broken);
+    /* Committed, seen from another session: nothing lost, nothing doubled. */
+    scalar(other, "SELECT string_agg(login, ',' ORDER BY login) FROM users", v, sizeof(v));
+    assert_string_equal("alice,bob,carol", v);
+    scalar(c, "SELECT count(*) FROM users", v, sizeof(v));
+    assert_string_equal("3", v);
+    batch_finish(bs, ARRAY_SIZE(logins));
+    be->close(c);
+    be->close(other);
+}
+
+static void
+test_pg_batch_on_a_connection_the_server_dropped_while_idle_is_revived(void **state)
+{
+    struct orm_conn *a = connect_to(db_url), *b = connect_to(db_url);
+    struct batch_stmt bs[3];
+    char pid[32], pid2[32], v[32];
+
+    users_table_empty(a);
+    exec_ok(a, "INSERT INTO users (login, created_at, updated_at) VALUES ('dora', now(), now())");
+    prepare_users(a, BATCH_FIND, ORM_OP_FIND, 1);
+    prepare_users(a, BATCH_INSERT, ORM_OP_INSERT_RETURNING, 5);
+    terminate(a, b, pid, sizeof(pid));
+
+    batch_find_init(&bs[0], 1);
+    batch_insert_init(&bs[1], "emil");
+    batch_find_init(&bs[2], 1);
+    run_batch(a, bs, 3);
+    for (size_t i = 0; i < 3; i++) {
+        if (bs[i].item.rc != USV_OK)
+            fail_msg("item %zu: %s (%s)", i, usv_err_name(bs[i].item.rc), a->errmsg);
+        assert_int_equal(1, orm_result_rows(&bs[i].res));
+    }
+    assert_string_equal("dora", orm_result_cell(&bs[0].res, 0, 1, NULL));
+    assert_string_equal("emil", orm_result_cell(&bs[1].res, 0, 1, NULL));
+    assert_string_equal("dora", orm_result_cell(&bs[2].res, 0, 1, NULL));
+    assert_false(a->is_broken);
+    scalar(a, "SELECT pg_backend_pid()", pid2, sizeof(pid2));
+    assert_string_not_equal(pid, pid2);      /* a new server session */
+    scalar(b, "SELECT count(*) FROM users WHERE login = 'emil'", v, sizeof(v));
+    assert_string_equal("1", v);
+    batch_finish(bs, 3);
+    be->close(a);
+    be->close(b);
+}
+
+static void
+test_pg_batch_whose_session_dies_in_the_pipeline_fails_every_item_and_is_broken(void **state)
+{
+    struct orm_conn *c = connect_to(db_url), *other = connect_to(db_url);
+    struct batch_stmt bs[3];
+    char v[32];
+
+    users_table_empty(c);
+    prepare_users(c, BATCH_INSERT, ORM_OP_INSERT_RETURNING, 5);
+    /* The server ends the session while the pipeline runs. */
+    assert_int_equal(USV_OK, be->prepare(c, BATCH_SUICIDE,
+                                         "SELECT pg_terminate_backend(pg_backend_pid())", 0));
+    batch_insert_init(&bs[0], "fred");
+    memset(&bs[1], 0, sizeof(bs[1]));
+    orm_result_init(&bs[1].res, 1);
+    bs[1].item = (struct orm_batch_item){.id = BATCH_SUICIDE, .res = &bs[1].res,
+                                         .rc = USV_INTERNAL};
+    batch_insert_init(&bs[2], "gert");
+    run_batch(c, bs, 3);
+
+    for (size_t i = 0; i < 3; i++) {
+        if (bs[i].item.rc != USV_UNAVAILABLE)
+            fail_msg("item %zu: %s, expected UNAVAILABLE (%s)", i,
+                     usv_err_name(bs[i].item.rc), c->errmsg);
+    }
+    assert_true(c->is_broken);
+    /* The work's outcome is the server's: it rolled the lot back, and the
+     * backend did not run anything again on a new session. */
+    scalar(other, "SELECT count(*) FROM users", v, sizeof(v));
+    assert_string_equal("0", v);
+    batch_finish(bs, 3);
+    be->close(c);
+    be->close(other);
+}
+
 int
 main(void)
 {
@@ -694,6 +939,11 @@ main(void)
         cmocka_unit_test(test_pg_commit_of_a_failed_transaction_is_not_success),
         cmocka_unit_test(test_pg_migration_lock_is_exclusive_and_bounded),
         cmocka_unit_test(test_pg_orm_retries_a_serialization_failure),
+        cmocka_unit_test(test_pg_batch_of_finds_returns_each_its_own_row),
+        cmocka_unit_test(test_pg_batch_duplicate_login_fails_only_the_duplicate),
+        cmocka_unit_test(test_pg_batch_on_a_connection_the_server_dropped_while_idle_is_revived),
+        cmocka_unit_test(
+            test_pg_batch_whose_session_dies_in_the_pipeline_fails_every_item_and_is_broken),
     };
 
     admin_url = getenv("USERSVC_TEST_PG_URL");

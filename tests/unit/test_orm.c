@@ -8,7 +8,10 @@
  * byte-exact round trip of emoji. Second stage: updated_at, orm_update
  * (only differing columns are written; no difference, no write),
  * orm_delete, orm_find_many (keyset pages, has_more, the login filter) and
- * ORM_TX_READ_REPLICA falling back to the primary. What is on disk is
+ * ORM_TX_READ_REPLICA falling back to the primary. Third: the backend's
+ * execute_batch hook called directly (group commit: a duplicate login fails
+ * only its own INSERT, no transaction is left open, a locked database fails
+ * every item and stores nothing). What is on disk is
  * checked (and, to catch extra writes, tampered with) through sqlite3
  * directly, beside the ORM. */
 #include <dirent.h>
@@ -29,6 +32,7 @@
 #include "orm/migrate.h"
 #include "orm/orm.h"
 #include "orm/orm_int.h"
+#include "orm/sql.h"
 
 struct fixture {
     char dir[64];
@@ -1096,6 +1100,169 @@ test_orm_replica_of_another_backend_is_refused(void **state)
     assert_ptr_equal(untouched, db);
 }
 
+/* ---- batches: the SQLite backend's execute_batch hook -------------------- */
+
+/* The statement id of the INSERT on a connection of the test's own. */
+enum { STMT_INSERT = 1 };
+
+/* A connection of its own to the fixture's file (outside the pool), with
+ * users_model's INSERT ... RETURNING prepared from the SQL the ORM generates. */
+static struct orm_conn *
+batch_conn(struct fixture *f)
+{
+    const struct orm_backend *be = orm_db_backend_ops(f->db);
+    struct orm_conn *c = NULL;
+    char url[160], err[256] = "";
+    struct strbuf sql;
+
+    snprintf(url, sizeof(url), "sqlite:%s", f->path);
+    if (be->open(url, &c, err, sizeof(err)) != USV_OK)
+        fail_msg("open: %s", err);
+    strbuf_init(&sql);
+    orm_sql_build(be, &users_model, ORM_OP_INSERT_RETURNING, &sql);
+    if (be->prepare(c, STMT_INSERT, strbuf_str(&sql), 5) != USV_OK)
+        fail_msg("prepare %s: %s", strbuf_str(&sql), c->errmsg);
+    strbuf_finish(&sql);
+    return c;
+}
+
+/* One INSERT ... RETURNING of users_model: its parameters, result and item. */
+struct batch_insert {
+    struct orm_param params[5];    /* login, first_name, last_name, created_at, updated_at */
+    struct orm_result res;
+    struct orm_batch_item item;
+};
+
+static void
+batch_insert_init(struct batch_insert *bi, const char *login)
+{
+    static const char stamp[] = "2026-11-21T08:00:00.000000Z";
+
+    memset(bi, 0, sizeof(*bi));
+    bi->params[0] = (struct orm_param){.type = ORM_TEXT, .s = login, .len = strlen(login)};
+    bi->params[1] = (struct orm_param){.type = ORM_TEXT, .is_null = true};
+    bi->params[2] = (struct orm_param){.type = ORM_TEXT, .is_null = true};
+    bi->params[3] = (struct orm_param){.type = ORM_TIMESTAMP, .s = stamp,
+                                       .len = sizeof(stamp) - 1};
+    bi->params[4] = bi->params[3];
+    orm_result_init(&bi->res, users_model.n_columns);
+    bi->item = (struct orm_batch_item){.id = STMT_INSERT, .params = bi->params, .n_params = 5,
+                                       .res = &bi->res, .rc = USV_INTERNAL};
+}
+
+/* Is @c outside any transaction? BEGIN fails inside one. */
+static bool
+is_idle(const struct orm_backend *be, struct orm_conn *c)
+{
+    if (be->begin(c, ORM_TX_WRITE) != USV_OK)
+        return false;
+    assert_int_equal(USV_OK, be->rollback(c));
+    return true;
+}
+
+static void
+test_orm_sqlite_batch_duplicate_login_fails_only_its_own_insert(void **state)
+{
+    struct fixture *f = *state;
+    const struct orm_backend *be = orm_db_backend_ops(f->db);
+    struct orm_conn *c = batch_conn(f);
+    static const char *const logins[] = {"alice", "alice", "bob"};
+    struct batch_insert bi[3];
+    struct orm_batch_item *items[3];
+    char v[64];
+
+    for (size_t i = 0; i < 3; i++) {
+        batch_insert_init(&bi[i], logins[i]);
+        items[i] = &bi[i].item;
+    }
+    be->execute_batch(c, items, 3);
+
+    assert_int_equal(USV_OK, bi[0].item.rc);
+    assert_int_equal(USV_CONFLICT, bi[1].item.rc);
+    assert_int_equal(USV_OK, bi[2].item.rc);
+    /* Each insert that succeeded got its own row back. */
+    assert_int_equal(1, orm_result_rows(&bi[0].res));
+    assert_string_equal("alice", orm_result_cell(&bi[0].res, 0, 1, NULL));
+    assert_int_equal(0, orm_result_rows(&bi[1].res));
+    assert_int_equal(1, orm_result_rows(&bi[2].res));
+    assert_string_equal("bob", orm_result_cell(&bi[2].res, 0, 1, NULL));
+    assert_string_not_equal(orm_result_cell(&bi[0].res, 0, 0, NULL),
+                            orm_result_cell(&bi[2].res, 0, 0, NULL));
+    assert_false(c->is_broken);
+    /* Committed, as another connection sees: exactly the two. */
+    assert_int_equal(2, count_users(f->path));
+    text_direct(f->path, "SELECT group_concat(login, ',') FROM "
+                         "(SELECT login FROM users ORDER BY id)", v, sizeof(v));
+    assert_string_equal("alice,bob", v);
+    text_direct(f->path, "SELECT id FROM users WHERE login = 'bob'", v, sizeof(v));
+    assert_string_equal(orm_result_cell(&bi[2].res, 0, 0, NULL), v);
+    assert_true(is_idle(be, c));
+    for (size_t i = 0; i < 3; i++)
+        orm_result_finish(&bi[i].res);
+    be->close(c);
+}
+
+static void
+test_orm_sqlite_batch_leaves_no_transaction_open(void **state)
+{
+    struct fixture *f = *state;
+    const struct orm_backend *be = orm_db_backend_ops(f->db);
+    struct orm_conn *c = batch_conn(f);
+    static const char *const logins[] = {"carol", "dave", "erin", "frank"};
+    struct batch_insert bi[4];
+    struct orm_batch_item *items[4];
+
+    for (size_t i = 0; i < 4; i++) {
+        batch_insert_init(&bi[i], logins[i]);
+        items[i] = &bi[i].item;
+    }
+    be->execute_batch(c, items, 4);
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(USV_OK, bi[i].item.rc);
+        assert_string_equal(logins[i], orm_result_cell(&bi[i].res, 0, 1, NULL));
+    }
+    /* The write lock is free for another writer, and this connection can
+     * begin anew: the batch committed and closed its transaction. */
+    exec_direct(f->path, "BEGIN IMMEDIATE; DELETE FROM users WHERE login = 'frank'; COMMIT");
+    assert_int_equal(3, count_users(f->path));
+    assert_true(is_idle(be, c));
+    for (size_t i = 0; i < 4; i++)
+        orm_result_finish(&bi[i].res);
+    be->close(c);
+}
+
+static void
+test_orm_sqlite_batch_on_a_locked_database_fails_every_item_and_stores_nothing(void **state)
+{
+    struct fixture *f = *state;
+    const struct orm_backend *be = orm_db_backend_ops(f->db);
+    struct orm_conn *c = batch_conn(f);
+    static const char *const logins[] = {"gina", "hank"};
+    struct batch_insert bi[2];
+    struct orm_batch_item *items[2];
+    sqlite3 *other = open_direct(f->path);
+
+    /* Another writer holds the write lock past this connection's (short) wait. */
+    assert_int_equal(USV_OK, be->query(c, "PRAGMA busy_timeout = 50", NULL, 0, NULL));
+    assert_int_equal(SQLITE_OK, sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL));
+    for (size_t i = 0; i < 2; i++) {
+        batch_insert_init(&bi[i], logins[i]);
+        items[i] = &bi[i].item;
+    }
+    be->execute_batch(c, items, 2);
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(USV_UNAVAILABLE, bi[i].item.rc);
+        assert_int_equal(0, orm_result_rows(&bi[i].res));
+    }
+    assert_int_equal(SQLITE_OK, sqlite3_exec(other, "COMMIT", NULL, NULL, NULL));
+    sqlite3_close(other);
+    assert_int_equal(0, count_users(f->path));
+    assert_true(is_idle(be, c));
+    for (size_t i = 0; i < 2; i++)
+        orm_result_finish(&bi[i].res);
+    be->close(c);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int
@@ -1128,6 +1295,9 @@ main(void)
         T(test_orm_read_replica_that_cannot_be_opened_serves_reads_from_the_primary),
         T(test_orm_read_replica_mode_without_a_replica_reads_the_primary),
         cmocka_unit_test(test_orm_replica_of_another_backend_is_refused),
+        T(test_orm_sqlite_batch_duplicate_login_fails_only_its_own_insert),
+        T(test_orm_sqlite_batch_leaves_no_transaction_open),
+        T(test_orm_sqlite_batch_on_a_locked_database_fails_every_item_and_stores_nothing),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
