@@ -83,19 +83,18 @@ list_work(struct orm_session *s, void *arg)
     return orm_find_many(s, &users_model, &op->page, &op->result, &op->has_more);
 }
 
-/* Lock the user and check If-Match: API.md's order is 404, then 412. */
+/* Lock the user and check If-Match: API.md's order is 404, then 412. The
+ * tag is computed only when asked for (it costs a serialization). */
 static enum usv_err
 lock_and_check(struct orm_session *s, struct user_op *op, json_t **current)
 {
     char etag[ETAG_SIZE];
     enum usv_err rc = orm_find(s, &users_model, op->id, true, current);
 
-    if (rc != USV_OK)
+    if (rc != USV_OK || op->if_match == NULL)
         return rc;
     etag_of(*current, etag);
-    if (op->if_match != NULL && !etag_if_match(op->if_match, etag))
-        return USV_PRECONDITION;
-    return USV_OK;
+    return etag_if_match(op->if_match, etag) ? USV_OK : USV_PRECONDITION;
 }
 
 static enum usv_err
@@ -147,15 +146,25 @@ explain(struct http_req *req, enum usv_err rc, int64_t id)
         http_req_set_detail(req, "If-Match does not match the user's current ETag");
 }
 
-/* Send @user with its ETag. */
+/* Send @user (taken) with its ETag. The user is serialized once and the
+ * tag is taken over exactly the bytes sent. If @if_none_match (a GET's
+ * header, or NULL) matches the tag, the answer is 304: the ETag header
+ * without the body. */
 static enum usv_err
-reply_user(struct http_req *req, json_t *user, json_t **out)
+reply_user(struct http_req *req, json_t *user, const char *if_none_match)
 {
     char etag[ETAG_SIZE];
+    const char *text;
+    size_t len;
+    enum usv_err rc = http_req_reply_json(req, user, &text, &len);
 
-    etag_of(user, etag);
+    json_decref(user);
+    if (rc != USV_OK)
+        return rc;
+    etag_of_text(text, len, etag);
     http_req_add_header(req, "ETag", etag);
-    *out = user;
+    if (if_none_match != NULL && etag_if_none_match(if_none_match, etag))
+        return USV_NOT_MODIFIED;
     return USV_OK;
 }
 
@@ -186,15 +195,13 @@ users_create(struct http_req *req, json_t **out)
              (long long)json_integer_value(json_object_get(op.result, "id")));
     http_req_set_status(req, 201);
     http_req_add_header(req, "Location", location);
-    return reply_user(req, op.result, out);
+    return reply_user(req, op.result, NULL);
 }
 
 enum usv_err
 users_get(struct http_req *req, json_t **out)
 {
     struct user_op op = {0};
-    const char *inm = http_req_header(req, "If-None-Match");
-    char etag[ETAG_SIZE];
     enum usv_err rc;
 
     if (!http_req_path_id(req, &op.id))
@@ -205,13 +212,7 @@ users_get(struct http_req *req, json_t **out)
         json_decref(op.result);
         return rc;
     }
-    etag_of(op.result, etag);
-    if (inm != NULL && etag_if_none_match(inm, etag)) {
-        http_req_add_header(req, "ETag", etag);
-        json_decref(op.result);
-        return USV_NOT_MODIFIED;
-    }
-    return reply_user(req, op.result, out);
+    return reply_user(req, op.result, http_req_header(req, "If-None-Match"));
 }
 
 /* "after": an id, or 0 for "from the start"; leading zeros allowed. */
@@ -307,7 +308,7 @@ users_patch(struct http_req *req, json_t **out)
         json_decref(op.result);
         return rc;
     }
-    return reply_user(req, op.result, out);
+    return reply_user(req, op.result, NULL);
 }
 
 enum usv_err

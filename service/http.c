@@ -33,6 +33,7 @@
 #include "service/util.h"
 
 #define MAX_RESP_HEADERS 8
+#define RID_PREFIX_LEN 9           /* 8 hex digits and '-' */
 #define RETRY_AFTER_S "1"
 #define HTTP_MAX_JSON_DEPTH 64
 
@@ -46,7 +47,7 @@ struct http_server {
     atomic_int in_flight;          /* requests between first call and completion */
     atomic_bool is_draining;
     atomic_uint_fast64_t next_rid;
-    unsigned rid_prefix;
+    char rid_prefix[RID_PREFIX_LEN + 1];   /* "%08x-", random per process */
     struct metrics *metrics;
     atomic_int_fast64_t schema_version;
     atomic_int n_connections;      /* open TCP connections (notify callback) */
@@ -58,7 +59,8 @@ struct http_server {
 #define MHD_LIMIT_HEADROOM 64
 
 struct header {
-    char *name, *value;
+    const char *name;              /* borrowed: a string literal */
+    char *value;
 };
 
 struct http_req {
@@ -81,7 +83,8 @@ struct http_req {
     enum usv_err json_rc;
 
     unsigned status;               /* success status (default 200) */
-    char *raw_body;                /* non-JSON success body (metrics), or NULL */
+    char *raw_body;                /* serialized success body, or NULL */
+    size_t raw_len;
     const char *raw_type;
     struct header headers[MAX_RESP_HEADERS];
     size_t n_headers;
@@ -130,7 +133,7 @@ http_req_add_header(struct http_req *req, const char *name, const char *value)
         log_error("http", "too many response headers; dropped %s", name);
         return;
     }
-    req->headers[req->n_headers].name = xstrdup(name);
+    req->headers[req->n_headers].name = name;
     req->headers[req->n_headers].value = xstrdup(value);
     req->n_headers++;
 }
@@ -190,12 +193,78 @@ http_req_query(struct http_req *req, const char *const *names, const char **valu
     return q.rc;
 }
 
+/* json_dump_callback()'s sink. jansson hands the text over in small pieces
+ * (about fifty for a user): they go to a stack buffer while it has room, so
+ * that a body the size of a user costs one allocation; a longer one (a list)
+ * moves to a strbuf and grows there. Either way it is serialized once. */
+struct dump_sink {
+    char head[1024];
+    size_t len;               /* bytes in head, while !is_spilled */
+    bool is_spilled;
+    struct strbuf spill;      /* all the text once head overflowed */
+};
+
+static int
+sink_add(const char *p, size_t n, void *data)
+{
+    struct dump_sink *d = data;
+
+    if (!d->is_spilled && n <= sizeof(d->head) - d->len) {
+        memcpy(d->head + d->len, p, n);
+        d->len += n;
+        return 0;
+    }
+    if (!d->is_spilled) {
+        strbuf_add(&d->spill, d->head, d->len);
+        d->is_spilled = true;
+    }
+    strbuf_add(&d->spill, p, n);
+    return 0;
+}
+
+/* @value as compact JSON text (new, NUL-terminated) of *@len bytes, or NULL
+ * when jansson fails. */
+static char *
+dump_json(const json_t *value, size_t *len)
+{
+    struct dump_sink d;
+    char *text;
+
+    d.len = 0;
+    d.is_spilled = false;
+    strbuf_init(&d.spill);
+    if (json_dump_callback(value, sink_add, &d, JSON_COMPACT) != 0) {
+        strbuf_finish(&d.spill);
+        return NULL;
+    }
+    if (d.is_spilled) {
+        *len = strbuf_len(&d.spill);
+        return strbuf_take(&d.spill);
+    }
+    text = xmalloc(d.len + 1);
+    memcpy(text, d.head, d.len);
+    text[d.len] = '\0';
+    *len = d.len;
+    return text;
+}
+
+/* The success body, already serialized: @text (new, @len bytes) is taken. */
+static void
+set_raw_body(struct http_req *req, size_t len, char *text, const char *type)
+{
+    free(req->raw_body);
+    req->raw_body = text;
+    req->raw_len = len;
+    req->raw_type = type;
+}
+
 void
 http_req_reply_metrics(struct http_req *req)
 {
     struct orm_pool_stats stats, replica;
     bool has_replica;
     struct strbuf b;
+    size_t len;
 
     orm_db_stats(req->srv->db, &stats);
     has_replica = orm_db_replica_stats(req->srv->db, &replica);
@@ -203,9 +272,22 @@ http_req_reply_metrics(struct http_req *req)
     metrics_render(req->srv->metrics, &stats, has_replica ? &replica : NULL,
                    orm_db_backend(req->srv->db),
                    atomic_load(&req->srv->schema_version), &b);
-    free(req->raw_body);
-    req->raw_body = strbuf_take(&b);
-    req->raw_type = "text/plain; version=0.0.4; charset=utf-8";
+    len = strbuf_len(&b);   /* before strbuf_take() resets it */
+    set_raw_body(req, len, strbuf_take(&b), "text/plain; version=0.0.4; charset=utf-8");
+}
+
+enum usv_err
+http_req_reply_json(struct http_req *req, const json_t *body, const char **text, size_t *len)
+{
+    size_t n = 0;
+    char *t = dump_json(body, &n);
+
+    if (t == NULL)
+        return USV_NOMEM;
+    set_raw_body(req, n, t, "application/json");
+    *text = t;
+    *len = n;
+    return USV_OK;
 }
 
 /* Is the Content-Type one of @media_types (or application/json), with
@@ -414,17 +496,18 @@ respond(struct http_req *req, enum usv_err rc, json_t *out, bool must_close)
         status = rc == USV_OK ? (req->status != 0 ? req->status : 200) : 304;
         if (req->raw_body != NULL && rc == USV_OK) {
             text = req->raw_body;
+            len = req->raw_len;
             req->raw_body = NULL;
             ctype = req->raw_type;
         } else if (out != NULL && status != 204 && status != 304) {
-            text = json_dumps(out, JSON_COMPACT);
+            text = dump_json(out, &len);
         }
     } else {
         json_t *problem = problem_body(req, rc, out);
 
         status = (unsigned)usv_err_http_status(rc);
         ctype = "application/problem+json";
-        text = problem != NULL ? json_dumps(problem, JSON_COMPACT) : NULL;
+        text = problem != NULL ? dump_json(problem, &len) : NULL;
         json_decref(problem);
         if (rc == USV_UNAVAILABLE || rc == USV_RETRY)
             http_req_add_header(req, MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER_S);
@@ -434,7 +517,7 @@ respond(struct http_req *req, enum usv_err rc, json_t *out, bool must_close)
     }
     json_decref(out);
     if (text != NULL) {
-        len = strlen(text);
+        /* MHD sends our buffer as it is and frees it: no copy. */
         resp = MHD_create_response_from_buffer_with_free_callback(len, text, free);
     } else {
         resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
@@ -488,6 +571,28 @@ req_create(void *cls, const char *uri, struct MHD_Connection *conn)
     return req;
 }
 
+/* A new request id: the process's prefix and "%06llx" of a counter. Formatted
+ * by hand: snprintf() cost more than the rest of req_start(). */
+static void
+make_rid(struct http_req *req)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint64_t n = atomic_fetch_add(&req->srv->next_rid, 1);
+    char digits[16];
+    size_t n_digits = 0;
+    char *p = req->rid;
+
+    do {
+        digits[n_digits++] = hex[n & 0xF];
+        n >>= 4;
+    } while (n != 0 || n_digits < 6);
+    memcpy(p, req->srv->rid_prefix, RID_PREFIX_LEN);
+    p += RID_PREFIX_LEN;
+    while (n_digits > 0)
+        *p++ = digits[--n_digits];
+    *p = '\0';
+}
+
 /* The first on_request(): the request line and headers are parsed. */
 static void
 req_start(struct http_req *req, const char *url, const char *method)
@@ -503,8 +608,7 @@ req_start(struct http_req *req, const char *url, const char *method)
             strlen(rid))
         snprintf(req->rid, sizeof(req->rid), "%s", rid);
     else
-        snprintf(req->rid, sizeof(req->rid), "%08x-%06llx", req->srv->rid_prefix,
-                 (unsigned long long)atomic_fetch_add(&req->srv->next_rid, 1));
+        make_rid(req);
 }
 
 static void
@@ -515,22 +619,13 @@ req_destroy(struct http_req *req)
     atomic_fetch_sub(&req->srv->in_flight, 1);
     strbuf_finish(&req->body);
     json_decref(req->json);
-    for (size_t i = 0; i < req->n_headers; i++) {
-        free(req->headers[i].name);
+    for (size_t i = 0; i < req->n_headers; i++)
         free(req->headers[i].value);
-    }
     free(req->detail);
     free(req->raw_body);
     free(req);
 }
 
-/* NUL bytes (RFC 9110 5.5: reject). libmicrohttpd 0.9.75 hands the request
- * target and header fields over as C strings, so a NUL inside one silently
- * shortens it ("Content-Length: 17\0 999" reads as 17). The bytes still lie in
- * MHD's read buffer, in arrival order: the target ends right before the
- * version (one SP, overwritten with NUL), and each field is followed by its
- * line terminator (CR LF or LF, overwritten with NULs) and then the next
- * field's name. Anything else there is what followed an embedded NUL. */
 /* May an oversized body be refused before it is read? Only when nothing
  * API.md orders before 413 can apply: the route judges its body first and
  * the media type is acceptable (415 comes first). */
@@ -551,6 +646,13 @@ is_refusable_early(struct http_req *req)
            media_type_ok(http_req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE), NULL);
 }
 
+/* NUL bytes (RFC 9110 5.5: reject). libmicrohttpd 0.9.75 hands the request
+ * target and header fields over as C strings, so a NUL inside one silently
+ * shortens it ("Content-Length: 17\0 999" reads as 17). The bytes still lie in
+ * MHD's read buffer, in arrival order: the target ends right before the
+ * version (one SP, overwritten with NUL), and each field is followed by its
+ * line terminator (CR LF or LF, overwritten with NULs) and then the next
+ * field's name. Anything else there is what followed an embedded NUL. */
 struct header_count {
     unsigned host, content_length;
     const char *prev_end;          /* end of the previous field's value */
@@ -671,28 +773,33 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
              enum MHD_RequestTerminationCode toe)
 {
     struct http_req *req = *req_cls;
+    uint64_t duration_us;
 
     if (req == NULL)
         return;
+    duration_us = monotonic_us() - req->start_us;
     metrics_observe(req->srv->metrics,
                     req->route != NULL ? (size_t)(req->route - req->srv->routes)
                                        : req->srv->n_routes,
-                    req->sent_status, monotonic_us() - req->start_us);
+                    req->sent_status, duration_us);
     if (log_enabled(LOG_INFO)) {
+        /* MHD may refuse a request (bad framing) before on_request() runs. */
+        const char *target = req->is_started ? req->path : "-";
         char path[256];
+        size_t n = strnlen(target, sizeof(path) - 1);
         struct log_field f[] = {
             {"method", req->is_started ? req->method : "-", 0},
             {"path", path, 0},
             {"route", req->route != NULL ? req->route->pattern : "-", 0},
             {"status", NULL, req->sent_status},
             {"bytes", NULL, (double)req->sent_bytes},
-            {"duration_ms", NULL, (double)(monotonic_us() - req->start_us) / 1000.0},
+            {"duration_ms", NULL, (double)duration_us / 1000.0},
             {"request_id", req->rid, 0},
             {"outcome", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted", 0},
         };
 
-        /* MHD may refuse a request (bad framing) before on_request() runs. */
-        snprintf(path, sizeof(path), "%s", req->is_started ? req->path : "-");
+        memcpy(path, target, n);   /* cut as snprintf() into it did */
+        path[n] = '\0';
         log_fields(LOG_INFO, "http", "request", f, ARRAY_SIZE(f));
     }
     req_destroy(req);
@@ -786,7 +893,8 @@ http_server_start(const struct cfg *cfg, struct orm_db *db, const struct route *
     srv->routes = routes;
     srv->n_routes = n_routes;
     srv->quiesced_fd = MHD_INVALID_SOCKET;
-    srv->rid_prefix = (unsigned)(monotonic_us() ^ ((unsigned)getpid() << 16));
+    snprintf(srv->rid_prefix, sizeof(srv->rid_prefix), "%08x-",
+             (unsigned)(monotonic_us() ^ ((unsigned)getpid() << 16)));
     srv->metrics = metrics_create(routes, n_routes);
     srv->daemon = MHD_start_daemon(
         flags, (uint16_t)cfg->port, on_accept, srv, on_request, srv,

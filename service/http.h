@@ -89,10 +89,21 @@ enum usv_err http_req_query(struct http_req *req, const char *const *names,
  * JSON (for GET /metrics). */
 void http_req_reply_metrics(struct http_req *req);
 
+/* Serialize @body (borrowed) now, once, as the JSON response body, and
+ * return the bytes that will be sent in @text (NUL-terminated, borrowed
+ * until the handler returns) and @len, so that a validator such as an ETag
+ * is computed over exactly them. They are sent, instead of the handler's
+ * *out, when the handler returns USV_OK, and dropped when it returns
+ * anything else (USV_NOT_MODIFIED: a 304 has no body). USV_NOMEM when
+ * jansson fails; then nothing is set. */
+enum usv_err http_req_reply_json(struct http_req *req, const json_t *body, const char **text,
+                                 size_t *len);
+
 /* Success status to send (default 200). */
 void http_req_set_status(struct http_req *req, unsigned status);
 
-/* Add a response header (both strings copied). */
+/* Add a response header. @name is borrowed for the request's life (a
+ * string literal); @value is copied. */
 void http_req_add_header(struct http_req *req, const char *name, const char *value);
 
 /* The problem body's "detail" for an error response (copied). */

@@ -3,7 +3,9 @@
  * RFC 9110 conditional request evaluation.
  *
  * etag_of() is a quoted, stable fingerprint that changes when the JSON
- * does. etag_if_match() uses strong comparison (a W/ tag never matches,
+ * does; etag_of_text() is the same fingerprint of text already serialized,
+ * so a tag taken over the bytes of a response equals etag_of() of the
+ * entity they were serialized from. etag_if_match() uses strong comparison (a W/ tag never matches,
  * even with the same opaque value), etag_if_none_match() weak comparison
  * (W/ ignored on either side). Both accept "*" and comma-separated lists
  * with optional whitespace; a malformed list matches nothing (etag.h). */
@@ -12,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -91,6 +94,72 @@ test_etag_of_changes_with_the_representation(void **state)
             if (strcmp(tags[i], tags[j]) == 0)
                 fail_msg("%s and %s share the ETag %s", variants[i], variants[j], tags[i]);
         }
+    }
+}
+
+/* ---- etag_of_text -------------------------------------------------------- */
+
+/* FNV-1a 64 test vectors (the tags did not change when the text variant
+ * came), in "%016llx" form: lower case, leading zeros kept. */
+static void
+test_etag_of_text_is_fnv1a_64_in_sixteen_hex_digits(void **state)
+{
+    static const struct {
+        const char *text, *tag;
+    } cases[] = {
+        {"", "\"cbf29ce484222325\""},
+        {"a", "\"af63dc4c8601ec8c\""},
+        {"foobar", "\"85944171f73967e8\""},
+        {"baa", "\"0039231913392937\""},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char tag[ETAG_SIZE];
+
+        memset(tag, 'X', sizeof(tag));
+        etag_of_text(cases[i].text, strlen(cases[i].text), tag);
+        assert_string_equal(cases[i].tag, tag);
+    }
+}
+
+/* Only @len bytes count: the text need not end there. */
+static void
+test_etag_of_text_hashes_exactly_len_bytes(void **state)
+{
+    char a[ETAG_SIZE], b[ETAG_SIZE];
+
+    etag_of_text("foobar and more", 6, a);
+    etag_of_text("foobar", 6, b);
+    assert_string_equal(a, b);
+    etag_of_text("foobar", 5, b);
+    assert_string_not_equal(a, b);
+}
+
+/* The invariant the handlers rely on: the tag of the compact JSON that is
+ * sent equals etag_of() of the entity (If-Match is checked with etag_of()
+ * before anything is serialized for the response). */
+static void
+test_etag_of_equals_etag_of_text_of_the_compact_json(void **state)
+{
+    static const char *const entities[] = {
+        "{\"id\":1,\"login\":\"alice\",\"first_name\":null,\"last_name\":\"Ça va 🙂\","
+        "\"created_at\":\"2026-11-21T08:00:00.123456Z\","
+        "\"updated_at\":\"2026-11-21T08:00:00.123456Z\"}",
+        "{\"z\":1, \"a\":[1, 2, {\"b\": \"\\u0001\"}]}",
+        "{}",
+    };
+
+    for (size_t i = 0; i < sizeof(entities) / sizeof(entities[0]); i++) {
+        json_t *v = parse(entities[i]);
+        char *text = json_dumps(v, JSON_COMPACT);
+        char of_entity[ETAG_SIZE], of_text[ETAG_SIZE];
+
+        assert_non_null(text);
+        etag_of(v, of_entity);
+        etag_of_text(text, strlen(text), of_text);
+        assert_string_equal(of_entity, of_text);
+        free(text);
+        json_decref(v);
     }
 }
 
@@ -254,6 +323,9 @@ main(void)
         cmocka_unit_test(test_etag_of_is_a_strong_quoted_tag),
         cmocka_unit_test(test_etag_of_is_stable_for_the_same_representation),
         cmocka_unit_test(test_etag_of_changes_with_the_representation),
+        cmocka_unit_test(test_etag_of_text_is_fnv1a_64_in_sixteen_hex_digits),
+        cmocka_unit_test(test_etag_of_text_hashes_exactly_len_bytes),
+        cmocka_unit_test(test_etag_of_equals_etag_of_text_of_the_compact_json),
         cmocka_unit_test(test_etag_if_match_accepts_the_exact_tag),
         cmocka_unit_test(test_etag_if_match_rejects_other_tags),
         cmocka_unit_test(test_etag_if_match_never_matches_a_weak_tag),
