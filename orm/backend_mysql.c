@@ -8,7 +8,12 @@
  * silently truncating) and READ COMMITTED (no gap locks for our single-row
  * operations). Statements are prepared once per connection (mysql_stmt_*)
  * and every result column is fetched as text, the server doing the
- * conversion, so rows look the same as on the other backends.
+ * conversion, so rows look the same as on the other backends -- except
+ * DATETIME/TIMESTAMP columns: they arrive as a binary MYSQL_TIME and are
+ * written as the canonical "2026-11-21T08:00:00.123456Z" here, which costs
+ * the server nothing (DATE_FORMAT in the SQL did) and the client no printf.
+ * On MariaDB 10.5+ a connection says has_returning, and the ORM creates a
+ * row with one INSERT ... RETURNING instead of INSERT then SELECT.
  *
  * No MYSQL_OPT_RECONNECT: it reconnects in the middle of anything and
  * silently drops session settings, prepared statements and locks. Instead,
@@ -78,16 +83,19 @@ struct conn_config {
     unsigned connect_timeout_s, read_timeout_s, write_timeout_s;
 };
 
-/* A result column fetched as text into a buffer that grows as needed. */
+/* A result column fetched as text into a buffer that grows as needed, or
+ * (is_datetime) as a MYSQL_TIME that becomes canonical text in buf. */
 struct out_col {
     char *buf;
     unsigned long cap, len;
     my_bool is_null, is_truncated;
+    bool is_datetime;
+    MYSQL_TIME tm;
 };
 
 struct my_stmt {
     MYSQL_STMT *st;                /* NULL: not prepared on the current session */
-    size_t n_cols;
+    size_t n_cols;                 /* result columns bound (see bind_columns()) */
     MYSQL_BIND *out;               /* n_cols result bindings, pointing into cols */
     struct out_col *cols;
 };
@@ -217,6 +225,18 @@ static enum usv_err
 fail_stmt(struct mysql_conn *mc, MYSQL_STMT *st, const char *what)
 {
     return fail_code(mc, what, mysql_stmt_errno(st), mysql_stmt_error(st));
+}
+
+/* A failed mysql_stmt_fetch(). An error the server sends instead of a row
+ * (a duplicate key of INSERT ... RETURNING arrives that way: the insert
+ * runs as the rows are read) is recorded by Connector/C 3.3 on the
+ * connection, not on the statement, whose errno stays 0. */
+static enum usv_err
+fail_fetch(struct mysql_conn *mc, MYSQL_STMT *st)
+{
+    if (mysql_stmt_errno(st) == 0 && mysql_errno(mc->db) != 0)
+        return fail_db(mc, "fetch");
+    return fail_stmt(mc, st, "fetch");
 }
 
 /* An error of ours, not the driver's. */
@@ -381,24 +401,88 @@ config_finish(struct conn_config *cfg)
 
 /* ---- statements ----------------------------------------------------- */
 
+/* Free the result bindings of @s (not the statement). */
+static void
+columns_finish(struct my_stmt *s)
+{
+    for (size_t i = 0; i < s->n_cols; i++)
+        free(s->cols[i].buf);
+    free(s->cols);
+    free(s->out);
+    s->cols = NULL;
+    s->out = NULL;
+    s->n_cols = 0;
+}
+
 static void
 stmt_finish(struct my_stmt *s)
 {
     if (s->st != NULL)
         mysql_stmt_close(s->st);
-    for (size_t i = 0; i < s->n_cols; i++)
-        free(s->cols[i].buf);
-    free(s->cols);
-    free(s->out);
+    columns_finish(s);
     memset(s, 0, sizeof(*s));
 }
 
-/* Prepare @sql into @s, with a text buffer per result column sized from
- * the column's declared length (grown later if a value is longer). */
+static bool
+is_datetime_type(enum enum_field_types type)
+{
+    return type == MYSQL_TYPE_DATETIME || type == MYSQL_TYPE_TIMESTAMP;
+}
+
+/* Bind one result buffer per column of the result @s->st has now: text in
+ * a buffer sized from the column's declared length (grown later if a value
+ * is longer), or a MYSQL_TIME for DATETIME/TIMESTAMP (which MariaDB and
+ * MySQL never send as text through the binary protocol anyway: binding
+ * them as text would only have Connector/C sprintf() them). */
+static enum usv_err
+bind_columns(struct mysql_conn *mc, struct my_stmt *s)
+{
+    size_t n = mysql_stmt_field_count(s->st);
+    MYSQL_RES *meta;
+
+    columns_finish(s);
+    if (n == 0)
+        return USV_OK;
+    meta = mysql_stmt_result_metadata(s->st);
+    if (meta == NULL)
+        return fail_stmt(mc, s->st, "result metadata");
+    s->out = xcalloc(n, sizeof(*s->out));
+    s->cols = xcalloc(n, sizeof(*s->cols));
+    s->n_cols = n;
+    for (size_t i = 0; i < n; i++) {
+        const MYSQL_FIELD *f = mysql_fetch_field_direct(meta, (unsigned)i);
+        unsigned long cap = f->length;
+        struct out_col *col = &s->cols[i];
+        MYSQL_BIND *b = &s->out[i];
+
+        cap = cap < BE_COL_MIN_CAP ? BE_COL_MIN_CAP : cap > BE_COL_MAX_CAP ? BE_COL_MAX_CAP : cap;
+        col->cap = cap;
+        col->buf = xmalloc(cap + 1);
+        col->is_datetime = is_datetime_type(f->type);
+        if (col->is_datetime) {
+            /* buf (>= BE_COL_MIN_CAP) then receives the canonical text. */
+            b->buffer_type = MYSQL_TYPE_DATETIME;
+            b->buffer = &col->tm;
+            b->buffer_length = sizeof(col->tm);
+        } else {
+            /* Text for every other type: the server formats numbers. */
+            b->buffer_type = MYSQL_TYPE_STRING;
+            b->buffer = col->buf;
+            b->buffer_length = cap;
+        }
+        b->length = &col->len;
+        b->is_null = &col->is_null;
+        b->error = &col->is_truncated;
+    }
+    mysql_free_result(meta);
+    return USV_OK;
+}
+
+/* Prepare @sql into @s, with its result columns bound if the server
+ * announced them (it does not for INSERT ... RETURNING: see stmt_run()). */
 static enum usv_err
 stmt_prepare(struct mysql_conn *mc, struct my_stmt *s, const char *sql)
 {
-    MYSQL_RES *meta = NULL;
     enum usv_err rc = USV_OK;
 
     memset(s, 0, sizeof(*s));
@@ -411,39 +495,100 @@ stmt_prepare(struct mysql_conn *mc, struct my_stmt *s, const char *sql)
         rc = fail_stmt(mc, s->st, "prepare");
         goto out;
     }
-    s->n_cols = mysql_stmt_field_count(s->st);
-    if (s->n_cols == 0)
-        goto out;
-    meta = mysql_stmt_result_metadata(s->st);
-    if (meta == NULL) {
-        rc = fail_stmt(mc, s->st, "result metadata");
-        goto out;
-    }
-    s->out = xcalloc(s->n_cols, sizeof(*s->out));
-    s->cols = xcalloc(s->n_cols, sizeof(*s->cols));
-    for (size_t i = 0; i < s->n_cols; i++) {
-        const MYSQL_FIELD *f = mysql_fetch_field_direct(meta, (unsigned)i);
-        unsigned long cap = f->length;
-        struct out_col *col = &s->cols[i];
-        MYSQL_BIND *b = &s->out[i];
-
-        cap = cap < BE_COL_MIN_CAP ? BE_COL_MIN_CAP : cap > BE_COL_MAX_CAP ? BE_COL_MAX_CAP : cap;
-        col->cap = cap;
-        col->buf = xmalloc(cap + 1);
-        /* Text for every type: the server formats numbers and DATE_FORMAT()s times. */
-        b->buffer_type = MYSQL_TYPE_STRING;
-        b->buffer = col->buf;
-        b->buffer_length = cap;
-        b->length = &col->len;
-        b->is_null = &col->is_null;
-        b->error = &col->is_truncated;
-    }
+    rc = bind_columns(mc, s);
 out:
-    if (meta != NULL)
-        mysql_free_result(meta);
     if (rc != USV_OK)
         stmt_finish(s);
     return rc;
+}
+
+/* ---- timestamps ----------------------------------------------------- */
+
+/* "2026-11-21T08:00:00.123456Z": the service's text of a moment, six
+ * fractional digits always (service/util.c utc_stamp()). */
+#define STAMP_LEN 27
+
+/* Write @v as exactly @n decimal digits at @p; returns the end. */
+static char *
+put_digits(char *p, unsigned long v, int n)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return p + n;
+}
+
+/* Write the canonical text of @t (UTC: the session's time zone) to @out,
+ * STAMP_LEN bytes plus a NUL. No printf: this runs for two columns of
+ * every row read. False for a value that has no such text (out of range),
+ * which a DATETIME column cannot hold. A zero date, which strict mode
+ * keeps out, would come out as "0000-00-00T00:00:00.000000Z". */
+static bool
+format_stamp(const MYSQL_TIME *t, char *out)
+{
+    char *p = out;
+
+    if (t->year > 9999 || t->month > 12 || t->day > 31 || t->hour > 23 || t->minute > 59 ||
+        t->second > 59 || t->second_part > 999999 || t->neg)
+        return false;
+    /* time_type is not checked: the protocol sends a midnight without
+     * fraction as a bare date (MYSQL_TIMESTAMP_DATE, time fields zero). */
+    p = put_digits(p, t->year, 4);
+    *p++ = '-';
+    p = put_digits(p, t->month, 2);
+    *p++ = '-';
+    p = put_digits(p, t->day, 2);
+    *p++ = 'T';
+    p = put_digits(p, t->hour, 2);
+    *p++ = ':';
+    p = put_digits(p, t->minute, 2);
+    *p++ = ':';
+    p = put_digits(p, t->second, 2);
+    *p++ = '.';
+    p = put_digits(p, t->second_part, 6);
+    *p++ = 'Z';
+    *p = '\0';
+    return true;
+}
+
+/* Read @n digits at @s into *@out. */
+static bool
+get_digits(const char *s, int n, unsigned *out)
+{
+    unsigned v = 0;
+
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (unsigned)(s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+/* Parse the server's text of a DATETIME, "YYYY-MM-DD HH:MM:SS" plus "."
+ * and 1-6 fractional digits when the column has them (the text protocol). */
+static bool
+parse_stamp(const char *s, size_t len, MYSQL_TIME *t)
+{
+    unsigned frac = 0, scale = 1000000;
+    size_t n_frac = len > 20 ? len - 20 : 0;
+
+    memset(t, 0, sizeof(*t));
+    if ((len != 19 && (len < 21 || len > 26)) || s[4] != '-' || s[7] != '-' || s[10] != ' ' ||
+        s[13] != ':' || s[16] != ':' || (len > 19 && s[19] != '.'))
+        return false;
+    if (!get_digits(s, 4, &t->year) || !get_digits(s + 5, 2, &t->month) ||
+        !get_digits(s + 8, 2, &t->day) || !get_digits(s + 11, 2, &t->hour) ||
+        !get_digits(s + 14, 2, &t->minute) || !get_digits(s + 17, 2, &t->second) ||
+        (n_frac > 0 && !get_digits(s + 20, (int)n_frac, &frac)))
+        return false;
+    for (size_t i = 0; i < n_frac; i++)
+        scale /= 10;
+    t->second_part = (unsigned long)frac * scale;
+    t->time_type = MYSQL_TIMESTAMP_DATETIME;
+    return true;
 }
 
 static void
@@ -477,12 +622,33 @@ bind_params(struct mysql_conn *mc, const struct orm_param *params, size_t n)
     }
 }
 
-/* Fetch every row of @s's result, as text, into @res (may be NULL: the rows
- * are read and dropped, which the protocol requires anyway). */
+/* Append the cells of the row just fetched into @s's buffers to @res. */
+static enum usv_err
+push_row(struct mysql_conn *mc, struct my_stmt *s, struct orm_result *res)
+{
+    for (size_t i = 0; i < s->n_cols; i++) {
+        struct out_col *col = &s->cols[i];
+
+        if (col->is_null) {
+            orm_result_push_null(res);
+        } else if (!col->is_datetime) {
+            orm_result_push(res, col->buf, col->len);
+        } else {
+            if (!format_stamp(&col->tm, col->buf))
+                return fail_internal(mc, "fetch", "a DATETIME value out of range");
+            orm_result_push(res, col->buf, STAMP_LEN);
+        }
+    }
+    return USV_OK;
+}
+
+/* Fetch every row of @s's result into @res (may be NULL: the rows are read
+ * and dropped, which the protocol requires anyway). */
 static enum usv_err
 fetch_rows(struct mysql_conn *mc, struct my_stmt *s, struct orm_result *res, uint64_t *rows)
 {
     MYSQL_STMT *st = s->st;
+    enum usv_err rc;
 
     *rows = 0;
     if (res != NULL && res->n_cols != s->n_cols)
@@ -497,11 +663,12 @@ fetch_rows(struct mysql_conn *mc, struct my_stmt *s, struct orm_result *res, uin
         if (r == MYSQL_NO_DATA)
             break;
         if (r != 0 && r != MYSQL_DATA_TRUNCATED)
-            return fail_stmt(mc, st, "fetch");
+            return fail_fetch(mc, st);
         for (size_t i = 0; i < s->n_cols; i++) {
             struct out_col *col = &s->cols[i];
 
-            if (col->is_null || col->len <= col->cap)
+            /* A MYSQL_TIME is never truncated; its length is sizeof(MYSQL_TIME). */
+            if (col->is_null || col->is_datetime || col->len <= col->cap)
                 continue;
             /* The value was longer than the buffer: grow it and read the column again. */
             col->cap = col->len;
@@ -518,12 +685,9 @@ fetch_rows(struct mysql_conn *mc, struct my_stmt *s, struct orm_result *res, uin
         (*rows)++;
         if (res == NULL)
             continue;
-        for (size_t i = 0; i < s->n_cols; i++) {
-            if (s->cols[i].is_null)
-                orm_result_push_null(res);
-            else
-                orm_result_push(res, s->cols[i].buf, s->cols[i].len);
-        }
+        rc = push_row(mc, s, res);
+        if (rc != USV_OK)
+            return rc;
     }
     return USV_OK;
 }
@@ -551,6 +715,15 @@ stmt_run(struct mysql_conn *mc, struct my_stmt *s, const struct orm_param *param
         rc = fail_stmt(mc, st, "execute");
         goto out;
     }
+    /* MariaDB's prepare response announces no columns for INSERT ...
+     * RETURNING; executing it does. Bind them then, once: the count stays. */
+    if (mysql_stmt_field_count(st) != s->n_cols) {
+        rc = bind_columns(mc, s);
+        if (rc != USV_OK)
+            goto out;
+    }
+    /* A statement with a result (SELECT, INSERT ... RETURNING) reports no
+     * affected rows (the count reads as -1): the rows are its count. */
     if (s->n_cols > 0)
         rc = fetch_rows(mc, s, res, &rows);
     if (rc == USV_OK && res != NULL) {
@@ -638,6 +811,18 @@ setup_session(MYSQL *db, unsigned read_timeout_s, char *err, size_t errlen)
     return true;
 }
 
+/* Does the server of @db run INSERT ... RETURNING? MariaDB does since
+ * 10.5; MySQL (8.x) does not. Connector/C strips the "5.5.5-" prefix that
+ * MariaDB 10 puts before its version in the handshake. */
+static bool
+server_has_returning(MYSQL *db)
+{
+    const char *info = mysql_get_server_info(db);
+
+    return info != NULL && strstr(info, "MariaDB") != NULL &&
+           mysql_get_server_version(db) >= 100500;
+}
+
 /* Connect from @mc->cfg and configure the session; only on success is
  * @mc->db replaced (the caller closes the handle it had). */
 static bool
@@ -676,6 +861,9 @@ connect_db(struct mysql_conn *mc, char *err, size_t errlen)
     if (!setup_session(db, cfg->read_timeout_s, err, errlen))
         goto fail;
     mc->db = db;
+    /* Asked of every session, the in-place reconnect's too: it may have
+     * reached another server (an upgrade, a failover behind a proxy). */
+    mc->base.has_returning = server_has_returning(db);
     return true;
 fail:
     mysql_close(db);
@@ -900,6 +1088,29 @@ my_execute(struct orm_conn *c, unsigned id, const struct orm_param *params, size
     return stmt_run(mc, &mc->stmts[id], params, n, res);
 }
 
+/* Append one text-protocol cell of a column of type @type to @res:
+ * DATETIME/TIMESTAMP as canonical text, as prepared statements give it. */
+static enum usv_err
+push_text_cell(struct mysql_conn *mc, enum enum_field_types type, const char *v,
+               unsigned long len, struct orm_result *res)
+{
+    char stamp[STAMP_LEN + 1];
+    MYSQL_TIME t;
+
+    if (v == NULL) {
+        orm_result_push_null(res);
+        return USV_OK;
+    }
+    if (!is_datetime_type(type)) {
+        orm_result_push(res, v, len);
+        return USV_OK;
+    }
+    if (!parse_stamp(v, len, &t) || !format_stamp(&t, stamp))
+        return fail_internal(mc, "query", "a DATETIME value the backend cannot read");
+    orm_result_push(res, stamp, STAMP_LEN);
+    return USV_OK;
+}
+
 /* Run @sql without preparing it (DDL, bookkeeping): the text protocol. */
 static enum usv_err
 text_query(struct mysql_conn *mc, const char *sql, struct orm_result *res)
@@ -922,6 +1133,7 @@ text_query(struct mysql_conn *mc, const char *sql, struct orm_result *res)
                 res->last_id = (int64_t)mysql_insert_id(mc->db);
             }
         } else {
+            const MYSQL_FIELD *fields = mysql_fetch_fields(r);
             MYSQL_ROW row;
 
             if (res != NULL && res->n_cols != mysql_num_fields(r) && rc == USV_OK)
@@ -930,14 +1142,8 @@ text_query(struct mysql_conn *mc, const char *sql, struct orm_result *res)
             while ((row = mysql_fetch_row(r)) != NULL) {
                 unsigned long *lens = mysql_fetch_lengths(r);
 
-                if (res == NULL || rc != USV_OK)
-                    continue;
-                for (size_t i = 0; i < res->n_cols; i++) {
-                    if (row[i] == NULL)
-                        orm_result_push_null(res);
-                    else
-                        orm_result_push(res, row[i], lens[i]);
-                }
+                for (size_t i = 0; res != NULL && rc == USV_OK && i < res->n_cols; i++)
+                    rc = push_text_cell(mc, fields[i].type, row[i], lens[i], res);
             }
             if (res != NULL && rc == USV_OK)
                 res->affected = (uint64_t)mysql_num_rows(r);
@@ -1049,8 +1255,8 @@ my_unlock_migrations(struct orm_conn *c)
 /* ---- dialect -------------------------------------------------------- */
 
 /* The canonical text, "2026-11-21T08:00:00.123456Z", in MySQL's format
- * language; %f is always six digits. Used both ways, so the text that
- * comes back is byte-for-byte the one the other backends return. */
+ * language, for parameters; %f reads up to six digits. Results go the
+ * other way in C (format_stamp()), from the binary value. */
 #define TIMESTAMP_FORMAT "'%Y-%m-%dT%H:%i:%s.%fZ'"
 
 static void
@@ -1065,13 +1271,10 @@ my_placeholder(struct strbuf *b, unsigned n, enum orm_type type)
 static void
 my_select_column(struct strbuf *b, const struct orm_column *c)
 {
-    if (c->type == ORM_TIMESTAMP) {
-        strbuf_adds(b, "DATE_FORMAT(");
-        strbuf_adds(b, c->name);
-        strbuf_adds(b, ", " TIMESTAMP_FORMAT ")");
-    } else {
-        strbuf_adds(b, c->name);
-    }
+    /* The bare column, timestamps too: a DATETIME(6) comes back as a
+     * MYSQL_TIME that fetch_rows() writes as canonical text, cheaper than
+     * DATE_FORMAT() on the server for every row. */
+    strbuf_adds(b, c->name);
 }
 
 static void
@@ -1089,8 +1292,9 @@ const struct orm_backend orm_backend_mysql = {
     /* DDL commits implicitly: the runner records a failed migration as dirty. */
     .has_transactional_ddl = false,
     /* MariaDB 10.5+ has INSERT ... RETURNING, MySQL 8 does not, and this
-     * table is chosen by URL before any server is seen: insert, then find
-     * the row by its LAST_INSERT_ID(), which works on both. */
+     * table is chosen by URL before any server is seen: each connection
+     * says (connect_db()); without it the ORM inserts, then finds the row
+     * by its LAST_INSERT_ID(). */
     .has_returning = false,
     .accepts = my_accepts,
     .open = my_open,

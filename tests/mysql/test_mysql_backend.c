@@ -5,7 +5,8 @@
  * the embedded migrations, with the very SQL the ORM generates for a users
  * model: session settings, byte-exact utf8mb4, strict mode, error mapping
  * (duplicate, lock wait timeout, deadlock, killed connection), the result
- * buffers growing, the per-database migration lock, and the in-place
+ * buffers growing, INSERT ... RETURNING on MariaDB and timestamps written
+ * by the backend (issue #6), the per-database migration lock, and the in-place
  * reconnect of idle connections (never inside a transaction). Needs
  * USERSVC_TEST_MYSQL_URL, an admin URL of a server where it may CREATE
  * DATABASE (tests/db/mariadb.sh url); skips (77) without it. */
@@ -31,7 +32,8 @@
 #include "service/util.h"
 
 /* Statement ids of this test (any below ORM_MAX_STMTS). */
-enum { ID_INSERT = 1, ID_FIND, ID_FIND_LOCK, ID_BIG, ID_UPDATE_SAME, ID_LIST };
+enum { ID_INSERT = 1, ID_FIND, ID_FIND_LOCK, ID_BIG, ID_UPDATE_SAME, ID_LIST, ID_RETURNING,
+       ID_STAMPS };
 
 /* The application's own model: the SQL under test is the SQL the service runs. */
 #define M (&users_model)
@@ -195,6 +197,58 @@ insert_user(struct orm_conn *c, struct orm_param login, struct orm_param first,
     }
     orm_result_finish(&res);
     return rc;
+}
+
+/* The parameters of the ORM's INSERT for a user @login created at @created. */
+static size_t
+insert_params(const char *login, const char *created, struct orm_param *p, size_t cap)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < M->n_columns; i++) {
+        const struct orm_column *col = &M->columns[i];
+
+        assert_true(n < cap);
+        if (col->flags & ORM_PK)
+            continue;
+        if (strcmp(col->name, "login") == 0)
+            p[n++] = text(login);
+        else if (col->type == ORM_TIMESTAMP)
+            p[n++] = stamp(created);
+        else
+            p[n++] = null_text();
+    }
+    return n;
+}
+
+/* Does the server of @c run INSERT ... RETURNING (MariaDB >= 10.5), by
+ * its own account? */
+static bool
+server_says_returning(struct orm_conn *c)
+{
+    char *v = cell(c, "SELECT VERSION()");
+    long major = strtol(v, NULL, 10), minor = strchr(v, '.') ? strtol(strchr(v, '.') + 1,
+                                                                       NULL, 10) : 0;
+    bool yes = strstr(v, "MariaDB") != NULL && major * 100 + minor >= 1005;
+
+    free(v);
+    return yes;
+}
+
+/* The INSERT and SELECT counters of @c's own session, read in one query
+ * (which counts as a SELECT itself). */
+static void
+session_counts(struct orm_conn *c, long *inserts, long *selects)
+{
+    char *v = cell(c, "SELECT GROUP_CONCAT(VARIABLE_VALUE ORDER BY VARIABLE_NAME)"
+                      " FROM information_schema.SESSION_STATUS"
+                      " WHERE VARIABLE_NAME IN ('COM_INSERT', 'COM_SELECT')");
+    char *end = NULL;
+
+    *inserts = strtol(v, &end, 10);
+    assert_int_equal(*end, ',');
+    *selects = strtol(end + 1, NULL, 10);
+    free(v);
 }
 
 /* Find user @id through the ORM's FIND into @res (initialised here). */
@@ -411,6 +465,11 @@ test_mysql_timestamps_keep_their_exact_text(void **state)
         "2024-02-29T12:34:56.000001Z",
         "9999-12-31T23:59:59.999999Z",
         "1970-01-01T00:00:00.000000Z",
+        /* Sent as 7 and 4 bytes in the binary protocol (no fraction; a
+         * bare date): still six digits here. */
+        "2026-01-02T03:04:05.000000Z",
+        "2026-01-02T00:00:00.000000Z",
+        "2026-01-02T00:00:00.100000Z",
     };
     struct orm_conn *c = connect_to(db_url);
 
@@ -875,6 +934,138 @@ test_mysql_deadlock_is_retry(void **state)
 }
 
 static void
+test_mysql_has_returning_follows_the_server(void **state)
+{
+    struct orm_conn *c = connect_to(db_url), *killer = connect_to(db_url);
+    bool want = server_says_returning(c);
+    char *id = connection_id(c);
+
+    assert_false(be->has_returning);   /* MySQL 8 has none: each connection says */
+    assert_int_equal(c->has_returning, want);
+    /* The in-place reconnect asks the new session again. */
+    c->has_returning = !want;
+    kill_session(killer, id);
+    assert_int_equal(be->ping(c), USV_OK);
+    assert_int_equal(c->has_returning, want);
+    free(id);
+    be->close(c);
+    be->close(killer);
+}
+
+/* Issue #6: on MariaDB a POST is one INSERT ... RETURNING. Its prepare
+ * announces no columns (they come with the first execution), and a
+ * duplicate key arrives in place of the row, not at execute. */
+static void
+test_mysql_insert_returning_gives_the_row_in_one_statement(void **state)
+{
+    static const char *const stamps[] = {
+        "2026-01-02T03:04:05.000000Z", "2026-01-02T00:00:00.000000Z",
+        "2026-11-21T08:00:00.123456Z",
+    };
+    struct orm_conn *c = connect_to(db_url);
+    struct orm_param p[16];
+    struct orm_result res;
+    long ins[2], sel[2], base_ins, base_sel;
+    size_t n;
+
+    if (!c->has_returning) {
+        be->close(c);
+        skip();
+    }
+    /* What reading the counters alone adds to them. */
+    session_counts(c, &ins[0], &sel[0]);
+    session_counts(c, &ins[1], &sel[1]);
+    base_ins = ins[1] - ins[0];
+    base_sel = sel[1] - sel[0];
+    for (size_t i = 0; i < sizeof(stamps) / sizeof(stamps[0]); i++) {
+        char login[16];
+
+        snprintf(login, sizeof(login), "ret%zu", i);
+        n = insert_params(login, stamps[i], p, sizeof(p) / sizeof(p[0]));
+        if (i == 0)
+            prepare(c, ID_RETURNING, ORM_OP_INSERT_RETURNING, n);
+        session_counts(c, &ins[0], &sel[0]);
+        orm_result_init(&res, M->n_columns);
+        if (be->execute(c, ID_RETURNING, p, n, &res) != USV_OK)
+            fail_msg("INSERT ... RETURNING: %s", c->errmsg);
+        session_counts(c, &ins[1], &sel[1]);
+        /* One INSERT, no SELECT. */
+        assert_int_equal(ins[1] - ins[0], base_ins + 1);
+        assert_int_equal(sel[1] - sel[0], base_sel);
+        assert_int_equal(orm_result_rows(&res), 1);
+        assert_int_equal(res.affected, 1);
+        assert_true(strtoll(orm_result_cell(&res, 0, colno("id"), NULL), NULL, 10) > 0);
+        expect_bytes(&res, colno("login"), login);
+        assert_null(orm_result_cell(&res, 0, colno("first_name"), NULL));
+        expect_bytes(&res, colno("created_at"), stamps[i]);
+        expect_bytes(&res, colno("updated_at"), stamps[i]);
+        orm_result_finish(&res);
+    }
+    /* A duplicate: 409, and the connection is in step for what follows. */
+    n = insert_params("RET0", stamps[0], p, sizeof(p) / sizeof(p[0]));
+    orm_result_init(&res, M->n_columns);
+    assert_int_equal(be->execute(c, ID_RETURNING, p, n, &res), USV_CONFLICT);
+    assert_int_equal(orm_result_rows(&res), 0);
+    orm_result_finish(&res);
+    assert_non_null(strstr(c->errmsg, "1062"));
+    assert_false(c->is_broken);
+    expect_cell(c, "SELECT COUNT(*) FROM users", "3");
+    n = insert_params("ret9", stamps[2], p, sizeof(p) / sizeof(p[0]));
+    orm_result_init(&res, M->n_columns);
+    assert_int_equal(be->execute(c, ID_RETURNING, p, n, &res), USV_OK);
+    expect_bytes(&res, colno("login"), "ret9");
+    orm_result_finish(&res);
+    be->close(c);
+}
+
+/* DATETIME and TIMESTAMP of any precision read as the canonical text, the
+ * same through prepared statements and the text protocol. */
+static void
+test_mysql_datetimes_are_canonical_on_both_protocols(void **state)
+{
+    static const char *const want[][4] = {
+        {"2026-01-02T03:04:05.000000Z", "2026-01-02T03:04:05.000000Z",
+         "2026-01-02T03:04:05.120000Z", "2026-01-02T03:04:05.123456Z"},
+        {"2026-01-02T00:00:00.000000Z", "2026-01-02T00:00:00.000000Z",
+         "2026-01-02T00:00:00.000000Z", "2026-01-02T00:00:00.000001Z"},
+    };
+    static const char *const sql = "SELECT a, b, c, d FROM stamps ORDER BY id";
+    struct orm_conn *c = connect_to(db_url);
+    struct orm_result res;
+
+    exec_ok(c, "CREATE TEMPORARY TABLE stamps (id INT PRIMARY KEY, a DATETIME(6),"
+               " b DATETIME, c DATETIME(2), d TIMESTAMP(6) NULL)");
+    exec_ok(c, "INSERT INTO stamps VALUES"
+               " (1, '2026-01-02 03:04:05', '2026-01-02 03:04:05', '2026-01-02 03:04:05.12',"
+               "  '2026-01-02 03:04:05.123456'),"
+               " (2, '2026-01-02', '2026-01-02', '2026-01-02', '2026-01-02 00:00:00.000001'),"
+               " (3, NULL, NULL, NULL, NULL)");
+    assert_int_equal(be->prepare(c, ID_STAMPS, sql, 0), USV_OK);
+    for (int protocol = 0; protocol < 2; protocol++) {
+        orm_result_init(&res, 4);
+        if (protocol == 0)
+            assert_int_equal(be->execute(c, ID_STAMPS, NULL, 0, &res), USV_OK);
+        else
+            assert_int_equal(be->query(c, sql, NULL, 0, &res), USV_OK);
+        assert_int_equal(orm_result_rows(&res), 3);
+        for (size_t row = 0; row < 2; row++) {
+            for (size_t col = 0; col < 4; col++) {
+                const char *got = orm_result_cell(&res, row, col, NULL);
+
+                if (got == NULL || strcmp(got, want[row][col]) != 0)
+                    fail_msg("%s row %zu col %zu: expected %s, got %s",
+                             protocol == 0 ? "binary" : "text", row, col, want[row][col],
+                             got != NULL ? got : "NULL");
+            }
+        }
+        for (size_t col = 0; col < 4; col++)
+            assert_null(orm_result_cell(&res, 2, col, NULL));
+        orm_result_finish(&res);
+    }
+    be->close(c);
+}
+
+static void
 test_mysql_wrong_password_error_has_no_password(void **state)
 {
     struct url u;
@@ -917,6 +1108,10 @@ main(void)
         cmocka_unit_test_setup(test_mysql_no_silent_reconnect_while_holding_the_lock, setup),
         cmocka_unit_test_setup(test_mysql_lock_wait_timeout_is_retry, setup),
         cmocka_unit_test_setup(test_mysql_deadlock_is_retry, setup),
+        cmocka_unit_test_setup(test_mysql_has_returning_follows_the_server, setup),
+        cmocka_unit_test_setup(test_mysql_insert_returning_gives_the_row_in_one_statement,
+                               setup),
+        cmocka_unit_test_setup(test_mysql_datetimes_are_canonical_on_both_protocols, setup),
         cmocka_unit_test_setup(test_mysql_wrong_password_error_has_no_password, setup),
     };
 

@@ -87,8 +87,9 @@ test_mysql_dialect_hooks(void **state)
     be->placeholder(&b, 3, ORM_TIMESTAMP);
     assert_string_equal(strbuf_str(&b), "STR_TO_DATE(?, '%Y-%m-%dT%H:%i:%s.%fZ')");
     strbuf_reset(&b);
+    /* Timestamps are selected bare and formatted by the backend (issue #6). */
     be->select_column(&b, &created);
-    assert_string_equal(strbuf_str(&b), "DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i:%s.%fZ')");
+    assert_string_equal(strbuf_str(&b), "created_at");
     strbuf_reset(&b);
     be->select_column(&b, &login);
     assert_string_equal(strbuf_str(&b), "login");
