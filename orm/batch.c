@@ -47,7 +47,9 @@ struct batch {
     struct node *head, *tail;        /* queued, oldest first; mu */
     unsigned n_queued;               /* mu */
     unsigned n_leaders;              /* batches in flight; mu */
+    struct timespec stall_at;        /* when the newest batch in flight counts as stuck; mu */
     unsigned max_leaders;
+    unsigned stall_ms;
     unsigned timeout_ms;
     uint64_t timeouts;               /* mu */
     batch_lead_fn *lead;
@@ -69,13 +71,14 @@ unlock(pthread_mutex_t *mu)
 }
 
 void
-batch_create(unsigned max_leaders, unsigned timeout_ms, batch_lead_fn *lead, void *ctx,
-             struct batch **out)
+batch_create(unsigned max_leaders, unsigned stall_ms, unsigned timeout_ms,
+             batch_lead_fn *lead, void *ctx, struct batch **out)
 {
     struct batch *b = xcalloc(1, sizeof(*b));
 
     assert(max_leaders >= 1);
     b->max_leaders = max_leaders;
+    b->stall_ms = stall_ms;
     b->timeout_ms = timeout_ms;
     b->lead = lead;
     b->ctx = ctx;
@@ -122,6 +125,12 @@ ms_until(const struct timespec *deadline)
     return ms > 0 ? (unsigned)ms : 0;
 }
 
+static bool
+before(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
 static void
 unlink_node(struct batch *b, struct node *n)
 {
@@ -137,11 +146,19 @@ unlink_node(struct batch *b, struct node *n)
     b->n_queued--;
 }
 
+/* May a queued request start a batch now? */
+static bool
+may_lead(const struct batch *b)
+{
+    return b->n_leaders == 0 ||
+           (b->n_leaders < b->max_leaders && ms_until(&b->stall_at) == 0);
+}
+
 /* If queued work has no leader coming, wake its oldest owner to lead. */
 static void
 pass_lead(struct batch *b)
 {
-    if (b->head != NULL && b->n_leaders < b->max_leaders) {
+    if (b->head != NULL && may_lead(b)) {
         b->head->lead_posts++;
         sem_post(&b->head->sem);
     }
@@ -166,6 +183,7 @@ lead(struct batch *b)
         items[k++] = n->item;
     }
     b->n_leaders++;
+    b->stall_at = deadline_after(b->stall_ms);
     unlock(&b->mu);
     b->lead(b->ctx, items, k, timeout_ms);
     lock(&b->mu);
@@ -210,13 +228,19 @@ batch_run(struct batch *b, struct orm_batch_item *item)
     b->tail = &self;
     b->n_queued++;
     while (self.state == NODE_QUEUED) {
-        if (b->n_leaders < b->max_leaders) {
+        const struct timespec *until = &self.deadline;
+        struct timespec stall_at = b->stall_at;
+
+        if (may_lead(b)) {
             lead(b);          /* may not carry our own statement if the queue is long */
             lock(&b->mu);
             continue;
         }
+        /* Wake when the batch in flight counts as stuck, to start another. */
+        if (b->n_leaders < b->max_leaders && before(&stall_at, until))
+            until = &stall_at;
         unlock(&b->mu);
-        consumed += wait_post(&self, &self.deadline);
+        consumed += wait_post(&self, until);
         lock(&b->mu);
         if (self.state == NODE_QUEUED && ms_until(&self.deadline) == 0) {
             unlink_node(b, &self);

@@ -9,6 +9,10 @@
  * one round trip, and wakes each owner with its own outcome. Under load the
  * statements that arrive during one round trip share the next, so the
  * database sees a few large batches instead of many single statements.
+ * A second batch starts only when the one in flight has run for @stall_ms:
+ * one batch at a time makes the largest batches and costs the database the
+ * least, while a batch stuck in the database (a lock, a lost packet) holds
+ * up the others for no longer than that.
  *
  * Waiting is bounded like waiting for the pool: a statement still queued
  * when its request has waited @timeout_ms is withdrawn and answered
@@ -26,6 +30,10 @@
 /* The most statements one batch carries. */
 #define BATCH_MAX 64
 
+/* The stall time the ORM uses: longer than a batch's round trip to a
+ * database on the same network. */
+#define BATCH_STALL_MS 5
+
 struct batch;
 struct orm_batch_item;
 
@@ -35,9 +43,10 @@ struct orm_batch_item;
 typedef void batch_lead_fn(void *ctx, struct orm_batch_item *const *items, size_t n,
                            unsigned timeout_ms);
 
-/* Create a batcher that runs at most @max_leaders (>= 1) batches at once. */
-void batch_create(unsigned max_leaders, unsigned timeout_ms, batch_lead_fn *lead, void *ctx,
-                  struct batch **out);
+/* Create a batcher that runs at most @max_leaders (>= 1) batches at once,
+ * a further one only after the newest has run @stall_ms. */
+void batch_create(unsigned max_leaders, unsigned stall_ms, unsigned timeout_ms,
+                  batch_lead_fn *lead, void *ctx, struct batch **out);
 
 /* Free @b. Accepts NULL. No batch_run() may be in progress. */
 void batch_destroy(struct batch *b);

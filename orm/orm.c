@@ -271,7 +271,8 @@ orm_db_open(const char *url, const struct orm_model *const *models, size_t n_mod
         assert(be->has_returning);
         if (be->max_batches != 0 && leaders > be->max_batches)
             leaders = be->max_batches;
-        batch_create(leaders, opts->pool_timeout_ms, lead_batch, db, &db->batch);
+        batch_create(leaders, BATCH_STALL_MS, opts->pool_timeout_ms, lead_batch, db,
+                     &db->batch);
     }
     if (opts->replica_url != NULL) {
         if (orm_backend_for(opts->replica_url) != be) {

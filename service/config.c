@@ -42,7 +42,7 @@ static const struct opt opts[] = {
     NUM(idle_check_ms, "DB_IDLE_CHECK_MS", "--idle-check-ms", "5000", 0, 86400000,
         "ping a connection idle this long before reusing it (0 = never)"),
     NUM(db_batches, "DB_BATCHES", "--db-batches", "2", 0, 1024,
-        "pooled connections carrying batched one-statement requests at once"
+        "most batches of one-statement requests in flight at once"
         " (0 = no batching: a connection per request)"),
     NUM(max_body_bytes, "MAX_BODY_BYTES", "--max-body-bytes", "65536", 1, 1073741824,
         "largest request body accepted (413 beyond)"),

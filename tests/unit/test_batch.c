@@ -230,7 +230,7 @@ test_batch_single_caller_runs_its_item_alone_and_gets_its_rc(void **state)
     struct orm_batch_item item = {.id = 1, .rc = USV_INTERNAL};
 
     fake_init(&f, 0);
-    batch_create(1, LONG_WAIT_MS, fake_lead, &f, &b);
+    batch_create(1, BATCH_STALL_MS, LONG_WAIT_MS, fake_lead, &f, &b);
     assert_int_equal(rc_for(1), batch_run(b, &item));
     assert_int_equal(rc_for(1), item.rc);
     assert_int_equal(1, f.calls);
@@ -251,7 +251,7 @@ test_batch_callers_queued_behind_a_running_batch_share_the_next_one(void **state
     struct caller first, queued[N];
 
     fake_init(&f, 1);
-    batch_create(1, LONG_WAIT_MS, fake_lead, &f, &b);
+    batch_create(1, BATCH_STALL_MS, LONG_WAIT_MS, fake_lead, &f, &b);
     caller_start(&first, b, 0);
     wait_running(&f, 1);
     for (unsigned i = 0; i < N; i++)
@@ -288,7 +288,7 @@ test_batch_queued_callers_time_out_unavailable_and_are_never_run(void **state)
     struct caller first, queued[N], later;
 
     fake_init(&f, 1);
-    batch_create(1, 100, fake_lead, &f, &b);
+    batch_create(1, BATCH_STALL_MS, 100, fake_lead, &f, &b);
     caller_start(&first, b, 2);
     wait_running(&f, 1);
     for (unsigned i = 0; i < N; i++)
@@ -331,7 +331,7 @@ test_batch_item_taken_by_another_leader_waits_past_its_timeout_for_its_outcome(v
     uint64_t t_queued;
 
     fake_init(&f, 2);
-    batch_create(1, TIMEOUT_MS, fake_lead, &f, &b);
+    batch_create(1, BATCH_STALL_MS, TIMEOUT_MS, fake_lead, &f, &b);
     caller_start(&first, b, 0);
     wait_running(&f, 1);
     caller_start(&queued[0], b, 1);
@@ -368,7 +368,7 @@ test_batch_lead_is_given_no_more_time_than_the_oldest_item_has_left(void **state
     uint64_t t_queued, t_open;
 
     fake_init(&f, 1);
-    batch_create(1, TIMEOUT_MS, fake_lead, &f, &b);
+    batch_create(1, BATCH_STALL_MS, TIMEOUT_MS, fake_lead, &f, &b);
     caller_start(&first, b, 0);
     wait_running(&f, 1);
     for (unsigned i = 0; i < N; i++)
@@ -407,7 +407,7 @@ test_batch_two_leaders_run_two_batches_at_once_and_no_third(void **state)
     unsigned running, calls;
 
     fake_init(&f, 2);
-    batch_create(2, LONG_WAIT_MS, fake_lead, &f, &b);
+    batch_create(2, 0, LONG_WAIT_MS, fake_lead, &f, &b);   /* a second batch at once */
     caller_start(&c[0], b, 0);
     wait_running(&f, 1);
     caller_start(&c[1], b, 1);
@@ -432,6 +432,61 @@ test_batch_two_leaders_run_two_batches_at_once_and_no_third(void **state)
         assert_int_equal(rc_for(i), c[i].rc);
         assert_int_equal(1, f.seen[i]);
     }
+    assert_stats(b, 0, 0);
+    batch_destroy(b);
+    fake_finish(&f);
+}
+
+/* One batch at a time while it runs normally: a caller arriving during a
+ * batch that has not stalled queues, though a second leader slot is free. */
+static void
+test_batch_second_batch_waits_while_the_first_has_not_stalled(void **state)
+{
+    struct fake f;
+    struct batch *b = NULL;
+    struct caller c[2];
+
+    fake_init(&f, 1);
+    batch_create(2, LONG_WAIT_MS, LONG_WAIT_MS, fake_lead, &f, &b);
+    caller_start(&c[0], b, 0);
+    wait_running(&f, 1);
+    caller_start(&c[1], b, 1);
+    wait_queued(b, 1);             /* it queued instead of leading */
+    pthread_mutex_lock(&f.mu);
+    assert_int_equal(1, f.running);
+    pthread_mutex_unlock(&f.mu);
+    open_gate(&f);
+    for (unsigned i = 0; i < 2; i++) {
+        caller_join(&c[i]);
+        assert_int_equal(rc_for(i), c[i].rc);
+    }
+    assert_int_equal(1, f.max_running);
+    assert_int_equal(2, f.calls);
+    batch_destroy(b);
+    fake_finish(&f);
+}
+
+/* A batch stuck past the stall time does not hold up the queue: a second
+ * leader starts while the first is still held. */
+static void
+test_batch_stalled_batch_lets_a_second_one_start(void **state)
+{
+    struct fake f;
+    struct batch *b = NULL;
+    struct caller c[2];
+
+    fake_init(&f, 2);
+    batch_create(2, 50, LONG_WAIT_MS, fake_lead, &f, &b);
+    caller_start(&c[0], b, 0);
+    wait_running(&f, 1);
+    caller_start(&c[1], b, 1);
+    wait_running(&f, 2);           /* within BOUND_MS, while the first is held */
+    open_gate(&f);
+    for (unsigned i = 0; i < 2; i++) {
+        caller_join(&c[i]);
+        assert_int_equal(rc_for(i), c[i].rc);
+    }
+    assert_int_equal(2, f.max_running);
     assert_stats(b, 0, 0);
     batch_destroy(b);
     fake_finish(&f);
@@ -473,7 +528,7 @@ test_batch_every_item_of_many_concurrent_callers_runs_exactly_once(void **state)
 
     _Static_assert(STRESS_THREADS * STRESS_ITEMS <= MAX_IDS, "ids fit the fake");
     fake_init(f, 0);
-    batch_create(2, LONG_WAIT_MS, fake_lead, f, &b);
+    batch_create(2, BATCH_STALL_MS, LONG_WAIT_MS, fake_lead, f, &b);
     for (unsigned i = 0; i < STRESS_THREADS; i++) {
         s[i] = (struct stress_caller){.b = b, .first_id = i * STRESS_ITEMS};
         assert_int_equal(0, pthread_create(&s[i].thread, NULL, run_stress_caller, &s[i]));
@@ -506,6 +561,8 @@ main(void)
             test_batch_item_taken_by_another_leader_waits_past_its_timeout_for_its_outcome),
         cmocka_unit_test(test_batch_lead_is_given_no_more_time_than_the_oldest_item_has_left),
         cmocka_unit_test(test_batch_two_leaders_run_two_batches_at_once_and_no_third),
+        cmocka_unit_test(test_batch_second_batch_waits_while_the_first_has_not_stalled),
+        cmocka_unit_test(test_batch_stalled_batch_lets_a_second_one_start),
         cmocka_unit_test(test_batch_every_item_of_many_concurrent_callers_runs_exactly_once),
     };
 
