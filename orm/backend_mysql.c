@@ -14,6 +14,8 @@
  * the server nothing (DATE_FORMAT in the SQL did) and the client no printf.
  * On MariaDB 10.5+ a connection says has_returning, and the ORM creates a
  * row with one INSERT ... RETURNING instead of INSERT then SELECT.
+ * Concurrent finds by key are batched into one SELECT ... WHERE id IN (...)
+ * (my_execute_batch()); everything else runs on a connection of its own.
  *
  * No MYSQL_OPT_RECONNECT: it reconnects in the middle of anything and
  * silently drops session settings, prepared statements and locks. Instead,
@@ -36,6 +38,7 @@
  * Thread-safety: mysql_library_init() runs once under pthread_once(); after
  * that Connector/C 3.x needs no per-thread setup (mysql_thread_init is
  * implicit and deprecated), and each connection is used by one thread. */
+#include <assert.h>
 #include <mysql.h>
 #include <poll.h>
 #include <pthread.h>
@@ -45,6 +48,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "orm/batch.h"
 #include "orm/orm_int.h"
 #include "orm/url.h"
 #include "service/util.h"
@@ -1067,6 +1071,16 @@ my_prepare(struct orm_conn *c, unsigned id, const char *sql, size_t n_params)
     return USV_OK;
 }
 
+/* Statement @id ready on the current session: prepared from @sql unless it
+ * is (after a reconnect the server has forgotten our statements). */
+static enum usv_err
+stmt_ready(struct mysql_conn *mc, unsigned id, const char *sql)
+{
+    if (mc->stmts[id].st != NULL)
+        return USV_OK;
+    return stmt_prepare(mc, &mc->stmts[id], sql);
+}
+
 static enum usv_err
 my_execute(struct orm_conn *c, unsigned id, const struct orm_param *params, size_t n,
            struct orm_result *res)
@@ -1077,15 +1091,150 @@ my_execute(struct orm_conn *c, unsigned id, const struct orm_param *params, size
     if (mc->sql[id] == NULL)
         return fail_internal(mc, "execute", "statement was never prepared");
     rc = ensure_session(mc, "execute");
+    if (rc == USV_OK)
+        rc = stmt_ready(mc, id, mc->sql[id]);
     if (rc != USV_OK)
         return rc;
-    /* After a reconnect the server has forgotten our statements. */
-    if (mc->stmts[id].st == NULL) {
-        rc = stmt_prepare(mc, &mc->stmts[id], mc->sql[id]);
-        if (rc != USV_OK)
-            return rc;
-    }
     return stmt_run(mc, &mc->stmts[id], params, n, res);
+}
+
+/* ---- batches: finds by key as one IN list --------------------------- */
+
+/* Can @item join an IN list: a find by one integer key? */
+static bool
+is_find(const struct orm_batch_item *item)
+{
+    return item->find_many != NULL && item->n_params == 1 &&
+           item->params[0].type == ORM_INT64 && !item->params[0].is_null;
+}
+
+/* Run @item on its own; false if that lost the connection. */
+static bool
+run_one(struct mysql_conn *mc, struct orm_batch_item *item)
+{
+    item->rc = my_execute(&mc->base, item->id, item->params, item->n_params, item->res);
+    return !mc->base.is_broken;
+}
+
+/* Give each of @finds the row of @rows (an IN list's result) with its key,
+ * or no row (a 404, as alone) when there is none; a key asked twice gets
+ * the row twice. False, with no find touched, if a row is not one of
+ * theirs (a key that does not read as a key, another width). */
+static bool
+hand_out_rows(const struct orm_find_many *fm, const struct orm_result *rows,
+              struct orm_batch_item *const *finds, size_t n)
+{
+    size_t n_rows = orm_result_rows(rows);
+    int64_t keys[BATCH_MAX];
+
+    if (n_rows > BATCH_MAX)
+        return false;
+    for (size_t r = 0; r < n_rows; r++) {
+        size_t len = 0;
+        const char *v = orm_result_cell(rows, r, fm->key_col, &len);
+
+        if (v == NULL || !parse_id(v, len, &keys[r]))
+            return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (finds[i]->res->n_cols != rows->n_cols)
+            return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct orm_result *res = finds[i]->res;
+        size_t r = 0;
+
+        while (r < n_rows && keys[r] != finds[i]->params[0].i)
+            r++;
+        for (size_t col = 0; r < n_rows && col < rows->n_cols; col++) {
+            size_t len = 0;
+            const char *v = orm_result_cell(rows, r, col, &len);
+
+            if (v == NULL)
+                orm_result_push_null(res);
+            else
+                orm_result_push(res, v, len);
+        }
+        res->affected = r < n_rows ? 1 : 0;   /* as stmt_run() counts a SELECT's rows */
+        res->last_id = 0;
+        finds[i]->rc = USV_OK;
+    }
+    return true;
+}
+
+/* Answer every find by key among @items[0..n) that is not @done yet and
+ * has @items[0]'s model, marking them done: together as one IN list (the
+ * smallest that holds them, padded by repeating a key), or alone if there
+ * is one. If the IN list fails, each runs again on its own, so an error is
+ * only its own. False if the connection was lost: the finds not run by
+ * then are answered USV_UNAVAILABLE. */
+static bool
+run_finds(struct mysql_conn *mc, struct orm_batch_item *const *items, size_t n, bool *done)
+{
+    const struct orm_find_many *fm = items[0]->find_many;
+    struct orm_batch_item *finds[BATCH_MAX];
+    struct orm_param keys[BATCH_MAX];
+    struct orm_result rows;
+    size_t k = 0, ran = 0;
+    unsigned list = 0, id;
+    enum usv_err rc;
+
+    for (size_t i = 0; i < n; i++) {
+        if (!done[i] && items[i]->find_many == fm && is_find(items[i])) {
+            finds[k++] = items[i];
+            done[i] = true;
+        }
+    }
+    if (k == 1)
+        return run_one(mc, finds[0]);
+    while ((2u << list) < k)
+        list++;
+    for (size_t i = 0; i < (2u << list); i++)
+        keys[i] = finds[i < k ? i : 0]->params[0];
+    id = fm->first_id + list;
+    orm_result_init(&rows, finds[0]->res->n_cols);
+    rc = stmt_ready(mc, id, fm->sql[list]);
+    if (rc == USV_OK)
+        rc = stmt_run(mc, &mc->stmts[id], keys, 2u << list, &rows);
+    if (rc == USV_OK && hand_out_rows(fm, &rows, finds, k))
+        ran = k;
+    orm_result_finish(&rows);
+    for (; ran < k && !mc->base.is_broken; ran++)
+        run_one(mc, finds[ran]);
+    for (; ran < k; ran++)
+        finds[ran]->rc = USV_UNAVAILABLE;
+    return !mc->base.is_broken;
+}
+
+/* Connector/C has no pipelining, so a batch cannot share a round trip the
+ * way PostgreSQL's does. What it can share is the statement: concurrent
+ * GETs by key become one SELECT ... WHERE id IN (...), which costs the
+ * server about what one of them did alone. The ORM sends only reads here
+ * (orm_backend_mysql.batches_writes is false: MySQL 8 has no RETURNING);
+ * anything but a find runs on its own, in turn. Reads commit nothing, so
+ * the finds answered before a connection is lost keep their rows; the
+ * rest fail USV_UNAVAILABLE with the connection marked broken, never
+ * revived in the middle of a batch. */
+static void
+my_execute_batch(struct orm_conn *c, struct orm_batch_item *const *items, size_t n)
+{
+    struct mysql_conn *mc = to_mysql(c);
+    bool done[BATCH_MAX] = {false};
+    /* A session the server dropped while idle is replaced first, as for execute(). */
+    bool is_alive = ensure_session(mc, "batch") == USV_OK;
+
+    assert(n <= BATCH_MAX);
+    for (size_t i = 0; i < n; i++) {
+        if (done[i])
+            continue;
+        if (!is_alive)
+            items[i]->rc = USV_UNAVAILABLE;
+        else if (is_find(items[i]))
+            is_alive = run_finds(mc, items + i, n - i, done + i);
+        else
+            is_alive = run_one(mc, items[i]);
+        done[i] = true;
+    }
 }
 
 /* Append one text-protocol cell of a column of type @type to @res:
@@ -1305,6 +1454,13 @@ const struct orm_backend orm_backend_mysql = {
     .rollback = my_rollback,
     .prepare = my_prepare,
     .execute = my_execute,
+    /* Only finds by key gain from a batch (one IN list for many); writes
+     * would queue one by one on the leader's connection, and a batched
+     * insert could not ask its connection for RETURNING. */
+    .execute_batch = my_execute_batch,
+    .batches_writes = false,
+    .batches_reads = true,
+    .batches_finds_only = true,
     .query = my_query,
     .lock_migrations = my_lock_migrations,
     .unlock_migrations = my_unlock_migrations,

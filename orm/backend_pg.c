@@ -987,6 +987,7 @@ const struct orm_backend orm_backend_pg = {
     .prepare = pg_prepare,
     .execute = pg_execute,
     .execute_batch = pg_execute_batch,
+    .batches_writes = true,
     .batches_reads = true,
     .query = pg_query,
     .lock_migrations = pg_lock_migrations,

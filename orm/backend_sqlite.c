@@ -342,6 +342,7 @@ const struct orm_backend orm_backend_sqlite = {
     .prepare = sqlite_prepare,
     .execute = sqlite_execute,
     .execute_batch = sqlite_execute_batch,
+    .batches_writes = true,
     .batches_reads = false,     /* WAL readers run in parallel: only commits gain */
     .max_batches = 1,           /* one writer at a time */
     .query = sqlite_query,

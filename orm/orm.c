@@ -12,7 +12,9 @@
  * connection when the backend can batch: their statement joins the batch of
  * concurrent requests' statements (orm/batch.h), which a leader runs on one
  * pooled connection in one round trip. The database then sees one message
- * and one commit for many requests, which is most of its cost per request. */
+ * and one commit for many requests, which is most of its cost per request.
+ * A backend without pipelining (MySQL) batches only finds by key, which it
+ * runs as one SELECT ... WHERE key IN (...) (struct orm_find_many). */
 #include "orm/orm.h"
 
 #include <assert.h>
@@ -38,11 +40,17 @@
 
 /* Statement ids: each model owns a block. Fixed operations come first, then
  * one "list filtered by column i" per column, then one UPDATE per mask of
- * writable columns. Every statement is generated at open. */
+ * writable columns, then the finds by many keys (struct orm_find_many).
+ * Every statement is generated at open. */
 #define ORM_MAX_COLUMNS 16
 #define STMT_LIST_BY (ORM_OP_COUNT_)
 #define STMT_UPDATE (STMT_LIST_BY + ORM_MAX_COLUMNS)
-#define ORM_STMTS_PER_MODEL (STMT_UPDATE + (1u << ORM_MAX_WRITABLE))
+#define STMT_FIND_MANY (STMT_UPDATE + (1u << ORM_MAX_WRITABLE))
+#define ORM_STMTS_PER_MODEL (STMT_FIND_MANY + ORM_FIND_MANY_SIZES)
+#define ORM_MAX_MODELS (ORM_MAX_STMTS / ORM_STMTS_PER_MODEL)
+
+_Static_assert(2u << (ORM_FIND_MANY_SIZES - 1) == BATCH_MAX,
+               "the longest IN list of a find by many keys holds a whole batch");
 
 struct orm_db {
     const struct orm_backend *be;
@@ -54,6 +62,7 @@ struct orm_db {
     const struct orm_model *const *models;
     size_t n_models;
     char *sql[ORM_MAX_STMTS];        /* statement id -> SQL text; immutable after open */
+    struct orm_find_many find_many[ORM_MAX_MODELS]; /* by model index; immutable after open */
 };
 
 struct orm_session {
@@ -173,11 +182,22 @@ writable_count(const struct orm_model *m)
     return n;
 }
 
+/* The IN-list form of statement @id when it is a model's find by key
+ * (orm_batch_item.find_many), else NULL. */
+static const struct orm_find_many *
+find_many_of(const struct orm_db *db, unsigned id)
+{
+    if (id % ORM_STMTS_PER_MODEL != ORM_OP_FIND)
+        return NULL;
+    return &db->find_many[id / ORM_STMTS_PER_MODEL];
+}
+
 /* Generate every statement of @m into db->sql. */
 static void
 build_statements(struct orm_db *db, const struct orm_model *m)
 {
     unsigned base = model_base(db, m);
+    struct orm_find_many *fm = &db->find_many[base / ORM_STMTS_PER_MODEL];
     struct strbuf b;
 
     assert(m->n_columns <= ORM_MAX_COLUMNS && writable_count(m) <= ORM_MAX_WRITABLE);
@@ -193,6 +213,13 @@ build_statements(struct orm_db *db, const struct orm_model *m)
     for (unsigned mask = 1; mask < (1u << writable_count(m)); mask++) {
         orm_sql_build_update(db->be, m, mask, &b);
         db->sql[base + STMT_UPDATE + mask] = strbuf_take(&b);
+    }
+    fm->first_id = base + STMT_FIND_MANY;
+    fm->key_col = (size_t)(orm_model_pk(m) - m->columns);
+    for (unsigned i = 0; i < ORM_FIND_MANY_SIZES; i++) {
+        orm_sql_build_find_many_by_key(db->be, m, 2u << i, &b);
+        db->sql[fm->first_id + i] = strbuf_take(&b);
+        fm->sql[i] = db->sql[fm->first_id + i];
     }
 }
 
@@ -266,9 +293,9 @@ orm_db_open(const char *url, const struct orm_model *const *models, size_t n_mod
     if (opts->batches > 0 && be->execute_batch != NULL) {
         unsigned leaders = opts->batches;
 
-        /* A batched session has no connection to ask: every connection
+        /* A batched insert has no connection to ask: every connection
          * must have RETURNING (orm_insert). */
-        assert(be->has_returning);
+        assert(be->has_returning || !be->batches_writes);
         if (be->max_batches != 0 && leaders > be->max_batches)
             leaders = be->max_batches;
         batch_create(leaders, BATCH_STALL_MS, opts->pool_timeout_ms, lead_batch, db,
@@ -382,7 +409,8 @@ run_session(struct orm_db *db, struct pool *pool, enum orm_tx mode,
 
     /* Without a connection, each statement of the work joins a batch (run()). */
     if (pool == db->pool && db->batch != NULL &&
-        (mode == ORM_TX_STATEMENT || (mode == ORM_TX_READ && db->be->batches_reads)))
+        ((mode == ORM_TX_STATEMENT && db->be->batches_writes) ||
+         (mode == ORM_TX_READ && db->be->batches_reads)))
         return work(&s, arg);
     rc = pool_acquire(pool, db->pool_timeout_ms, &s.conn);
     if (rc != USV_OK)
@@ -443,6 +471,28 @@ orm_transact(struct orm_db *db, enum orm_tx mode,
     return USV_UNAVAILABLE;
 }
 
+/* Run statement @id on a connection borrowed for it alone: a read of a
+ * connectionless session that the backend does not batch. */
+static enum usv_err
+run_alone(struct orm_db *db, unsigned id, const struct orm_param *params, size_t n,
+          struct orm_result *res)
+{
+    struct orm_conn *c = NULL;
+    enum usv_err rc = pool_acquire(db->pool, db->pool_timeout_ms, &c);
+
+    if (rc != USV_OK)
+        return rc;
+    c->errmsg[0] = '\0';
+    rc = prepare_once(db, c, id, n);
+    if (rc == USV_OK)
+        rc = db->be->execute(c, id, params, n, res);
+    if (rc == USV_UNAVAILABLE || rc == USV_INTERNAL)
+        log_error("orm", "%s statement failed (%s): %s", db->be->name, usv_err_name(rc),
+                  c->errmsg[0] != '\0' ? c->errmsg : "no driver error");
+    pool_release(db->pool, c);
+    return rc;
+}
+
 static enum usv_err
 run(struct orm_session *s, unsigned id, const struct orm_param *params, size_t n,
     struct orm_result *res)
@@ -452,8 +502,11 @@ run(struct orm_session *s, unsigned id, const struct orm_param *params, size_t n
     if (s->conn == NULL) {
         struct orm_batch_item item = {
             .id = id, .params = params, .n_params = n, .res = res, .rc = USV_INTERNAL,
+            .find_many = find_many_of(s->db, id),
         };
 
+        if (item.find_many == NULL && s->db->be->batches_finds_only)
+            return run_alone(s->db, id, params, n, res);
         return batch_run(s->db->batch, &item);
     }
     rc = prepare_once(s->db, s->conn, id, n);

@@ -75,6 +75,21 @@ size_t orm_result_rows(const struct orm_result *r);
 /* Cell text (NUL-terminated, borrowed until the result changes), or NULL for SQL NULL. */
 const char *orm_result_cell(const struct orm_result *r, size_t row, size_t col, size_t *len);
 
+/* How a backend without pipelining runs the finds by primary key of one
+ * model in a batch: as one "SELECT ... WHERE key IN (?, ...)"
+ * (orm_sql_build_find_many_by_key()), its rows handed to each find by key.
+ * The IN lists hold 2, 4, 8, ... BATCH_MAX keys (2 << size index), so a
+ * connection prepares at most ORM_FIND_MANY_SIZES of them per model; fewer
+ * keys are padded by repeating one, which finds its row once. Statement
+ * @first_id + i is list @i; the backend prepares it from @sql[i] on first
+ * use. Built by orm_db_open(), immutable, as long-lived as the handle. */
+#define ORM_FIND_MANY_SIZES 6
+struct orm_find_many {
+    unsigned first_id;                     /* statement id of the 2-key list */
+    const char *sql[ORM_FIND_MANY_SIZES];  /* text of each list, borrowed */
+    size_t key_col;                        /* column of the key in each row */
+};
+
 /* One statement of a batch: single-statement sessions of concurrent
  * requests, run together on one connection (orm/batch.h). */
 struct orm_batch_item {
@@ -83,6 +98,10 @@ struct orm_batch_item {
     size_t n_params;
     struct orm_result *res;          /* the owner's, n_cols set */
     enum usv_err rc;                 /* the statement's outcome */
+    /* Set when the statement is its model's find by primary key
+     * (ORM_OP_FIND; params[0] is the key, ORM_INT64): how to run many of
+     * them at once. NULL for every other statement. */
+    const struct orm_find_many *find_many;
 };
 
 struct orm_backend {
@@ -111,9 +130,16 @@ struct orm_backend {
     /* Optional: run @n (>= 2) prepared statements in one round trip, setting
      * each item's rc to exactly the outcome execute() would have given it
      * (a failing statement must not change another's outcome). Statements
-     * are reads by key and single-row INSERT ... RETURNING. */
+     * are reads by key and single-row INSERT ... RETURNING; a backend
+     * without pipelining runs the finds by key as one statement
+     * (orm_batch_item.find_many) and anything else one by one. */
     void (*execute_batch)(struct orm_conn *c, struct orm_batch_item *const *items, size_t n);
-    bool batches_reads;            /* batch ORM_TX_READ sessions too, not only writes */
+    bool batches_writes;           /* batch ORM_TX_STATEMENT sessions: a batched insert
+                                    * has no connection to ask, so needs has_returning */
+    bool batches_reads;            /* batch ORM_TX_READ sessions */
+    bool batches_finds_only;       /* ... but only their finds by key: any other read
+                                    * borrows a connection of its own, since a batch
+                                    * would only queue it behind the others */
     unsigned max_batches;          /* batches in flight at most (0 = as configured) */
     /* Run one statement once, unprepared (migrations, bookkeeping). @res may be NULL. */
     enum usv_err (*query)(struct orm_conn *c, const char *sql, const struct orm_param *params,

@@ -60,6 +60,25 @@ build_find(const struct orm_backend *be, const struct orm_model *m, bool lock,
         strbuf_adds(out, be->lock_suffix);
 }
 
+void
+orm_sql_build_find_many_by_key(const struct orm_backend *be, const struct orm_model *m,
+                               unsigned n, struct strbuf *out)
+{
+    const struct orm_column *pk = orm_model_pk(m);
+
+    /* IN compares like "=" only where no case rule applies: keys are integers. */
+    assert(n >= 1 && pk->type == ORM_INT64 && !(pk->flags & ORM_NOCASE));
+    strbuf_adds(out, "SELECT ");
+    orm_sql_select_list(be, m, out);
+    strbuf_addf(out, " FROM %s WHERE %s IN (", m->table, pk->name);
+    for (unsigned i = 1; i <= n; i++) {
+        if (i > 1)
+            strbuf_adds(out, ", ");
+        be->placeholder(out, i, pk->type);
+    }
+    strbuf_adds(out, ")");
+}
+
 static void
 build_list(const struct orm_backend *be, const struct orm_model *m,
            const struct orm_column *filter, struct strbuf *out)

@@ -35,6 +35,14 @@ void orm_sql_build(const struct orm_backend *be, const struct orm_model *m, enum
 void orm_sql_build_list_by(const struct orm_backend *be, const struct orm_model *m,
                            size_t col, struct strbuf *out);
 
+/* Find by primary key of up to @n (>= 1) rows in one statement:
+ * "SELECT <select list> FROM <table> WHERE <key> IN (<n placeholders>)",
+ * rows in no particular order, one per distinct key found. For backends
+ * without pipelining, which batch concurrent finds this way (orm_int.h,
+ * struct orm_find_many). Params: @n keys. */
+void orm_sql_build_find_many_by_key(const struct orm_backend *be, const struct orm_model *m,
+                                    unsigned n, struct strbuf *out);
+
 /* Columns a client may write: neither key nor read-only. The bits of an
  * update mask number these columns in model order. */
 #define ORM_MAX_WRITABLE 5

@@ -6,8 +6,9 @@
  * model: session settings, byte-exact utf8mb4, strict mode, error mapping
  * (duplicate, lock wait timeout, deadlock, killed connection), the result
  * buffers growing, INSERT ... RETURNING on MariaDB and timestamps written
- * by the backend (issue #6), the per-database migration lock, and the in-place
- * reconnect of idle connections (never inside a transaction). Needs
+ * by the backend (issue #6), the per-database migration lock, the in-place
+ * reconnect of idle connections (never inside a transaction), and batches
+ * of finds by key run as one IN list (execute_batch). Needs
  * USERSVC_TEST_MYSQL_URL, an admin URL of a server where it may CREATE
  * DATABASE (tests/db/mariadb.sh url); skips (77) without it. */
 #include <setjmp.h>
@@ -24,6 +25,7 @@
 #include <cmocka.h>
 
 #include "handlers/users.h"
+#include "orm/batch.h"
 #include "orm/migrate.h"
 #include "orm/orm.h"
 #include "orm/orm_int.h"
@@ -33,7 +35,7 @@
 
 /* Statement ids of this test (any below ORM_MAX_STMTS). */
 enum { ID_INSERT = 1, ID_FIND, ID_FIND_LOCK, ID_BIG, ID_UPDATE_SAME, ID_LIST, ID_RETURNING,
-       ID_STAMPS };
+       ID_STAMPS, ID_FIND_MANY /* .. + ORM_FIND_MANY_SIZES - 1 */ };
 
 /* The application's own model: the SQL under test is the SQL the service runs. */
 #define M (&users_model)
@@ -1065,6 +1067,280 @@ test_mysql_datetimes_are_canonical_on_both_protocols(void **state)
     be->close(c);
 }
 
+/* ---- batches: finds by key as one IN list (execute_batch) --------------- */
+
+/* The finds by many keys of users_model, as orm_db_open() makes them. */
+struct find_many {
+    struct orm_find_many fm;
+    char *sql[ORM_FIND_MANY_SIZES];
+};
+
+static void
+find_many_init(struct find_many *f)
+{
+    struct strbuf b;
+
+    memset(f, 0, sizeof(*f));
+    f->fm.first_id = ID_FIND_MANY;
+    f->fm.key_col = colno("id");
+    strbuf_init(&b);
+    for (unsigned i = 0; i < ORM_FIND_MANY_SIZES; i++) {
+        orm_sql_build_find_many_by_key(be, M, 2u << i, &b);
+        f->sql[i] = strbuf_take(&b);
+        f->fm.sql[i] = f->sql[i];
+    }
+    strbuf_finish(&b);
+}
+
+static void
+find_many_finish(struct find_many *f)
+{
+    for (unsigned i = 0; i < ORM_FIND_MANY_SIZES; i++)
+        free(f->sql[i]);
+}
+
+/* One request's find by key, queued the way orm.c run() queues it. */
+struct find_slot {
+    struct orm_param key;
+    struct orm_result res;
+    struct orm_batch_item item;
+};
+
+/* Run finds of @keys (at most BATCH_MAX) on @c as one batch, into @slots
+ * (finished by the caller with slots_finish()); find @alone (an index, or
+ * n for none) goes without its find_many, as a statement the backend
+ * cannot group. */
+static void
+run_find_batch(struct orm_conn *c, const struct orm_find_many *fm, const int64_t *keys,
+               size_t n, size_t alone, struct find_slot *slots)
+{
+    struct orm_batch_item *items[BATCH_MAX];
+
+    assert_true(n >= 2 && n <= BATCH_MAX);
+    /* The leader prepares each item's own statement first (orm.c lead_batch()). */
+    if (!c->is_prepared[ID_FIND])
+        prepare(c, ID_FIND, ORM_OP_FIND, 1);
+    for (size_t i = 0; i < n; i++) {
+        slots[i].key = int64(keys[i]);
+        orm_result_init(&slots[i].res, M->n_columns);
+        slots[i].item = (struct orm_batch_item){
+            .id = ID_FIND, .params = &slots[i].key, .n_params = 1, .res = &slots[i].res,
+            .rc = USV_INTERNAL, .find_many = i == alone ? NULL : fm,
+        };
+        items[i] = &slots[i].item;
+    }
+    be->execute_batch(c, items, n);
+}
+
+static void
+slots_finish(struct find_slot *slots, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        orm_result_finish(&slots[i].res);
+}
+
+/* @s got exactly what the find alone gets: the row with @login and its
+ * key, or (@login NULL) no row. */
+static void
+expect_found(const struct find_slot *s, size_t i, const char *login)
+{
+    char key[32];
+
+    if (s->item.rc != USV_OK)
+        fail_msg("find %zu (key %lld): %s", i, (long long)s->key.i, usv_err_name(s->item.rc));
+    if (login == NULL) {
+        if (orm_result_rows(&s->res) != 0)
+            fail_msg("find %zu (key %lld, no such row) got %zu rows", i, (long long)s->key.i,
+                     orm_result_rows(&s->res));
+        return;
+    }
+    if (orm_result_rows(&s->res) != 1)
+        fail_msg("find %zu (key %lld) got %zu rows", i, (long long)s->key.i,
+                 orm_result_rows(&s->res));
+    snprintf(key, sizeof(key), "%lld", (long long)s->key.i);
+    expect_bytes(&s->res, colno("id"), key);
+    expect_bytes(&s->res, colno("login"), login);
+    expect_bytes(&s->res, colno("created_at"), "2026-11-21T08:00:00.123456Z");
+    assert_null(orm_result_cell(&s->res, 0, colno("last_name"), NULL));
+}
+
+/* Prepared statements this session has executed so far. */
+static long
+stmt_executions(struct orm_conn *c)
+{
+    char *v = cell(c, "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS"
+                      " WHERE VARIABLE_NAME = 'COM_STMT_EXECUTE'");
+    long n = strtol(v, NULL, 10);
+
+    free(v);
+    return n;
+}
+
+/* Users "b0".."b<n-1>" with first names, their ids in @ids. */
+static void
+insert_users(struct orm_conn *c, int64_t *ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char login[16];
+
+        snprintf(login, sizeof(login), "b%zu", i);
+        if (insert_user(c, text(login), text(login), null_text(),
+                        "2026-11-21T08:00:00.123456Z", &ids[i]) != USV_OK)
+            fail_msg("insert %s: %s", login, c->errmsg);
+    }
+}
+
+static const char *
+login_of(const int64_t *ids, size_t n, int64_t key)
+{
+    static const char *const logins[] = {"b0", "b1", "b2", "b3", "b4"};
+
+    for (size_t i = 0; i < n; i++) {
+        if (ids[i] == key)
+            return logins[i];
+    }
+    return NULL;
+}
+
+static void
+test_mysql_batch_of_finds_is_one_statement_with_a_row_each(void **state)
+{
+    struct orm_conn *c = connect_to(db_url);
+    struct find_slot slots[BATCH_MAX];
+    struct find_many f;
+    int64_t ids[5], keys[BATCH_MAX];
+    /* Batch sizes: exactly a list (2, 64), padded (9 -> 16, 33 -> 64). */
+    static const size_t sizes[] = {9, 2, 33, BATCH_MAX, 9};
+    long before;
+
+    find_many_init(&f);
+    insert_users(c, ids, 5);
+    for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+        size_t n = sizes[s];
+
+        /* Present, missing and repeated keys, mixed: b2, missing, b0, b2, b4, ... */
+        for (size_t i = 0; i < n; i++)
+            keys[i] = i % 3 == 1 ? ids[4] + 1000 + (int64_t)i : ids[(i * 2 + s) % 5];
+        before = stmt_executions(c);
+        run_find_batch(c, &f.fm, keys, n, n, slots);
+        /* One IN list for the lot (the last round reuses its prepared list). */
+        assert_int_equal(stmt_executions(c) - before, 1);
+        for (size_t i = 0; i < n; i++)
+            expect_found(&slots[i], i, login_of(ids, 5, keys[i]));
+        slots_finish(slots, n);
+    }
+    /* A statement that is not a groupable find runs on its own, in the
+     * same batch: two executions, and everyone still has their row. */
+    keys[0] = ids[1];
+    keys[1] = ids[3];
+    keys[2] = ids[3];
+    keys[3] = ids[0] + 5000;
+    before = stmt_executions(c);
+    run_find_batch(c, &f.fm, keys, 4, 1, slots);
+    assert_int_equal(stmt_executions(c) - before, 2);
+    for (size_t i = 0; i < 4; i++)
+        expect_found(&slots[i], i, login_of(ids, 5, keys[i]));
+    slots_finish(slots, 4);
+    assert_false(c->is_broken);
+    find_many_finish(&f);
+    be->close(c);
+}
+
+static void
+test_mysql_batch_whose_in_list_fails_runs_each_find_alone(void **state)
+{
+    struct orm_conn *c = connect_to(db_url);
+    struct find_slot slots[3];
+    struct find_many f;
+    int64_t ids[5], keys[3];
+    long before;
+
+    find_many_init(&f);
+    insert_users(c, ids, 5);
+    /* The list of 4 keys cannot even be prepared. */
+    f.fm.sql[1] = "SELECT * FROM usv_no_such_table WHERE id IN (?, ?, ?, ?)";
+    keys[0] = ids[3];
+    keys[1] = ids[4] + 1;
+    keys[2] = ids[0];
+    before = stmt_executions(c);
+    run_find_batch(c, &f.fm, keys, 3, 3, slots);
+    /* Each find once, on its own, each with its own answer. */
+    assert_int_equal(stmt_executions(c) - before, 3);
+    for (size_t i = 0; i < 3; i++)
+        expect_found(&slots[i], i, login_of(ids, 5, keys[i]));
+    slots_finish(slots, 3);
+    assert_false(c->is_broken);
+    find_many_finish(&f);
+    be->close(c);
+}
+
+static void
+test_mysql_batch_revives_an_idle_connection_in_place(void **state)
+{
+    struct orm_conn *c = connect_to(db_url), *killer = connect_to(db_url);
+    struct find_slot slots[3];
+    struct find_many f;
+    int64_t ids[5], keys[3];
+    char *before, *after;
+
+    find_many_init(&f);
+    insert_users(c, ids, 5);
+    keys[0] = ids[2];
+    keys[1] = ids[1];
+    keys[2] = ids[2] + 1000;
+    /* The list of 4 is prepared on this session... */
+    run_find_batch(c, &f.fm, keys, 3, 3, slots);
+    slots_finish(slots, 3);
+    before = connection_id(c);
+    kill_session(killer, before);
+    /* ...which the server then ends while the connection sits idle. */
+    run_find_batch(c, &f.fm, keys, 3, 3, slots);
+    for (size_t i = 0; i < 3; i++)
+        expect_found(&slots[i], i, login_of(ids, 5, keys[i]));
+    slots_finish(slots, 3);
+    assert_false(c->is_broken);
+    after = connection_id(c);
+    assert_string_not_equal(before, after);
+    free(before);
+    free(after);
+    find_many_finish(&f);
+    be->close(c);
+    be->close(killer);
+}
+
+static void
+test_mysql_batch_on_a_lost_connection_fails_every_find(void **state)
+{
+    struct orm_conn *c = connect_to(db_url), *killer = connect_to(db_url);
+    struct find_slot slots[3];
+    struct find_many f;
+    int64_t ids[5], keys[3];
+    char *id_c;
+
+    find_many_init(&f);
+    insert_users(c, ids, 5);
+    keys[0] = ids[0];
+    keys[1] = ids[1];
+    keys[2] = ids[0];
+    prepare(c, ID_FIND, ORM_OP_FIND, 1);
+    id_c = connection_id(c);
+    /* Inside a transaction nothing is revived (ORM batches never are in
+     * one; here it makes the loss show when the IN list is sent). */
+    assert_int_equal(be->begin(c, ORM_TX_READ), USV_OK);
+    kill_session(killer, id_c);
+    run_find_batch(c, &f.fm, keys, 3, 3, slots);
+    for (size_t i = 0; i < 3; i++) {
+        if (slots[i].item.rc != USV_UNAVAILABLE)
+            fail_msg("find %zu: %s, expected UNAVAILABLE", i, usv_err_name(slots[i].item.rc));
+    }
+    slots_finish(slots, 3);
+    assert_true(c->is_broken);
+    free(id_c);
+    find_many_finish(&f);
+    be->close(c);
+    be->close(killer);
+}
+
 static void
 test_mysql_wrong_password_error_has_no_password(void **state)
 {
@@ -1112,6 +1388,12 @@ main(void)
         cmocka_unit_test_setup(test_mysql_insert_returning_gives_the_row_in_one_statement,
                                setup),
         cmocka_unit_test_setup(test_mysql_datetimes_are_canonical_on_both_protocols, setup),
+        cmocka_unit_test_setup(test_mysql_batch_of_finds_is_one_statement_with_a_row_each,
+                               setup),
+        cmocka_unit_test_setup(test_mysql_batch_whose_in_list_fails_runs_each_find_alone,
+                               setup),
+        cmocka_unit_test_setup(test_mysql_batch_revives_an_idle_connection_in_place, setup),
+        cmocka_unit_test_setup(test_mysql_batch_on_a_lost_connection_fails_every_find, setup),
         cmocka_unit_test_setup(test_mysql_wrong_password_error_has_no_password, setup),
     };
 

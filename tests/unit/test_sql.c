@@ -82,6 +82,52 @@ test_sql_sqlite_find_statement(void **state)
                "SELECT " USERS_COLUMNS " FROM users WHERE id = ?");
 }
 
+/* Build the find by @n keys of @m for @be into a fresh string. */
+static char *
+build_find_many(const struct orm_backend *be, const struct orm_model *m, unsigned n)
+{
+    struct strbuf b;
+
+    strbuf_init(&b);
+    orm_sql_build_find_many_by_key(be, m, n, &b);
+    return strbuf_take(&b);
+}
+
+static void
+expect_find_many(const struct orm_backend *be, const struct orm_model *m, unsigned n,
+                 const char *expected)
+{
+    char *sql = build_find_many(be, m, n);
+
+    assert_string_equal(expected, sql);
+    free(sql);
+}
+
+static void
+test_sql_sqlite_find_many_by_key_statement(void **state)
+{
+    expect_find_many(&orm_backend_sqlite, &users_model, 1,
+                     "SELECT " USERS_COLUMNS " FROM users WHERE id IN (?)");
+    expect_find_many(&orm_backend_sqlite, &users_model, 3,
+                     "SELECT " USERS_COLUMNS " FROM users WHERE id IN (?, ?, ?)");
+}
+
+static void
+test_sql_sqlite_find_many_by_key_holds_a_whole_batch(void **state)
+{
+    char *sql = build_find_many(&orm_backend_sqlite, &users_model, 64);
+    const char *in = strstr(sql, " WHERE id IN (?, ");
+
+    /* Exactly 64 placeholders, the last closing the list, no value. */
+    assert_non_null(in);
+    assert_int_equal(64, count_char(sql, '?'));
+    assert_int_equal(63, count_char(in, ','));
+    assert_non_null(strstr(sql, ", ?)"));
+    assert_int_equal(')', sql[strlen(sql) - 1]);
+    assert_null(strpbrk(sql, "0123456789'\";"));
+    free(sql);
+}
+
 static void
 test_sql_sqlite_find_lock_statement(void **state)
 {
@@ -299,6 +345,32 @@ test_sql_find_uses_the_dialects_equals_on_the_key(void **state)
 {
     expect_sql(&fake_backend, &thing_model, ORM_OP_FIND,
                "SELECT label, tid, qty, fmt(made), fmt(seen) FROM things WHERE tid = $1");
+}
+
+static void
+test_sql_find_many_by_key_numbers_the_keys_with_the_keys_type(void **state)
+{
+    /* The key in the middle of the select list; no lock suffix, no equals(). */
+    expect_find_many(&fake_backend, &thing_model, 1,
+                     "SELECT label, tid, qty, fmt(made), fmt(seen) FROM things"
+                     " WHERE tid IN ($1::i)");
+    expect_find_many(&fake_backend, &thing_model, 4,
+                     "SELECT label, tid, qty, fmt(made), fmt(seen) FROM things"
+                     " WHERE tid IN ($1::i, $2::i, $3::i, $4::i)");
+}
+
+static void
+test_sql_find_many_by_key_appends_to_the_buffer(void **state)
+{
+    struct strbuf b;
+
+    strbuf_init(&b);
+    strbuf_adds(&b, "-- x\n");
+    orm_sql_build_find_many_by_key(&fake_backend, &users_model, 2, &b);
+    assert_string_equal("-- x\nSELECT id, login, first_name, last_name, fmt(created_at),"
+                        " fmt(updated_at) FROM users WHERE id IN ($1::i, $2::i)",
+                        strbuf_str(&b));
+    strbuf_finish(&b);
 }
 
 static void
@@ -585,6 +657,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sql_sqlite_insert_statement),
         cmocka_unit_test(test_sql_sqlite_find_statement),
+        cmocka_unit_test(test_sql_sqlite_find_many_by_key_statement),
+        cmocka_unit_test(test_sql_sqlite_find_many_by_key_holds_a_whole_batch),
         cmocka_unit_test(test_sql_sqlite_find_lock_statement),
         cmocka_unit_test(test_sql_sqlite_select_list_is_every_column_in_model_order),
         cmocka_unit_test(test_sql_sqlite_list_statement),
@@ -597,6 +671,8 @@ main(void)
         cmocka_unit_test(test_sql_insert_skips_the_key_and_numbers_placeholders),
         cmocka_unit_test(test_sql_insert_returning_uses_the_dialects_select_list),
         cmocka_unit_test(test_sql_find_uses_the_dialects_equals_on_the_key),
+        cmocka_unit_test(test_sql_find_many_by_key_numbers_the_keys_with_the_keys_type),
+        cmocka_unit_test(test_sql_find_many_by_key_appends_to_the_buffer),
         cmocka_unit_test(test_sql_find_lock_appends_the_lock_suffix),
         cmocka_unit_test(test_sql_list_numbers_bound_limit_and_filter),
         cmocka_unit_test(test_sql_list_by_a_nocase_column_uses_the_dialects_case_rule),
