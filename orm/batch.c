@@ -52,6 +52,7 @@ struct batch {
     unsigned stall_ms;
     unsigned timeout_ms;
     uint64_t timeouts;               /* mu */
+    uint64_t batches, statements;    /* run so far; mu */
     batch_lead_fn *lead;
     void *ctx;
 };
@@ -183,6 +184,8 @@ lead(struct batch *b)
         items[k++] = n->item;
     }
     b->n_leaders++;
+    b->batches++;
+    b->statements += k;
     b->stall_at = deadline_after(b->stall_ms);
     unlock(&b->mu);
     b->lead(b->ctx, items, k, timeout_ms);
@@ -260,10 +263,12 @@ batch_run(struct batch *b, struct orm_batch_item *item)
 }
 
 void
-batch_stats(struct batch *b, unsigned *queued, uint64_t *timeouts)
+batch_stats(struct batch *b, struct batch_counts *out)
 {
     lock(&b->mu);
-    *queued = b->n_queued;
-    *timeouts = b->timeouts;
+    out->queued = b->n_queued;
+    out->timeouts = b->timeouts;
+    out->batches = b->batches;
+    out->statements = b->statements;
     unlock(&b->mu);
 }

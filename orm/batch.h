@@ -55,7 +55,13 @@ void batch_destroy(struct batch *b);
  * timed out in the queue (USV_UNAVAILABLE). */
 enum usv_err batch_run(struct batch *b, struct orm_batch_item *item);
 
-/* Statements queued now, and withdrawn after waiting too long (ever). */
-void batch_stats(struct batch *b, unsigned *queued, uint64_t *timeouts);
+struct batch_counts {
+    unsigned queued;        /* statements queued now */
+    uint64_t timeouts;      /* statements withdrawn after waiting too long, ever */
+    uint64_t batches;       /* batches run, ever */
+    uint64_t statements;    /* statements those batches carried */
+};
+
+void batch_stats(struct batch *b, struct batch_counts *out);
 
 #endif

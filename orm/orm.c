@@ -340,15 +340,16 @@ orm_db_backend_ops(const struct orm_db *db)
 void
 orm_db_stats(struct orm_db *db, struct orm_pool_stats *out)
 {
-    unsigned queued = 0;
-    uint64_t timeouts = 0;
+    struct batch_counts bc = {0};
 
     pool_stats(db->pool, out);
-    /* A statement queued for a batch waits for a connection too. */
     if (db->batch != NULL)
-        batch_stats(db->batch, &queued, &timeouts);
-    out->waiting += queued;
-    out->timeouts += timeouts;
+        batch_stats(db->batch, &bc);
+    /* A statement queued for a batch waits for a connection too. */
+    out->waiting += bc.queued;
+    out->timeouts += bc.timeouts;
+    out->batches = bc.batches;
+    out->batched = bc.statements;
 }
 
 bool

@@ -39,6 +39,7 @@ struct orm_db_options {
 struct orm_pool_stats {
     unsigned size, open, in_use, waiting;
     uint64_t acquired, timeouts, connects, connect_failures, discarded;
+    uint64_t batches, batched;   /* batches run, and the statements they carried */
 };
 
 /* Open the database at @url ("sqlite:PATH", "postgres://…", "mysql://…") for

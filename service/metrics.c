@@ -101,6 +101,10 @@ pool_series(struct strbuf *out, const struct orm_pool_stats *primary,
           "Connection attempts that failed."),
         C(discarded, "usersvc_db_reconnects_total", "counter",
           "Broken or dead connections closed and replaced."),
+        C(batches, "usersvc_db_batches_total", "counter",
+          "Batches of one-statement requests run on one connection."),
+        C(batched, "usersvc_db_batched_statements_total", "counter",
+          "Statements those batches carried."),
 #undef U
 #undef C
     };

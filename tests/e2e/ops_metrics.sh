@@ -160,6 +160,7 @@ for f in usersvc_http_requests_total:counter usersvc_http_request_duration_secon
          usersvc_db_pool_waiting:gauge usersvc_db_pool_acquires_total:counter \
          usersvc_db_pool_acquire_timeouts_total:counter usersvc_db_connects_total:counter \
          usersvc_db_connect_failures_total:counter usersvc_db_reconnects_total:counter \
+         usersvc_db_batches_total:counter usersvc_db_batched_statements_total:counter \
          usersvc_schema_version:gauge; do
     check "TYPE ${f%%:*} ${f#*:}" grep -qx "# TYPE ${f%%:*} ${f#*:}" "$TMP/m0"
 done
@@ -254,6 +255,14 @@ for c in usersvc_db_pool_acquire_timeouts_total usersvc_db_connect_failures_tota
 done
 check "usersvc_db_connects_total$p is at least 1" \
     test "$(value "$TMP/m3" "usersvc_db_connects_total$p")" -ge 1
+# Batches (on by default): the POST (every backend but MySQL) and the GETs
+# by id went through batches, each carrying at least one statement.
+bt1=$(value "$TMP/m1" "usersvc_db_batches_total$p")
+bt3=$(value "$TMP/m3" "usersvc_db_batches_total$p")
+bs3=$(value "$TMP/m3" "usersvc_db_batched_statements_total$p")
+check "usersvc_db_batches_total$p moved ($bt1 -> $bt3)" test "${bt3:-0}" -gt "${bt1:-0}"
+check "usersvc_db_batched_statements_total$p >= usersvc_db_batches_total$p ($bs3 >= $bt3)" \
+    test "${bs3:-0}" -ge "${bt3:-1}"
 
 # The schema version is the latest migration `migrate status` lists as applied.
 run_cli migrate status --database "$DB_URL"

@@ -162,16 +162,15 @@ static void
 wait_queued(struct batch *b, unsigned want)
 {
     const struct timespec ms = {.tv_sec = 0, .tv_nsec = 1000 * 1000};
-    unsigned queued = 0;
-    uint64_t timeouts;
+    struct batch_counts bc = {0};
 
     for (unsigned waited = 0; waited < BOUND_MS; waited++) {
-        batch_stats(b, &queued, &timeouts);
-        if (queued == want)
+        batch_stats(b, &bc);
+        if (bc.queued == want)
             return;
         nanosleep(&ms, NULL);
     }
-    fail_msg("%u items queued, expected %u", queued, want);
+    fail_msg("%u items queued, expected %u", bc.queued, want);
 }
 
 /* ---- callers on threads of their own ------------------------------------ */
@@ -212,12 +211,11 @@ caller_join(struct caller *c)
 static void
 assert_stats(struct batch *b, unsigned want_queued, uint64_t want_timeouts)
 {
-    unsigned queued;
-    uint64_t timeouts;
+    struct batch_counts bc;
 
-    batch_stats(b, &queued, &timeouts);
-    assert_int_equal(want_queued, queued);
-    assert_int_equal(want_timeouts, timeouts);
+    batch_stats(b, &bc);
+    assert_int_equal(want_queued, bc.queued);
+    assert_int_equal(want_timeouts, bc.timeouts);
 }
 
 /* ---- tests ---------------------------------------------------------------- */
@@ -275,6 +273,13 @@ test_batch_callers_queued_behind_a_running_batch_share_the_next_one(void **state
     for (unsigned id = 0; id <= N; id++)
         assert_int_equal(1, f.seen[id]);
     assert_stats(b, 0, 0);
+    {
+        struct batch_counts bc;
+
+        batch_stats(b, &bc);       /* what /metrics reports */
+        assert_int_equal(2, bc.batches);
+        assert_int_equal(1 + N, bc.statements);
+    }
     batch_destroy(b);
     fake_finish(&f);
 }
