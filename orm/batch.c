@@ -57,20 +57,6 @@ struct batch {
     void *ctx;
 };
 
-static void
-lock(pthread_mutex_t *mu)
-{
-    if (pthread_mutex_lock(mu) != 0)
-        abort();
-}
-
-static void
-unlock(pthread_mutex_t *mu)
-{
-    if (pthread_mutex_unlock(mu) != 0)
-        abort();
-}
-
 void
 batch_create(unsigned max_leaders, unsigned stall_ms, unsigned timeout_ms,
              batch_lead_fn *lead, void *ctx, struct batch **out)
@@ -96,21 +82,6 @@ batch_destroy(struct batch *b)
     assert(b->head == NULL && b->n_leaders == 0);
     pthread_mutex_destroy(&b->mu);
     free(b);
-}
-
-static struct timespec
-deadline_after(unsigned ms)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
 }
 
 /* Milliseconds from now until @deadline, 0 if it has passed. */
@@ -186,13 +157,13 @@ lead(struct batch *b)
     b->n_leaders++;
     b->batches++;
     b->statements += k;
-    b->stall_at = deadline_after(b->stall_ms);
-    unlock(&b->mu);
+    b->stall_at = monotonic_deadline(b->stall_ms);
+    xunlock(&b->mu);
     b->lead(b->ctx, items, k, timeout_ms);
-    lock(&b->mu);
+    xlock(&b->mu);
     b->n_leaders--;
     pass_lead(b);
-    unlock(&b->mu);
+    xunlock(&b->mu);
     for (size_t i = 0; i < k; i++)
         sem_post(&taken[i]->sem);   /* may be the last touch of that node */
 }
@@ -219,10 +190,10 @@ batch_run(struct batch *b, struct orm_batch_item *item)
     struct node self = {.item = item, .state = NODE_QUEUED};
     unsigned consumed = 0, expected;
 
-    self.deadline = deadline_after(b->timeout_ms);
+    self.deadline = monotonic_deadline(b->timeout_ms);
     if (sem_init(&self.sem, 0, 0) != 0)
         abort();
-    lock(&b->mu);
+    xlock(&b->mu);
     self.prev = b->tail;
     if (b->tail != NULL)
         b->tail->next = &self;
@@ -236,15 +207,15 @@ batch_run(struct batch *b, struct orm_batch_item *item)
 
         if (may_lead(b)) {
             lead(b);          /* may not carry our own statement if the queue is long */
-            lock(&b->mu);
+            xlock(&b->mu);
             continue;
         }
         /* Wake when the batch in flight counts as stuck, to start another. */
         if (b->n_leaders < b->max_leaders && before(&stall_at, until))
             until = &stall_at;
-        unlock(&b->mu);
+        xunlock(&b->mu);
         consumed += wait_post(&self, until);
-        lock(&b->mu);
+        xlock(&b->mu);
         if (self.state == NODE_QUEUED && ms_until(&self.deadline) == 0) {
             unlink_node(b, &self);
             self.state = NODE_WITHDRAWN;
@@ -255,7 +226,7 @@ batch_run(struct batch *b, struct orm_batch_item *item)
     }
     /* Taken (or withdrawn): no "lead now" post can come any more. */
     expected = self.lead_posts + (self.state == NODE_TAKEN);
-    unlock(&b->mu);
+    xunlock(&b->mu);
     while (consumed < expected)
         consumed += wait_post(&self, NULL);
     sem_destroy(&self.sem);
@@ -265,10 +236,10 @@ batch_run(struct batch *b, struct orm_batch_item *item)
 void
 batch_stats(struct batch *b, struct batch_counts *out)
 {
-    lock(&b->mu);
+    xlock(&b->mu);
     out->queued = b->n_queued;
     out->timeouts = b->timeouts;
     out->batches = b->batches;
     out->statements = b->statements;
-    unlock(&b->mu);
+    xunlock(&b->mu);
 }

@@ -32,20 +32,6 @@ struct pool {
     struct orm_pool_stats stats;     /* counters; protected by mu */
 };
 
-static void
-lock(pthread_mutex_t *mu)
-{
-    if (pthread_mutex_lock(mu) != 0)
-        abort();
-}
-
-static void
-unlock(pthread_mutex_t *mu)
-{
-    if (pthread_mutex_unlock(mu) != 0)
-        abort();
-}
-
 enum usv_err
 pool_create(const struct orm_backend *be, const char *url, unsigned size,
             unsigned idle_check_ms, struct pool **out)
@@ -86,30 +72,15 @@ pool_destroy(struct pool *p)
     free(p);
 }
 
-static struct timespec
-deadline_after(unsigned ms)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
 /* Give up a slot whose connection is gone (closed, or never opened). */
 static void
 drop_slot(struct pool *p)
 {
-    lock(&p->mu);
+    xlock(&p->mu);
     p->n_open--;
     p->stats.in_use--;
     pthread_cond_signal(&p->cond);
-    unlock(&p->mu);
+    xunlock(&p->mu);
 }
 
 static enum usv_err
@@ -119,12 +90,12 @@ connect_slot(struct pool *p, struct orm_conn **out)
     struct orm_conn *c = NULL;
     enum usv_err rc = p->be->open(p->url, &c, err, sizeof(err));
 
-    lock(&p->mu);
+    xlock(&p->mu);
     if (rc == USV_OK)
         p->stats.connects++;
     else
         p->stats.connect_failures++;
-    unlock(&p->mu);
+    xunlock(&p->mu);
     if (rc != USV_OK) {
         log_error("pool", "cannot connect to %s database: %s", p->be->name, err);
         drop_slot(p);
@@ -137,10 +108,10 @@ connect_slot(struct pool *p, struct orm_conn **out)
 enum usv_err
 pool_acquire(struct pool *p, unsigned timeout_ms, struct orm_conn **out)
 {
-    struct timespec deadline = deadline_after(timeout_ms);
+    struct timespec deadline = monotonic_deadline(timeout_ms);
     struct orm_conn *c = NULL;
 
-    lock(&p->mu);
+    xlock(&p->mu);
     for (;;) {
         if (p->n_idle > 0) {
             c = p->idle[--p->n_idle];
@@ -150,7 +121,7 @@ pool_acquire(struct pool *p, unsigned timeout_ms, struct orm_conn **out)
             p->n_open++;
             p->stats.in_use++;
             p->stats.acquired++;
-            unlock(&p->mu);
+            xunlock(&p->mu);
             return connect_slot(p, out);
         }
         p->n_waiting++;
@@ -158,13 +129,13 @@ pool_acquire(struct pool *p, unsigned timeout_ms, struct orm_conn **out)
         p->n_waiting--;
         if (e == ETIMEDOUT && p->n_idle == 0 && p->n_open >= p->size) {
             p->stats.timeouts++;
-            unlock(&p->mu);
+            xunlock(&p->mu);
             return USV_UNAVAILABLE;
         }
     }
     p->stats.in_use++;
     p->stats.acquired++;
-    unlock(&p->mu);
+    xunlock(&p->mu);
 
     /* A connection idle for long may have been cut by a server restart or a
      * firewall: check it before handing it out, and replace it if dead. */
@@ -173,9 +144,9 @@ pool_acquire(struct pool *p, unsigned timeout_ms, struct orm_conn **out)
         log_warn("pool", "idle %s connection is dead, reconnecting: %s", p->be->name,
                  c->errmsg);
         p->be->close(c);
-        lock(&p->mu);
+        xlock(&p->mu);
         p->stats.discarded++;
-        unlock(&p->mu);
+        xunlock(&p->mu);
         return connect_slot(p, out);
     }
     *out = c;
@@ -189,27 +160,27 @@ pool_release(struct pool *p, struct orm_conn *c)
         return;
     if (c->is_broken) {
         p->be->close(c);
-        lock(&p->mu);
+        xlock(&p->mu);
         p->stats.discarded++;
-        unlock(&p->mu);
+        xunlock(&p->mu);
         drop_slot(p);
         return;
     }
     c->last_used_ms = monotonic_ms();
-    lock(&p->mu);
+    xlock(&p->mu);
     assert(p->n_idle < p->size);
     p->idle[p->n_idle++] = c;
     p->stats.in_use--;
     pthread_cond_signal(&p->cond);
-    unlock(&p->mu);
+    xunlock(&p->mu);
 }
 
 void
 pool_stats(struct pool *p, struct orm_pool_stats *out)
 {
-    lock(&p->mu);
+    xlock(&p->mu);
     *out = p->stats;
     out->open = p->n_open;
     out->waiting = p->n_waiting;
-    unlock(&p->mu);
+    xunlock(&p->mu);
 }

@@ -131,3 +131,32 @@ monotonic_ms(void)
 {
     return monotonic_us() / 1000u;
 }
+
+struct timespec
+monotonic_deadline(unsigned ms)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+void
+xlock(pthread_mutex_t *mu)
+{
+    if (pthread_mutex_lock(mu) != 0)
+        abort();
+}
+
+void
+xunlock(pthread_mutex_t *mu)
+{
+    if (pthread_mutex_unlock(mu) != 0)
+        abort();
+}

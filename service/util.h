@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT
- * util.h - allocation that cannot fail, checked number parsing, time stamps.
+ * util.h - allocation and locking that cannot fail, checked number parsing,
+ * time stamps and deadlines.
  *
  * xmalloc() and friends abort on out-of-memory (as Redis and Kore do): a
  * service that cannot allocate a few bytes cannot answer sensibly anyway.
@@ -7,9 +8,11 @@
 #ifndef USERSVC_SERVICE_UTIL_H
 #define USERSVC_SERVICE_UTIL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #if defined(__GNUC__)
 #define PRINTF_LIKE(fmt, args) __attribute__((format(printf, fmt, args)))
@@ -43,5 +46,14 @@ void utc_stamp(char *buf, size_t size);
 /* Monotonic milliseconds, for deadlines and durations. */
 uint64_t monotonic_ms(void);
 uint64_t monotonic_us(void);
+
+/* CLOCK_MONOTONIC @ms from now, for timed waits on that clock: wall-clock
+ * jumps cannot stretch them. */
+struct timespec monotonic_deadline(unsigned ms);
+
+/* Lock and unlock that abort on failure: a mutex error is a bug (a
+ * corrupted or uninitialised mutex), never a condition to handle. */
+void xlock(pthread_mutex_t *mu);
+void xunlock(pthread_mutex_t *mu);
 
 #endif

@@ -39,23 +39,11 @@ ok "another session holds a lock on users for ${HOLD_S} s ($FAULT_BACKEND)"
 ( hit POST /users '{"login":"leader"}' $((HOLD_S + 12)) >"$TMP/leader" ) &
 FAULT_PIDS+=($!)
 LEADER=$!
-IN_USE=
-for i in $(seq 1 40); do
-    IN_USE=$(metric usersvc_db_pool_in_use)
-    [ "$IN_USE" = 1 ] && break
-    sleep 0.05
-done
+IN_USE=$(wait_metric usersvc_db_pool_in_use 1 40)
 expect_eq "$IN_USE" 1 "the batch leader holds one connection, blocked by the lock"
 
 # --- requests queued behind the stuck batch ---------------------------------
-for p in $(seq 1 "$PROBES"); do
-    if [ $((p % 2)) = 1 ]; then
-        ( hit GET "/users/$ID" "" 10 >"$TMP/probe.$p" ) &
-    else
-        ( hit POST /users "{\"login\":\"probe$p\"}" 10 >"$TMP/probe.$p" ) &
-    fi
-    FAULT_PIDS+=($!)
-done
+spawn_mixed "$PROBES" probe 10
 PROBE_PIDS=("${FAULT_PIDS[@]: -$PROBES}")
 wait_pids 12 "${PROBE_PIDS[@]}" || not_ok "the queued requests finished within 12 s"
 now
@@ -94,17 +82,9 @@ wait_pids 15 "$LEADER" || not_ok "the blocked POST finished within 15 s of the r
 IFS='|' read -r st ra ct ms <"$TMP/leader"
 expect_eq "$st" 201 "the POST whose batch the lock blocked completes once it is released (${ms} ms)"
 
-for p in $(seq 1 10); do
-    if [ $((p % 2)) = 1 ]; then
-        ( hit GET "/users/$ID" "" 5 >"$TMP/after.$p" ) &
-    else
-        ( hit POST /users "{\"login\":\"after$p\"}" 5 >"$TMP/after.$p" ) &
-    fi
-    FAULT_PIDS+=($!)
-done
+spawn_mixed 10 after 5
 wait_pids 10 "${FAULT_PIDS[@]: -10}" || not_ok "requests after the release finished within 10 s"
-CODES=$(cat "$TMP"/after.* | cut -d'|' -f1 | sort | uniq -c | awk '{ printf "%s=%s ", $2, $1 }')
-expect_eq "$CODES" "200=5 201=5 " "after the release, 10 concurrent requests all succeed"
+expect_eq "$(status_tally after)" "200=5 201=5 " "after the release, 10 concurrent requests all succeed"
 
 STORED=$(db_exec "SELECT login FROM users ORDER BY login" | tr '\n' ' ')
 expect_match "$STORED" 'leader' "the blocked POST is stored"

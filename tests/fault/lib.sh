@@ -298,6 +298,38 @@ _dbsrv_cleanup() {
 
 # ---- locks and waiting (pool_exhaustion, batch_queue_timeout) -------------
 
+# wait_metric NAME VALUE TRIES: polls `metric NAME` every 50 ms, at most
+# TRIES times, until it is VALUE; prints the last value read.
+wait_metric() {
+    local v= i
+    for i in $(seq 1 "$3"); do
+        v=$(metric "$1")
+        [ "$v" = "$2" ] && break
+        sleep 0.05
+    done
+    echo "$v"
+}
+
+# spawn_mixed N PREFIX MAX_S: N requests at once, the odd ones GET /users/$ID,
+# the even ones POST /users with login PREFIXn; request n writes hit's line
+# to $TMP/PREFIX.n. Their PIDs are the last N of FAULT_PIDS.
+spawn_mixed() {
+    local n=$1 prefix=$2 max=$3 p
+    for p in $(seq 1 "$n"); do
+        if [ $((p % 2)) = 1 ]; then
+            ( hit GET "/users/$ID" "" "$max" >"$TMP/$prefix.$p" ) &
+        else
+            ( hit POST /users "{\"login\":\"$prefix$p\"}" "$max" >"$TMP/$prefix.$p" ) &
+        fi
+        FAULT_PIDS+=($!)
+    done
+}
+
+# status_tally PREFIX: "200=5 201=5 " over the files spawn_mixed PREFIX wrote.
+status_tally() {
+    cat "$TMP/$1".* | cut -d'|' -f1 | sort | uniq -c | awk '{ printf "%s=%s ", $2, $1 }'
+}
+
 # metric NAME: the value of a metric of the primary pool from GET /metrics
 # (NAME{pool="primary"}, or plain NAME).
 metric() {

@@ -45,23 +45,11 @@ for b in 1 2; do
 done
 BLOCKERS=("${FAULT_PIDS[@]: -2}")
 
-IN_USE=
-for i in $(seq 1 30); do
-    IN_USE=$(metric usersvc_db_pool_in_use)
-    [ "$IN_USE" = 2 ] && break
-    sleep 0.05
-done
+IN_USE=$(wait_metric usersvc_db_pool_in_use 2 30)
 expect_eq "$IN_USE" 2 "both pooled connections are taken by requests waiting on the lock"
 
 # --- requests that cannot get a connection ---------------------------------
-for p in $(seq 1 "$PROBES"); do
-    if [ $((p % 2)) = 1 ]; then
-        ( hit GET "/users/$ID" "" 10 >"$TMP/probe.$p" ) &
-    else
-        ( hit POST /users "{\"login\":\"probe$p\"}" 10 >"$TMP/probe.$p" ) &
-    fi
-    FAULT_PIDS+=($!)
-done
+spawn_mixed "$PROBES" probe 10
 PROBE_PIDS=("${FAULT_PIDS[@]: -$PROBES}")
 RES=$(hit GET /healthz "" 2)
 expect_eq "$(cut -d'|' -f1 <<<"$RES")" 200 "GET /healthz answers 200 while the pool is exhausted"
@@ -102,17 +90,9 @@ for b in 1 2; do
     expect_eq "$st" 201 "POST blocked by the lock completes once it is released (${ms} ms)"
 done
 
-for p in $(seq 1 10); do
-    if [ $((p % 2)) = 1 ]; then
-        ( hit GET "/users/$ID" "" 5 >"$TMP/after.$p" ) &
-    else
-        ( hit POST /users "{\"login\":\"after$p\"}" 5 >"$TMP/after.$p" ) &
-    fi
-    FAULT_PIDS+=($!)
-done
+spawn_mixed 10 after 5
 wait_pids 10 "${FAULT_PIDS[@]: -10}" || not_ok "requests after the release finished within 10 s"
-CODES=$(cat "$TMP"/after.* | cut -d'|' -f1 | sort | uniq -c | awk '{ printf "%s=%s ", $2, $1 }')
-expect_eq "$CODES" "200=5 201=5 " "after the release, 10 concurrent requests all succeed"
+expect_eq "$(status_tally after)" "200=5 201=5 " "after the release, 10 concurrent requests all succeed"
 get /readyz
 expect_status 200 "GET /readyz after the release -> 200"
 
