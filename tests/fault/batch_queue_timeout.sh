@@ -30,11 +30,7 @@ ID=$USER_ID
 [ -n "$ID" ] && [ "$ID" != null ] || bail "a first user exists"
 TIMEOUTS_BEFORE=$(metric usersvc_db_pool_acquire_timeouts_total)
 
-spawn hold_lock "$HOLD_S" "$TMP/locked" >"$TMP/holder.out" 2>&1
-HOLDER=${FAULT_PIDS[-1]}
-wait_for_file "$TMP/locked" 10 || { diag_file holder "$TMP/holder.out"; bail "the other session holds the lock"; }
-now; T_LOCK=$NOW_MS
-ok "another session holds a lock on users for ${HOLD_S} s ($FAULT_BACKEND)"
+lock_users "$HOLD_S"
 
 ( hit POST /users '{"login":"leader"}' $((HOLD_S + 12)) >"$TMP/leader" ) &
 FAULT_PIDS+=($!)

@@ -298,6 +298,18 @@ _dbsrv_cleanup() {
 
 # ---- locks and waiting (pool_exhaustion, batch_queue_timeout) -------------
 
+# lock_users SECONDS: another session locks the users table for SECONDS
+# (hold_lock, in the background); returns once the lock is held. Sets HOLDER
+# (its PID) and T_LOCK (when the lock was taken, ms).
+lock_users() {
+    spawn hold_lock "$1" "$TMP/locked" >"$TMP/holder.out" 2>&1
+    HOLDER=${FAULT_PIDS[-1]}
+    wait_for_file "$TMP/locked" 10 \
+        || { diag_file holder "$TMP/holder.out"; bail "the other session holds the lock"; }
+    now; T_LOCK=$NOW_MS
+    ok "another session holds a lock on users for $1 s ($FAULT_BACKEND)"
+}
+
 # wait_metric NAME VALUE TRIES: polls `metric NAME` every 50 ms, at most
 # TRIES times, until it is VALUE; prints the last value read.
 wait_metric() {

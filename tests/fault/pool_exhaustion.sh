@@ -31,11 +31,7 @@ ID=$USER_ID
 TIMEOUTS_BEFORE=$(metric usersvc_db_pool_acquire_timeouts_total)
 
 # --- the lock, and two requests stuck behind it ---------------------------
-spawn hold_lock "$HOLD_S" "$TMP/locked" >"$TMP/holder.out" 2>&1
-HOLDER=${FAULT_PIDS[-1]}
-wait_for_file "$TMP/locked" 10 || { diag_file holder "$TMP/holder.out"; bail "the other session holds the lock"; }
-now; T_LOCK=$NOW_MS
-ok "another session holds a lock on users for ${HOLD_S} s ($FAULT_BACKEND)"
+lock_users "$HOLD_S"
 
 blocker() {
     hit POST /users "{\"login\":\"blocker$1\"}" $((HOLD_S + 12)) >"$TMP/blocker.$1"
