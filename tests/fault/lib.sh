@@ -296,7 +296,7 @@ _dbsrv_cleanup() {
 # End of test: a stopped database server first, then the workers, usersvc,
 # the databases, a private server, and lib.sh's own checks.
 
-# ---- locks and waiting (pool_exhaustion, batch_queue_timeout) -------------
+# ---- locks and waiting (pool_exhaustion, batch_queue_timeout, slowloris) ----
 
 # lock_users SECONDS: another session locks the users table for SECONDS
 # (hold_lock, in the background); returns once the lock is held. Sets HOLDER

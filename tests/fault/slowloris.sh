@@ -33,16 +33,6 @@ wait_ready() {
     return 1
 }
 
-# wait_pid SECONDS PID
-wait_pid() {
-    local i
-    for i in $(seq 1 $(($1 * 10))); do
-        kill -0 "$2" 2>/dev/null || return 0
-        sleep 0.1
-    done
-    return 1
-}
-
 # rep FILE JQ: a value from a JSON report.
 rep() {
     jq -r "$2" <"$1" 2>/dev/null || echo "?"
@@ -84,7 +74,7 @@ else
     not_ok "... each within 2 s (slowest ${SLOWEST} ms)"
 fi
 
-wait_pid 25 "$SL" || not_ok "the slowloris client finished"
+wait_pids 25 "$SL" || not_ok "the slowloris client finished"
 wait "$SL" 2>/dev/null
 R=$TMP/sl1.json
 echo "# slowloris: $(jq -c . <"$R" 2>/dev/null)"
@@ -142,7 +132,7 @@ REFUSED=$(( $(rep "$R" .refused) + $(rep "$R" .closed_without_answer) ))
 expect_eq "$HANG" 0 "beyond --max-connections, new connections are refused or closed within 3 s, not queued ($HANG of 5 left waiting)"
 echo "# beyond the limit: refused or closed $REFUSED, answered $(rep "$R" .answered), waiting $HANG"
 touch "$TMP/sl2.stop"
-wait_pid 10 "$SL" || not_ok "the flood client finished"
+wait_pids 10 "$SL" || not_ok "the flood client finished"
 wait "$SL" 2>/dev/null
 if wait_healthz 5; then
     ok "usersvc serves again once the flood is gone"
@@ -167,7 +157,7 @@ HANG=$(rep "$R" .hanging)
 REFUSED=$(( $(rep "$R" .refused) + $(rep "$R" .closed_without_answer) ))
 expect_eq "$REFUSED" 5 "beyond --max-connections-per-ip $PER_IP, new connections are refused or closed ($REFUSED of 5; $HANG waiting)"
 touch "$TMP/sl3.stop"
-wait_pid 10 "$SL" || not_ok "the flood client finished"
+wait_pids 10 "$SL" || not_ok "the flood client finished"
 wait "$SL" 2>/dev/null
 if wait_healthz 5; then
     ok "usersvc serves again once the per-IP flood is gone"
