@@ -6,8 +6,8 @@
 
 #include <jansson.h>
 
-#include "service/err.h"
-#include "service/http.h"
+#include "base/err.h"
+#include "http/http.h"
 
 enum usv_err health_live(struct http_req *req, json_t **out);   /* GET /healthz */
 enum usv_err health_ready(struct http_req *req, json_t **out);  /* GET /readyz */

@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#include "service/log.h"
+#include "base/log.h"
 
 /* Generated from openapi.json (handlers/meson.build). */
 extern const char openapi_json[];

@@ -11,8 +11,8 @@
 
 #include <jansson.h>
 
-#include "service/err.h"
-#include "service/http.h"
+#include "base/err.h"
+#include "http/http.h"
 
 /* GET /openapi.json. *@out is a new reference: the document parsed from the
  * embedded text (USV_INTERNAL, logged, if that text is not JSON). */

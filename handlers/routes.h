@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #include "orm/model.h"
-#include "service/http.h"
+#include "http/http.h"
 
 extern const struct route app_routes[];
 extern const size_t app_n_routes;

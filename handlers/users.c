@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "orm/orm.h"
-#include "service/etag.h"
-#include "service/util.h"
+#include "http/etag.h"
+#include "base/util.h"
 
 #define LOGIN_RULE "must be 1-30 characters of A-Z a-z 0-9 . _ -"
 #define NAME_RULE  "must be at most 30 characters, without control characters"

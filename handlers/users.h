@@ -7,8 +7,8 @@
 #include <jansson.h>
 
 #include "orm/model.h"
-#include "service/err.h"
-#include "service/http.h"
+#include "base/err.h"
+#include "http/http.h"
 
 /* The users table, declared once: validation, SQL and JSON all follow it. */
 extern const struct orm_model users_model;

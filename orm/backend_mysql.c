@@ -51,7 +51,7 @@
 #include "orm/batch.h"
 #include "orm/orm_int.h"
 #include "orm/url.h"
-#include "service/util.h"
+#include "base/util.h"
 
 #ifndef MARIADB_PACKAGE_VERSION_ID
 #error "backend_mysql.c needs MariaDB Connector/C 3.x (libmariadb-dev): it uses my_bool, \
@@ -509,7 +509,7 @@ out:
 /* ---- timestamps ----------------------------------------------------- */
 
 /* "2026-11-21T08:00:00.123456Z": the service's text of a moment, six
- * fractional digits always (service/util.c utc_stamp()). */
+ * fractional digits always (base/util.c utc_stamp()). */
 #define STAMP_LEN 27
 
 /* Write @v as exactly @n decimal digits at @p; returns the end. */

@@ -28,7 +28,7 @@
 #include <time.h>
 
 #include "orm/orm_int.h"
-#include "service/util.h"
+#include "base/util.h"
 
 /* Seconds libpq waits for a server per host; the URL may say otherwise. */
 #define PG_CONNECT_TIMEOUT_S "5"

@@ -16,7 +16,7 @@
 #include <time.h>
 
 #include "orm/orm_int.h"
-#include "service/util.h"
+#include "base/util.h"
 
 #define SQLITE_BUSY_TIMEOUT_MS 5000
 

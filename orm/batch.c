@@ -29,7 +29,7 @@
 #include <time.h>
 
 #include "orm/orm_int.h"
-#include "service/util.h"
+#include "base/util.h"
 
 enum node_state { NODE_QUEUED, NODE_TAKEN, NODE_WITHDRAWN };
 

@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "service/err.h"
+#include "base/err.h"
 
 /* The most statements one batch carries. */
 #define BATCH_MAX 64

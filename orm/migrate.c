@@ -13,8 +13,8 @@
 
 #include "orm/migrations.h"
 #include "orm/orm_int.h"
-#include "service/log.h"
-#include "service/util.h"
+#include "base/log.h"
+#include "base/util.h"
 
 #define MIGRATE_LOCK_TIMEOUT_MS 60000
 

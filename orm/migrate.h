@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "orm/orm.h"
-#include "service/err.h"
+#include "base/err.h"
 
 enum migrate_state {
     MIGRATE_PENDING,   /* embedded, not applied */

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "service/err.h"
+#include "base/err.h"
 
 enum orm_type {
     ORM_INT64,      /* JSON integer */

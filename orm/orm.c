@@ -29,8 +29,8 @@
 #include "orm/orm_int.h"
 #include "orm/pool.h"
 #include "orm/sql.h"
-#include "service/log.h"
-#include "service/util.h"
+#include "base/log.h"
+#include "base/util.h"
 
 /* Transient failures (serialization, deadlock) are retried this many times. */
 #define ORM_MAX_RETRIES 5

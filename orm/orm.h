@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #include "orm/model.h"
-#include "service/err.h"
+#include "base/err.h"
 
 struct orm_db;
 struct orm_session;

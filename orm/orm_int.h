@@ -26,8 +26,8 @@
 #include <stdint.h>
 
 #include "orm/orm.h"
-#include "orm/strbuf.h"
-#include "service/err.h"
+#include "base/strbuf.h"
+#include "base/err.h"
 
 /* Statement ids are small integers, prepared at most once per connection. */
 #define ORM_MAX_STMTS 256

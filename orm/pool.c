@@ -14,8 +14,8 @@
 #include <time.h>
 
 #include "orm/orm_int.h"
-#include "service/log.h"
-#include "service/util.h"
+#include "base/log.h"
+#include "base/util.h"
 
 struct pool {
     const struct orm_backend *be;

@@ -12,7 +12,7 @@
 #define USERSVC_ORM_POOL_H
 
 #include "orm/orm.h"
-#include "service/err.h"
+#include "base/err.h"
 
 struct pool;
 struct orm_conn;

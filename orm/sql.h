@@ -12,7 +12,7 @@
 #include <stddef.h>
 
 #include "orm/model.h"
-#include "orm/strbuf.h"
+#include "base/strbuf.h"
 
 struct orm_backend;
 

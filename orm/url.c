@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "service/util.h"
+#include "base/util.h"
 
 #define URL_MAX_PORT 65535u
 

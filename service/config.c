@@ -8,9 +8,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "orm/strbuf.h"
-#include "service/log.h"
-#include "service/util.h"
+#include "base/strbuf.h"
+#include "base/log.h"
+#include "base/util.h"
 
 enum opt_kind { OPT_STRING, OPT_LONG };
 

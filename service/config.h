@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "service/err.h"
+#include "base/err.h"
 
 struct cfg {
     char *database_url;

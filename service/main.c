@@ -17,8 +17,8 @@
 #include "orm/migrate.h"
 #include "orm/orm.h"
 #include "service/config.h"
-#include "service/http.h"
-#include "service/log.h"
+#include "http/http.h"
+#include "base/log.h"
 
 #ifndef USERSVC_VERSION
 #define USERSVC_VERSION "0.1.0"

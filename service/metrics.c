@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 
-#include "service/util.h"
+#include "base/util.h"
 
 static const unsigned statuses[] = {200, 201, 204, 304, 400, 404, 405, 409, 412,
                                     413, 415, 422, 500, 503, 0 /* other */};

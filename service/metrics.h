@@ -10,8 +10,8 @@
 #include <stdint.h>
 
 #include "orm/orm.h"
-#include "orm/strbuf.h"
-#include "service/http.h"
+#include "base/strbuf.h"
+#include "http/http.h"
 
 struct metrics;
 

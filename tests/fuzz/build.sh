@@ -85,7 +85,7 @@ fi
 # The static libraries, in link order: handlers need service (http_req_*),
 # service needs orm, everything needs base. A group resolves any cycle.
 libs=()
-for name in handlers/libhandlers.a service/libservice.a orm/liborm.a libbase.a; do
+for name in handlers/libhandlers.a service/libservice.a orm/liborm.a base/libbase.a; do
     [ -f "$BUILD/$name" ] || { say "missing $BUILD/$name"; exit 1; }
     libs+=("$BUILD/$name")
 done

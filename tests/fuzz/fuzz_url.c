@@ -34,10 +34,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "orm/strbuf.h"
+#include "base/strbuf.h"
 #include "orm/url.h"
 #include "service/config.h"
-#include "service/util.h"
+#include "base/util.h"
 
 #define DEFAULT_PORT 3306u
 

@@ -31,7 +31,7 @@
 #include "orm/orm_int.h"
 #include "orm/sql.h"
 #include "orm/url.h"
-#include "service/util.h"
+#include "base/util.h"
 
 /* Statement ids of this test (any below ORM_MAX_STMTS). */
 enum { ID_INSERT = 1, ID_FIND, ID_FIND_LOCK, ID_BIG, ID_UPDATE_SAME, ID_LIST, ID_RETURNING,

@@ -29,7 +29,7 @@
 #include "orm/orm.h"
 #include "orm/orm_int.h"
 #include "orm/sql.h"
-#include "service/util.h"
+#include "base/util.h"
 
 static const char *admin_url;        /* from the environment */
 static char db_url[1024];            /* the test database */

@@ -27,7 +27,7 @@
 
 #include "orm/batch.h"
 #include "orm/orm_int.h"
-#include "service/util.h"
+#include "base/util.h"
 
 /* Long enough never to expire on a loaded machine or under a sanitizer. */
 #define LONG_WAIT_MS 60000u

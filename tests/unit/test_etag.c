@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT
- * test_etag.c - service/etag.c: the strong ETag of a representation and
+ * test_etag.c - http/etag.c: the strong ETag of a representation and
  * RFC 9110 conditional request evaluation.
  *
  * etag_of() is a quoted, stable fingerprint that changes when the JSON
@@ -20,7 +20,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "service/etag.h"
+#include "http/etag.h"
 
 #define TAG "\"0123456789abcdef\""        /* the resource's current ETag */
 #define OTHER "\"fedcba9876543210\""

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT
- * test_router.c - service/router.c against the real route table
+ * test_router.c - http/router.c against the real route table
  * (handlers/routes.h): exact paths, the {id} segment, 404 for unknown paths
  * (a trailing slash included), 405 with the Allow list, HEAD served as GET. */
 #include <setjmp.h>
@@ -13,8 +13,8 @@
 #include "handlers/health.h"
 #include "handlers/routes.h"
 #include "handlers/users.h"
-#include "orm/strbuf.h"
-#include "service/router.h"
+#include "base/strbuf.h"
+#include "http/router.h"
 
 struct found {
     enum usv_err rc;

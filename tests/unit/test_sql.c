@@ -25,7 +25,7 @@
 #include "orm/orm.h"
 #include "orm/orm_int.h"
 #include "orm/sql.h"
-#include "orm/strbuf.h"
+#include "base/strbuf.h"
 
 extern const struct orm_backend orm_backend_sqlite;
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT
- * test_util.c - service/util.c: parse_id (the {id} rule of API.md),
+ * test_util.c - base/util.c: parse_id (the {id} rule of API.md),
  * parse_long (numbers in the configuration) and the utc_stamp format.
  * Every parser is checked to leave its output untouched on failure. */
 #include <limits.h>
@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "service/util.h"
+#include "base/util.h"
 
 #define UNTOUCHED_ID ((int64_t)-12345)
 #define UNTOUCHED_LONG (-12345L)

@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "service/util.h"
+#include "base/util.h"
 
 struct strbuf {
     /* private: use the functions */

@@ -8,7 +8,7 @@
  * once at the end, when the router and the handler run. Everything a
  * request owns hangs off struct http_req and is freed in on_completed().
  * This is the only place where enum usv_err becomes an HTTP status. */
-#include "service/http.h"
+#include "http/http.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -25,12 +25,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "orm/strbuf.h"
+#include "base/strbuf.h"
 #include "orm/orm.h"
-#include "service/log.h"
+#include "base/log.h"
 #include "service/metrics.h"
-#include "service/router.h"
-#include "service/util.h"
+#include "http/router.h"
+#include "base/util.h"
 
 #define MAX_RESP_HEADERS 8
 #define RID_PREFIX_LEN 9           /* 8 hex digits and '-' */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  * strbuf.c - see strbuf.h. */
-#include "orm/strbuf.h"
+#include "base/strbuf.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * etag.c - see etag.h. The tag is FNV-1a 64 over the compact JSON text:
  * not a security hash, just a stable fingerprint of the representation. */
-#include "service/etag.h"
+#include "http/etag.h"
 
 #include <stdint.h>
 #include <stdlib.h>

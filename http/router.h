@@ -7,9 +7,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "orm/strbuf.h"
-#include "service/err.h"
-#include "service/http.h"
+#include "base/strbuf.h"
+#include "base/err.h"
+#include "http/http.h"
 
 /* Does @path match @pattern exactly? A "{…}" in the pattern matches one
  * non-empty path segment, returned through @param/@param_len (pointing into

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * router.c - see router.h. Patterns are few and short; a linear scan over
  * the table is faster than any index at this size. */
-#include "service/router.h"
+#include "http/router.h"
 
 #include <string.h>
 

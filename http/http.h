@@ -17,8 +17,8 @@
 #include <stdint.h>
 
 #include "service/config.h"
-#include "service/err.h"
-#include "service/util.h"
+#include "base/err.h"
+#include "base/util.h"
 
 struct http_server;
 struct http_req;
