@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * http.h - the HTTP server: libmicrohttpd glue, routing, responses.
+ * (Implemented in server.c, request.c, reply.c, framing.c and access_log.c;
+ * http_int.h says which concern lives where.)
  *
  * One thread per connection (MHD_USE_THREAD_PER_CONNECTION). A request's
  * body streams into a buffer capped at the configured size; the router
