@@ -10,14 +10,14 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "http/http_int.h"
-#include "service/metrics.h"
+#include "http/stats.h"
 
 void
 access_log_request(struct http_req *req, enum MHD_RequestTerminationCode toe)
 {
     uint64_t duration_us = monotonic_us() - req->start_us;
 
-    metrics_observe(req->srv->metrics,
+    http_stats_observe(req->srv->stats,
                     req->route != NULL ? (size_t)(req->route - req->srv->routes)
                                        : req->srv->n_routes,
                     req->sent_status, duration_us);

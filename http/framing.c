@@ -109,11 +109,11 @@ framing_check_head(struct http_req *req, const char *version)
         return reply_refuse(req, USV_BAD_REQUEST, "HTTP/1.1 requests must carry a Host header");
     if (cl != NULL && !parse_long(cl, 0, LONG_MAX, &declared))
         return reply_refuse(req, USV_BAD_REQUEST, "Content-Length must be a decimal number");
-    if (cl != NULL && declared > req->srv->cfg->max_body_bytes && is_refusable_early(req)) {
+    if (cl != NULL && declared > req->srv->opts.max_body_bytes && is_refusable_early(req)) {
         char detail[96];
 
         snprintf(detail, sizeof(detail), "request body is larger than %ld bytes",
-                 req->srv->cfg->max_body_bytes);
+                 req->srv->opts.max_body_bytes);
         return reply_refuse(req, USV_TOO_LARGE, detail);
     }
     /* Otherwise an oversized body is read and discarded as it streams in, and

@@ -32,8 +32,8 @@
 
 struct http_server {
     struct MHD_Daemon *daemon;
-    const struct cfg *cfg;
-    struct orm_db *db;
+    struct http_opts opts;
+    void *app;                     /* the application's context, opaque */
     const struct route *routes;
     size_t n_routes;
     MHD_socket quiesced_fd;        /* listen socket after quiesce; closed after stop */
@@ -41,8 +41,7 @@ struct http_server {
     atomic_bool is_draining;
     atomic_uint_fast64_t next_rid;
     char rid_prefix[RID_PREFIX_LEN + 1];   /* "%08x-", random per process */
-    struct metrics *metrics;
-    atomic_int_fast64_t schema_version;
+    struct http_stats *stats;
     atomic_int n_connections;      /* open TCP connections (notify callback) */
 };
 
@@ -64,7 +63,7 @@ struct http_req {
     uint64_t start_us;
     char rid[32];
 
-    struct strbuf body;            /* at most cfg->max_body_bytes */
+    struct strbuf body;            /* at most opts.max_body_bytes */
     bool is_too_large;
     bool is_json_done;             /* json/json_rc are the parse's outcome */
     json_t *json;

@@ -17,8 +17,6 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "http/http_int.h"
-#include "orm/orm.h"
-#include "service/metrics.h"
 
 #define RETRY_AFTER_S "1"
 
@@ -88,21 +86,9 @@ set_raw_body(struct http_req *req, size_t len, char *text, const char *type)
 }
 
 void
-http_req_reply_metrics(struct http_req *req)
+http_req_reply_text(struct http_req *req, char *text, size_t len, const char *type)
 {
-    struct orm_pool_stats stats, replica;
-    bool has_replica;
-    struct strbuf b;
-    size_t len;
-
-    orm_db_stats(req->srv->db, &stats);
-    has_replica = orm_db_replica_stats(req->srv->db, &replica);
-    strbuf_init(&b);
-    metrics_render(req->srv->metrics, &stats, has_replica ? &replica : NULL,
-                   orm_db_backend(req->srv->db),
-                   atomic_load(&req->srv->schema_version), &b);
-    len = strbuf_len(&b);   /* before strbuf_take() resets it */
-    set_raw_body(req, len, strbuf_take(&b), "text/plain; version=0.0.4; charset=utf-8");
+    set_raw_body(req, len, text, type);
 }
 
 enum usv_err

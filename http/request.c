@@ -24,10 +24,16 @@
 
 /* ---- handler API ---------------------------------------------------- */
 
-struct orm_db *
-http_req_db(struct http_req *req)
+void *
+http_req_app(struct http_req *req)
 {
-    return req->srv->db;
+    return req->srv->app;
+}
+
+struct http_server *
+http_req_server(struct http_req *req)
+{
+    return req->srv;
 }
 
 bool
@@ -209,7 +215,7 @@ http_req_json_body(struct http_req *req, const char *const *media_types, json_t 
     }
     if (req->is_too_large) {
         http_req_set_detail(req, "request body is larger than %ld bytes",
-                            req->srv->cfg->max_body_bytes);
+                            req->srv->opts.max_body_bytes);
         req->json_rc = USV_TOO_LARGE;
         goto out;
     }
@@ -315,7 +321,7 @@ req_destroy(struct http_req *req)
 void
 req_add_body(struct http_req *req, const char *data, size_t len)
 {
-    size_t cap = (size_t)req->srv->cfg->max_body_bytes;
+    size_t cap = (size_t)req->srv->opts.max_body_bytes;
 
     if (!req->is_too_large && strbuf_len(&req->body) + len > cap) {
         req->is_too_large = true;   /* discard the rest; answer 413 at the end */

@@ -10,7 +10,8 @@
  *   3. at the end: dispatch() routes the request (404, 405 + Allow), runs
  *      the handler and sends its reply.
  * A check that must sit between routing and the handler belongs in
- * dispatch(); a daemon option in daemon_start(). Everything a request owns
+ * dispatch(); a daemon option that depends on the options, in
+ * daemon_options(). Everything a request owns
  * hangs off struct http_req and is freed in on_completed().
  * Thread-safety: the server is shared; its mutable state is atomic. */
 #include <arpa/inet.h>
@@ -28,7 +29,7 @@
 #include "base/util.h"
 #include "http/http_int.h"
 #include "http/router.h"
-#include "service/metrics.h"
+#include "http/stats.h"
 
 /* MHD stops accept()ing at its own limit, leaving clients queued in the
  * listen backlog; ours is enforced by the accept policy instead, which closes
@@ -158,7 +159,7 @@ on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
     struct http_server *srv = cls;
 
-    return atomic_load(&srv->n_connections) < srv->cfg->max_connections ? MHD_YES : MHD_NO;
+    return atomic_load(&srv->n_connections) < srv->opts.max_connections ? MHD_YES : MHD_NO;
 }
 
 static void
@@ -175,74 +176,94 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 
 /* ---- the daemon ------------------------------------------------------ */
 
+/* Room for the options that depend on http_opts beyond the fixed ones
+ * (TLS certificate and key, ...): daemon_options() fills them and may add
+ * flags; they reach MHD_start_daemon() as one MHD_OPTION_ARRAY. */
+#define MAX_EXTRA_OPTIONS 16
+
+static void
+daemon_options(const struct http_server *srv, unsigned *flags, struct MHD_OptionItem *items)
+{
+    size_t n = 0;
+
+    /* None yet. Add one as
+     *   items[n++] = (struct MHD_OptionItem){MHD_OPTION_..., value, ptr};
+     * staying below MAX_EXTRA_OPTIONS. */
+    items[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+}
+
 enum usv_err
-http_server_start(const struct cfg *cfg, struct orm_db *db, const struct route *routes,
-                  size_t n_routes, struct http_server **out)
+http_server_start(const struct http_opts *opts, const struct route *routes, size_t n_routes,
+                  void *app, struct http_server **out)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *ai = NULL;
     struct http_server *srv;
     const union MHD_DaemonInfo *info;
+    struct MHD_OptionItem extra[MAX_EXTRA_OPTIONS + 1];
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_ITC | MHD_USE_ERROR_LOG;
     char port[8];
     int gai;
 
-    snprintf(port, sizeof(port), "%ld", cfg->port);
-    gai = getaddrinfo(cfg->host, port, &hints, &ai);
+    snprintf(port, sizeof(port), "%ld", opts->port);
+    gai = getaddrinfo(opts->host, port, &hints, &ai);
     if (gai != 0) {
-        log_error("http", "cannot resolve listen address %s: %s", cfg->host, gai_strerror(gai));
+        log_error("http", "cannot resolve listen address %s: %s", opts->host,
+                  gai_strerror(gai));
         return USV_BAD_REQUEST;
     }
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     srv = xcalloc(1, sizeof(*srv));
-    srv->cfg = cfg;
-    srv->db = db;
+    srv->opts = *opts;
+    srv->app = app;
     srv->routes = routes;
     srv->n_routes = n_routes;
     srv->quiesced_fd = MHD_INVALID_SOCKET;
     snprintf(srv->rid_prefix, sizeof(srv->rid_prefix), "%08x-",
              (unsigned)(monotonic_us() ^ ((unsigned)getpid() << 16)));
-    srv->metrics = metrics_create(routes, n_routes);
+    srv->stats = http_stats_create(routes, n_routes);
+    daemon_options(srv, &flags, extra);
     srv->daemon = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, on_accept, srv, on_request, srv,
+        flags, (uint16_t)opts->port, on_accept, srv, on_request, srv,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
         MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)cfg->max_connections + MHD_LIMIT_HEADROOM,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)cfg->max_connections_per_ip,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->connection_timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->max_header_bytes,
-        MHD_OPTION_THREAD_STACK_SIZE, (size_t)cfg->thread_stack_kb * 1024,
+        (unsigned int)opts->max_connections + MHD_LIMIT_HEADROOM,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)opts->max_connections_per_ip,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)opts->connection_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)opts->max_header_bytes,
+        MHD_OPTION_THREAD_STACK_SIZE, (size_t)opts->thread_stack_kb * 1024,
         /* Level 0: MHD's own strict checks answer with an HTML body; this
          * module checks Host and framing itself and answers problem+json. */
         MHD_OPTION_STRICT_FOR_CLIENT, (int)0,
         MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+        MHD_OPTION_ARRAY, extra,
         MHD_OPTION_END);
     freeaddrinfo(ai);
     if (srv->daemon == NULL) {
         log_error("http", "cannot listen on %s:%ld (address in use or not available)",
-                  cfg->host, cfg->port);
-        metrics_destroy(srv->metrics);
+                  opts->host, opts->port);
+        http_stats_destroy(srv->stats);
         free(srv);
         return USV_UNAVAILABLE;
     }
     info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    log_info("http", "listening on http://%s%s%s:%u", strchr(cfg->host, ':') ? "[" : "",
-             cfg->host, strchr(cfg->host, ':') ? "]" : "", info != NULL ? info->port : 0);
+    log_info("http", "listening on http://%s%s%s:%u", strchr(opts->host, ':') ? "[" : "",
+             opts->host, strchr(opts->host, ':') ? "]" : "", info != NULL ? info->port : 0);
     *out = srv;
     return USV_OK;
 }
 
 void
-http_server_set_schema_version(struct http_server *srv, int64_t version)
+http_server_render_stats(struct http_server *srv, struct strbuf *out)
 {
-    atomic_store(&srv->schema_version, version);
+    http_stats_render(srv->stats, out);
 }
 
 void
@@ -280,6 +301,6 @@ http_server_stop(struct http_server *srv, unsigned timeout_ms)
     MHD_stop_daemon(srv->daemon);
     if (srv->quiesced_fd != MHD_INVALID_SOCKET)
         close(srv->quiesced_fd);
-    metrics_destroy(srv->metrics);
+    http_stats_destroy(srv->stats);
     free(srv);
 }
