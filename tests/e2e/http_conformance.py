@@ -404,6 +404,11 @@ def main():
     smug("HTTP/1.1 without Host", b"GET /healthz HTTP/1.1\r\n\r\n", "no-host")
     smug("two Host lines", b"GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "two-hosts")
 
+    # ---- a malformed chunked body: libmicrohttpd's refusal, our problem ------
+    smug("chunked body with a chunk size that is not hex",
+         b"POST /users HTTP/1.1\r\n" + H + J + b"Transfer-Encoding: chunked\r\n\r\n"
+         b"zz\r\n{}\r\n0\r\n\r\n", "bad-chunk")
+
     # ---- sizes and versions: problem bodies too ---------------------------
     if only("long target"):
         # Longer than 8000 bytes but within MAX_HEADER_BYTES: usersvc's 414.
