@@ -452,6 +452,12 @@ def main():
     get_ok("empty Host (RFC 9112 3.2)", b"GET /healthz HTTP/1.1\r\nHost:\r\n"
            b"Connection: close\r\n\r\n")
     get_ok("HTTP/1.0 without Host", b"GET /healthz HTTP/1.0\r\n\r\n")
+    get_ok("empty lines before the request line (RFC 9112 2.2)",
+           b"\r\n\r\nGET /healthz HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n")
+    get_ok("empty lines between pipelined requests",
+           b"GET /healthz HTTP/1.1\r\n" + H + b"\r\n\r\n\r\n" +
+           b"GET /healthz HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n", (200, 200))
+    get_ok("bare LF line ends", b"GET /healthz HTTP/1.1\nHost: a\nConnection: close\n\n")
     get_ok("tabs and spaces around a field value",
            b"GET /healthz HTTP/1.1\r\nHost: \t127.0.0.1 \t\r\nX-A:\tb c\t\r\n"
            b"Connection: close\r\n\r\n")
