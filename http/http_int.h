@@ -81,6 +81,7 @@ struct http_req {
     char *detail;
 
     const char *mhd_detail;        /* what MHD's log said it refused, or NULL */
+    bool is_mhd_replaced;          /* reply_mhd_error() answered instead of MHD */
     unsigned sent_status;          /* for the access log; 0 = nothing sent */
     size_t sent_bytes;
 };

@@ -323,6 +323,7 @@ reply_mhd_error(struct http_req *req, unsigned status)
     }
     /* Whatever was written, MHD's page must not follow it. */
     shutdown(ci->connect_fd, SHUT_WR);
+    req->is_mhd_replaced = true;
     strbuf_finish(&out);
     free(body);
 }

@@ -137,6 +137,7 @@ on_mhd_log(void *cls, const char *fmt, va_list ap)
     struct http_server *srv = cls;
     struct http_req *req = req_current();
     struct MHD_Connection *conn = req_current_connection();
+    bool was_replaced = req != NULL && req->is_mhd_replaced;
     char line[512];
     size_t n;
 
@@ -164,7 +165,12 @@ on_mhd_log(void *cls, const char *fmt, va_list ap)
     n = strlen(line);
     while (n > 0 && line[n - 1] == '\n')
         line[--n] = '\0';
-    log_warn("mhd", "%s", line);
+    /* Once its page was replaced, MHD's complaint that it could not send
+     * it is expected: not worth a warning. */
+    if (was_replaced)
+        log_debug("mhd", "%s", line);
+    else
+        log_warn("mhd", "%s", line);
 }
 
 /* Percent-decode @uri in place, like MHD's default, except that "%00" stays
