@@ -49,7 +49,21 @@ http_req_path_id(struct http_req *req, int64_t *out)
 }
 
 /* Field lines of one name combine into one comma-separated list (RFC 9110
- * 5.3): the second and later values are appended to the first. */
+ * 5.3) when the field is defined as a list: the second and later values are
+ * appended to the first. A singleton field (Content-Type, X-Request-Id...)
+ * repeated keeps its first value, as MHD's lookup gives it. */
+static const char *const list_fields[] = {"If-Match", "If-None-Match"};
+
+static bool
+is_list_field(const char *name)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(list_fields); i++) {
+        if (strcasecmp(name, list_fields[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
 struct header_join {
     const char *name;
     const char *first;
@@ -81,6 +95,8 @@ http_req_header(struct http_req *req, const char *name)
 {
     struct header_join j = {.name = name, .first = NULL, .n = 0};
 
+    if (!is_list_field(name))
+        return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
     strbuf_init(&j.joined);
     MHD_get_connection_values(req->conn, MHD_HEADER_KIND, join_header, &j);
     if (j.n <= 1)
