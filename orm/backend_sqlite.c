@@ -53,6 +53,20 @@ fail(struct sqlite_conn *sc, const char *what)
         break;
     }
     switch (ext & 0xFF) {
+    case SQLITE_INTERRUPT:
+        /* The progress handler: the work's deadline passed. */
+        sc->base.timed_out = true;
+        return USV_UNAVAILABLE;
+    case SQLITE_FULL:
+        /* Out of space. Give back what the WAL holds beyond the database
+         * (a checkpoint copies it in, TRUNCATE shrinks the file to zero),
+         * so writes work again once space returns; it fails harmlessly
+         * while readers hold old snapshots. The connection goes. */
+        if (!sqlite3_get_autocommit(sc->db))
+            sqlite3_exec(sc->db, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_exec(sc->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+        sc->base.is_broken = true;
+        return USV_UNAVAILABLE;
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
         /* busy_timeout already waited: the database is too busy right now. */
@@ -61,7 +75,6 @@ fail(struct sqlite_conn *sc, const char *what)
     case SQLITE_CANTOPEN:
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
-    case SQLITE_FULL:
     case SQLITE_READONLY:
         sc->base.is_broken = true;
         return USV_UNAVAILABLE;
@@ -72,9 +85,22 @@ fail(struct sqlite_conn *sc, const char *what)
 
 static void sqlite_close(struct orm_conn *c);
 
-static enum usv_err
-sqlite_open(const char *url, struct orm_conn **out, char *err, size_t errlen)
+/* Every few thousand VM steps: stop the statement once the work's deadline
+ * (orm_conn.deadline_ms, set by the ORM; 0 = none) has passed. */
+static int
+past_deadline(void *arg)
 {
+    const struct sqlite_conn *sc = arg;
+
+    return sc->base.deadline_ms != 0 && monotonic_ms() >= sc->base.deadline_ms;
+}
+
+static enum usv_err
+sqlite_open(const char *url, const struct orm_limits *lim, struct orm_conn **out, char *err,
+            size_t errlen)
+{
+    unsigned busy_ms = SQLITE_BUSY_TIMEOUT_MS;
+
     const char *path = url + strlen("sqlite:");
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     struct sqlite_conn *sc = xcalloc(1, sizeof(*sc));
@@ -96,7 +122,12 @@ sqlite_open(const char *url, struct orm_conn **out, char *err, size_t errlen)
         return USV_UNAVAILABLE;
     }
     sqlite3_extended_result_codes(sc->db, 1);
-    sqlite3_busy_timeout(sc->db, SQLITE_BUSY_TIMEOUT_MS);
+    /* Waiting for another writer's lock counts against the statement
+     * timeout too. */
+    if (lim->statement_timeout_ms != 0 && lim->statement_timeout_ms < busy_ms)
+        busy_ms = lim->statement_timeout_ms;
+    sqlite3_busy_timeout(sc->db, (int)busy_ms);
+    sqlite3_progress_handler(sc->db, 1000, past_deadline, sc);
     /* Switching a new file to WAL can report SQLITE_BUSY at once, without
      * the busy handler, while another connection does the same: retry for
      * as long as busy_timeout would have waited. */
@@ -106,7 +137,7 @@ sqlite_open(const char *url, struct orm_conn **out, char *err, size_t errlen)
 
         if (rc == SQLITE_OK)
             break;
-        if ((rc & 0xFF) != SQLITE_BUSY || waited_ms >= SQLITE_BUSY_TIMEOUT_MS) {
+        if ((rc & 0xFF) != SQLITE_BUSY || waited_ms >= busy_ms) {
             snprintf(err, errlen, "cannot configure database: %s", msg != NULL ? msg : "?");
             sqlite3_free(msg);
             sqlite_close(&sc->base);
@@ -141,6 +172,12 @@ exec_simple(struct orm_conn *c, const char *sql)
     if (sqlite3_exec(sc->db, sql, NULL, NULL, NULL) != SQLITE_OK)
         return fail(sc, sql);
     return USV_OK;
+}
+
+static int
+sqlite_socket(struct orm_conn *c)
+{
+    return -1;      /* no socket: the progress handler bounds the work */
 }
 
 static enum usv_err
@@ -334,6 +371,7 @@ const struct orm_backend orm_backend_sqlite = {
     .has_returning = true,
     .accepts = sqlite_accepts,
     .open = sqlite_open,
+    .socket = sqlite_socket,
     .close = sqlite_close,
     .ping = sqlite_ping,
     .begin = sqlite_begin,

@@ -126,11 +126,15 @@ may_lead(const struct batch *b)
            (b->n_leaders < b->max_leaders && ms_until(&b->stall_at) == 0);
 }
 
-/* If queued work has no leader coming, wake its oldest owner to lead. */
+/* If queued work has no leader coming, wake its oldest owner to lead, or,
+ * when a batch slot is free but the newest batch has not yet run its stall
+ * time, to wait for that moment instead of its own deadline: it may have
+ * gone to sleep while every slot was busy, and nobody else would wake it
+ * (the lost wake-up). */
 static void
 pass_lead(struct batch *b)
 {
-    if (b->head != NULL && may_lead(b)) {
+    if (b->head != NULL && b->n_leaders < b->max_leaders) {
         b->head->lead_posts++;
         sem_post(&b->head->sem);
     }
@@ -143,12 +147,17 @@ lead(struct batch *b)
 {
     struct orm_batch_item *items[BATCH_MAX];
     struct node *taken[BATCH_MAX];
-    unsigned timeout_ms = ms_until(&b->head->deadline);  /* the oldest's time left */
+    unsigned timeout_ms = 0;
     size_t k = 0;
 
     while (b->head != NULL && k < BATCH_MAX) {
         struct node *n = b->head;
+        unsigned left = ms_until(&n->deadline);
 
+        /* The wait for a connection lasts as long as the item with the
+         * most time left; each item keeps its own deadline (lead_fn). */
+        if (left > timeout_ms)
+            timeout_ms = left;
         unlink_node(b, n);
         n->state = NODE_TAKEN;
         taken[k] = n;
@@ -191,6 +200,7 @@ batch_run(struct batch *b, struct orm_batch_item *item)
     unsigned consumed = 0, expected;
 
     self.deadline = monotonic_deadline(b->timeout_ms);
+    item->wait_until_ms = monotonic_ms() + b->timeout_ms;
     if (sem_init(&self.sem, 0, 0) != 0)
         abort();
     xlock(&b->mu);

@@ -408,6 +408,63 @@ wait_pids() {
     return 1
 }
 
+# ---------------------------------------------------------------------------
+# The fault-injecting proxy (faultproxy.py): a TCP proxy between usersvc and
+# the database whose behaviour the test switches at run time.
+
+PROXY_PID=
+PROXY_CTL=
+PROXY_URL=
+
+# proxy_start: starts a proxy in front of DB_URL's host:port (created first
+# if need be; loopback only) and sets PROXY_URL to DB_URL through it. The
+# proxy exits by itself after 240 s or when this shell dies.
+proxy_start() {
+    local hostport i
+    [ -n "$DB_URL" ] || new_database
+    hostport=$(printf '%s' "$DB_URL" | sed -E 's#^[a-z]+://([^@/]*@)?([^/?]+).*#\2#')
+    case "$hostport" in
+        127.0.0.1:*|localhost:*) ;;
+        *) skip_all "the database is not on loopback with a port ($hostport)" ;;
+    esac
+    PROXY_CTL=$TMP/proxy.ctl
+    rm -f "$TMP/proxy.port" "$PROXY_CTL"
+    "$PYTHON" "$FAULT_DIR/faultproxy.py" --target "$hostport" --port-file "$TMP/proxy.port" \
+        --control "$PROXY_CTL" --lifetime 240 >"$TMP/proxy.log" 2>&1 &
+    PROXY_PID=$!
+    for i in $(seq 1 50); do
+        [ -s "$TMP/proxy.port" ] && [ -S "$PROXY_CTL" ] && break
+        sleep 0.1
+    done
+    [ -s "$TMP/proxy.port" ] || bail "faultproxy.py listens within 5 s"
+    PROXY_URL=$(printf '%s' "$DB_URL" \
+        | sed -E "s#^([a-z]+://([^@/]*@)?)[^/?]+#\\1127.0.0.1:$(cat "$TMP/proxy.port")#")
+}
+
+# proxy MODE [ARG]: switches the proxy (pass, blackhole, latency MS, reset,
+# reset_after N, silent, status); prints its answer, fails unless "ok".
+proxy() {
+    local out
+    out=$("$PYTHON" - "$PROXY_CTL" "$*" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.sendall((sys.argv[2] + "\n").encode())
+print(s.makefile().readline().strip())
+PY
+    )
+    echo "$out"
+    case "$out" in ok*) return 0 ;; *) return 1 ;; esac
+}
+
+_proxy_stop() {
+    [ -n "$PROXY_PID" ] || return 0
+    kill "$PROXY_PID" 2>/dev/null
+    wait "$PROXY_PID" 2>/dev/null
+    PROXY_PID=
+}
+
 _fault_finish() {
     local rc=$?
     trap - EXIT
@@ -415,6 +472,7 @@ _fault_finish() {
     # (meson sends SIGTERM on a time-out and SIGKILL soon after).
     [ "$DBSRV_HALTED" = 1 ] && dbsrv_resume
     [ "${#FAULT_PIDS[@]}" -gt 0 ] && stop_workers 10
+    _proxy_stop
     if [ -n "$DBSRV_STATE" ]; then
         # usersvc must be stopped while the database is there to drop.
         [ -z "$T_SKIP_ALL" ] && stop_server

@@ -28,6 +28,9 @@
 #include "orm/migrate.h"
 #include "orm/orm.h"
 #include "orm/orm_int.h"
+
+/* No bounds: what the driver does by itself. */
+static const struct orm_limits test_limits = {0};
 #include "orm/sql.h"
 #include "base/util.h"
 
@@ -58,7 +61,7 @@ connect_to(const char *url)
     struct orm_conn *c = NULL;
     char err[256] = "";
 
-    if (be->open(url, &c, err, sizeof(err)) != USV_OK)
+    if (be->open(url, &test_limits, &c, err, sizeof(err)) != USV_OK)
         fail_msg("cannot connect: %s", err);
     return c;
 }
@@ -158,7 +161,7 @@ test_pg_open_errors_never_show_the_password(void **state)
         struct orm_conn *c = NULL;
         char err[256] = "";
 
-        assert_int_equal(USV_UNAVAILABLE, be->open(urls[i], &c, err, sizeof(err)));
+        assert_int_equal(USV_UNAVAILABLE, be->open(urls[i], &test_limits, &c, err, sizeof(err)));
         assert_null(c);
         assert_true(err[0] != '\0');
         if (strstr(err, "s3cr") != NULL || strstr(err, "3tpw") != NULL)
@@ -178,7 +181,7 @@ test_pg_wrong_password_is_unavailable(void **state)
     if (at == NULL || colon == NULL || colon > at)
         skip();                              /* no password in the URL to get wrong */
     snprintf(url, sizeof(url), "%.*s:wr0ngpw%s", (int)(colon - admin_url), admin_url, at);
-    assert_int_equal(USV_UNAVAILABLE, be->open(url, &c, err, sizeof(err)));
+    assert_int_equal(USV_UNAVAILABLE, be->open(url, &test_limits, &c, err, sizeof(err)));
     assert_null(strstr(err, "wr0ngpw"));
 }
 
