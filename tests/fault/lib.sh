@@ -465,6 +465,94 @@ _proxy_stop() {
     PROXY_PID=
 }
 
+# load_start PREFIX WORKERS MAX_S: WORKERS background loops of GET /users/$ID
+# and POST /users (login PREFIXwNiN), until the stop file, 400 requests or
+# 60 s each; each line "START_MS END_MS STATUS|RETRY_AFTER|CT|MS LOGIN" in
+# $TMP/PREFIX.load.W.
+load_start() {
+    local prefix=$1 workers=$2 max=$3 w
+    for w in $(seq 1 "$workers"); do
+        spawn _load_worker "$prefix" "$w" "$max"
+    done
+}
+
+_load_worker() {
+    local prefix=$1 w=$2 max=$3 i=0 t0 res login end
+    now; end=$((NOW_MS + 60000))
+    while [ ! -e "$STOP_FILE" ] && [ "$i" -lt 400 ]; do
+        now
+        [ "$NOW_MS" -lt "$end" ] || break
+        t0=$NOW_MS
+        i=$((i + 1))
+        if [ $((i % 2)) = 1 ]; then
+            login=-
+            res=$(hit GET "/users/$ID" "" "$max")
+        else
+            login="${prefix}w${w}i$i"
+            res=$(hit POST /users "{\"login\":\"$login\"}" "$max")
+        fi
+        now
+        echo "$t0 $NOW_MS $res $login" >>"$TMP/$prefix.load.$w"
+    done
+}
+
+# load_stop: stops the load workers (bounded) and clears the stop file.
+load_stop() {
+    stop_workers 15
+    rm -f "$STOP_FILE"
+}
+
+# check_bound PREFIX LIMIT_MS OK_STATUSES: every answer of the load came in
+# LIMIT_MS at most and had a status in OK_STATUSES ("200 201 503"); a 503
+# carries Retry-After.
+check_bound() {
+    local prefix=$1 limit=$2 okst=" $3 " bad slow n
+    n=$(cat "$TMP/$prefix".load.* 2>/dev/null | wc -l)
+    bad=$(cat "$TMP/$prefix".load.* 2>/dev/null | awk -v ok="$okst" '{ split($3, f, "|");
+        if (index(ok, " " f[1] " ") == 0 || (f[1] == "503" && f[2] == "")) print f[1] }' \
+        | sort | uniq -c | tr '\n' ' ')
+    slow=$(cat "$TMP/$prefix".load.* 2>/dev/null | awk -v l="$limit" '{ split($3, f, "|");
+        if (f[4] + 0 > l) print f[4] }' | sort -n | tail -n 3 | tr '\n' ' ')
+    expect_eq "$bad" "" "$prefix: all $n answers are among $3 (503 with Retry-After) [$(status_counts "$TMP/$prefix".load.*)]"
+    expect_eq "$slow" "" "$prefix: every answer within $limit ms (max $(cat "$TMP/$prefix".load.* | awk '{ split($3, f, "|"); if (f[4] + 0 > m) m = f[4] + 0 } END { print m + 0 }') ms)"
+}
+
+# check_writes PREFIX: every POST of the load answered 201 is stored exactly
+# once; none answered 4xx (a 409 would be a duplicate of one's own write);
+# nothing is stored that was never sent.
+check_writes() {
+    local prefix=$1 acked stored lost sent extra
+    acked=$(cat "$TMP/$prefix".load.* 2>/dev/null | awk '{ split($3, f, "|"); if (f[1] == "201") print $4 }' | sort)
+    sent=$(cat "$TMP/$prefix".load.* 2>/dev/null | awk '$4 != "-" { print $4 }' | sort)
+    stored=$(db_exec "SELECT login FROM users WHERE login LIKE '${prefix}w%'" | sort)
+    lost=$(comm -23 <(printf '%s\n' "$acked" | sed '/^$/d') <(printf '%s\n' "$stored" | sed '/^$/d') | head -n 3 | tr '\n' ' ')
+    extra=$(comm -23 <(printf '%s\n' "$stored" | sed '/^$/d') <(printf '%s\n' "$sent" | sed '/^$/d') | head -n 3 | tr '\n' ' ')
+    expect_eq "$lost" "" "$prefix: every acknowledged write ($(printf '%s\n' "$acked" | sed '/^$/d' | wc -l)) is stored"
+    expect_eq "$extra" "" "$prefix: nothing stored that was not sent"
+    expect_eq "$(printf '%s\n' "$stored" | sed '/^$/d' | sort | uniq -d | head -n 3)" "" "$prefix: nothing stored twice"
+    expect_eq "$(cat "$TMP/$prefix".load.* | awk '{ split($3, f, "|"); if (f[1] ~ /^4/) print }' | head -n 2)" "" "$prefix: no 4xx (no 409 for one's own row)"
+}
+
+# recovers_within MS: polls GET /users/$ID until 200, for at most MS; prints
+# the time it took, fails if it did not.
+recovers_within() {
+    local limit=$1 t0 st
+    now; t0=$NOW_MS
+    while :; do
+        st=$(hit GET "/users/$ID" "" 2 | cut -d'|' -f1)
+        now
+        if [ "$st" = 200 ]; then
+            ok "requests succeed again $((NOW_MS - t0)) ms after the fault ended (<= $limit ms)"
+            return 0
+        fi
+        if [ $((NOW_MS - t0)) -gt "$limit" ]; then
+            not_ok "requests succeed again within $limit ms of the fault's end (last: $st)"
+            return 1
+        fi
+        sleep 0.05
+    done
+}
+
 _fault_finish() {
     local rc=$?
     trap - EXIT
