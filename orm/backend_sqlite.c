@@ -10,6 +10,8 @@
  * COLLATE NOCASE index (logins are ASCII), so plain "=" compares them
  * case-insensitively. */
 #include <sqlite3.h>
+#include <stdint.h>
+#include <sys/statvfs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,10 @@
 #include "base/util.h"
 
 #define SQLITE_BUSY_TIMEOUT_MS 5000
+
+/* Below this much free space where the database lives, /readyz says 503:
+ * a commit appends whole pages to the WAL, and a checkpoint needs room too. */
+#define SQLITE_MIN_FREE_BYTES (256u * 1024)
 
 struct sqlite_conn {
     struct orm_conn base;               /* first: the ORM sees only this */
@@ -184,6 +190,36 @@ static enum usv_err
 sqlite_ping(struct orm_conn *c)
 {
     return exec_simple(c, "SELECT 1");
+}
+
+/* Can writes succeed now? Not on a full disk: then give back what the WAL
+ * holds (a checkpoint that truncates it) and say how it stands. */
+static enum usv_err
+sqlite_ready(struct orm_conn *c)
+{
+    struct sqlite_conn *sc = to_sqlite(c);
+    const char *path = sqlite3_db_filename(sc->db, "main");
+    char dir[4096];
+    struct statvfs vfs;
+    char *slash;
+
+    if (path == NULL || path[0] == '\0')
+        return USV_OK;          /* in memory */
+    snprintf(dir, sizeof(dir), "%s", path);
+    slash = strrchr(dir, '/');
+    if (slash != NULL)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    else
+        snprintf(dir, sizeof(dir), ".");
+    if (statvfs(dir, &vfs) != 0)
+        return USV_OK;          /* cannot tell: the writes will */
+    if ((uint64_t)vfs.f_bavail * vfs.f_frsize >= SQLITE_MIN_FREE_BYTES)
+        return USV_OK;
+    sqlite3_exec(sc->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+    if (statvfs(dir, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize >= SQLITE_MIN_FREE_BYTES)
+        return USV_OK;
+    orm_conn_error(c, "ready", "less than 256 KiB free where the database lives");
+    return USV_UNAVAILABLE;
 }
 
 static enum usv_err
@@ -374,6 +410,7 @@ const struct orm_backend orm_backend_sqlite = {
     .socket = sqlite_socket,
     .close = sqlite_close,
     .ping = sqlite_ping,
+    .ready = sqlite_ready,
     .begin = sqlite_begin,
     .commit = sqlite_commit,
     .rollback = sqlite_rollback,

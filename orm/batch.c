@@ -48,6 +48,7 @@ struct batch {
     unsigned n_queued;               /* mu */
     unsigned n_leaders;              /* batches in flight; mu */
     struct timespec stall_at;        /* when the newest batch in flight counts as stuck; mu */
+    uint64_t newest_ms;              /* when the newest batch in flight began (monotonic); mu */
     unsigned max_leaders;
     unsigned stall_ms;
     unsigned timeout_ms;
@@ -167,6 +168,7 @@ lead(struct batch *b)
     b->batches++;
     b->statements += k;
     b->stall_at = monotonic_deadline(b->stall_ms);
+    b->newest_ms = monotonic_ms();
     xunlock(&b->mu);
     b->lead(b->ctx, items, k, timeout_ms);
     xlock(&b->mu);
@@ -251,5 +253,6 @@ batch_stats(struct batch *b, struct batch_counts *out)
     out->timeouts = b->timeouts;
     out->batches = b->batches;
     out->statements = b->statements;
+    out->all_busy_ms = b->n_leaders == b->max_leaders ? monotonic_ms() - b->newest_ms : 0;
     xunlock(&b->mu);
 }

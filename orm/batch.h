@@ -65,6 +65,7 @@ struct batch_counts {
     uint64_t timeouts;      /* statements withdrawn after waiting too long, ever */
     uint64_t batches;       /* batches run, ever */
     uint64_t statements;    /* statements those batches carried */
+    uint64_t all_busy_ms;   /* how long every batch slot has been taken, 0 if one is free */
 };
 
 void batch_stats(struct batch *b, struct batch_counts *out);

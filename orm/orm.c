@@ -432,6 +432,7 @@ orm_db_stats(struct orm_db *db, struct orm_pool_stats *out)
     out->waiting += bc.queued;
     out->timeouts += bc.timeouts;
     out->batch_timeouts = bc.timeouts;
+    out->batch_busy_ms = bc.all_busy_ms;
     out->statement_timeouts = atomic_load(&db->statement_timeouts);
     out->batches = bc.batches;
     out->batched = bc.statements;
@@ -463,11 +464,25 @@ orm_db_ping(struct orm_db *db)
 {
     struct orm_conn *c = NULL;
     struct watchdog_entry we;
-    enum usv_err rc = orm_db_acquire(db, &c);
+    struct batch_counts bc = {0};
+    enum usv_err rc;
 
+    /* Batches stuck in the database fail every request queued behind them
+     * (the statement timeout frees them again). */
+    if (db->batch != NULL) {
+        batch_stats(db->batch, &bc);
+        if (bc.all_busy_ms > db->pool_timeout_ms) {
+            log_warn("orm", "every batch slot has been busy for %llu ms",
+                     (unsigned long long)bc.all_busy_ms);
+            return USV_UNAVAILABLE;
+        }
+    }
+    rc = orm_db_acquire(db, &c);
     if (rc == USV_OK) {
         work_start(db, c, &we, 0);
         rc = db->be->ping(c);
+        if (rc == USV_OK && db->be->ready != NULL)
+            rc = db->be->ready(c);
         if (work_end(db, c, &we, "ping"))
             rc = USV_UNAVAILABLE;
         if (rc != USV_OK)

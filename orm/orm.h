@@ -46,6 +46,7 @@ struct orm_pool_stats {
     uint64_t statement_timeouts; /* database work cut at its deadline (usersvc's watchdog
                                   * or the database's own statement/lock timeout) */
     uint64_t batch_timeouts;     /* batched statements withdrawn after waiting too long */
+    uint64_t batch_busy_ms;      /* how long every batch slot has been taken (0: one free) */
 };
 
 /* Open the database at @url ("sqlite:PATH", "postgres://…", "mysql://…") for
@@ -68,7 +69,10 @@ void orm_db_stats(struct orm_db *db, struct orm_pool_stats *out);
 /* A copy of the replica pool's counters; false when there is no replica. */
 bool orm_db_replica_stats(struct orm_db *db, struct orm_pool_stats *out);
 
-/* Check that a connection can be had and answers. */
+/* Check that requests can be served now: a connection can be had and the
+ * database answers within the statement timeout, the batch slots are not
+ * all held longer than the pool timeout, and the backend can write (SQLite:
+ * space on the disk). */
 enum usv_err orm_db_ping(struct orm_db *db);
 
 /* How a session's work meets the database. Work of one statement needs no

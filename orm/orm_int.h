@@ -133,6 +133,8 @@ struct orm_backend {
     int (*socket)(struct orm_conn *c);
     void (*close)(struct orm_conn *c);     /* accepts NULL */
     enum usv_err (*ping)(struct orm_conn *c);
+    /* Optional: can this database take writes now (/readyz)? */
+    enum usv_err (*ready)(struct orm_conn *c);
 
     enum usv_err (*begin)(struct orm_conn *c, enum orm_tx mode);
     enum usv_err (*commit)(struct orm_conn *c);
