@@ -70,7 +70,7 @@ class Proxy:
                 self.latency = int(args[0]) / 1000.0
                 return "ok latency %s" % args[0]
             if cmd == "reset_after" and len(args) == 1 and args[0].isdigit():
-                self.reset_after = int(args[0])
+                self.reset_after = int(args[0]) if int(args[0]) > 0 else None
                 return "ok reset_after %s" % args[0]
             if cmd == "reset":
                 conns = list(self.conns)
