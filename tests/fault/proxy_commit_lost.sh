@@ -22,7 +22,7 @@ for i in 1 2 3 4 5; do
     # Warm: a connection with the INSERT prepared, so that the next bytes
     # from the server are the INSERT's answer (a discarded connection is
     # replaced first).
-    [ "$(hit POST /users "{\"login\":\"clwarm$i\"}" 5 | cut -d'|' -f1)" = 201 ] \
+    [ "$(hit POST /users "{\"login\":\"cwarm$i\"}" 5 | cut -d'|' -f1)" = 201 ] \
         || not_ok "a POST before round $i"
     proxy reset_after 1 >/dev/null || bail "the proxy arms a reset"
     res=$(hit POST /users "{\"login\":\"clw1i$i\"}" 5)
