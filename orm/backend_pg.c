@@ -809,15 +809,16 @@ pg_execute(struct orm_conn *c, unsigned id, const struct orm_param *params, size
     return finish_result(pc, what, r, res);
 }
 
-/* Send @items in pipeline mode, with one Sync after the lot or, with
- * @sync_each, one after each statement (each then its own implicit
- * transaction, so one failing affects no other), and read the results in
- * order. Returns the connection's failure, or USV_OK with each item's rc
- * set: a statement the server skipped after another failed (the lot rolled
- * back at the Sync) gets USV_RETRY here, meaning "not run". */
+/* Send @items in pipeline mode and read the results in order. The first
+ * @n_solo items (reads), or all of them with @sync_each, are followed by a
+ * Sync each: each its own implicit transaction, which no other statement's
+ * failure touches. The rest (writes) share one Sync: one commit for the
+ * lot. Returns the connection's failure, or USV_OK with each item's rc set:
+ * a statement the server skipped after another of its group failed (the
+ * group rolled back at the Sync) gets USV_RETRY here, meaning "not run". */
 static enum usv_err
 run_pipeline(struct postgres_conn *pc, struct orm_batch_item *const *items, size_t n,
-             const struct pg_params *pp, bool sync_each)
+             const struct pg_params *const *pp, size_t n_solo, bool sync_each)
 {
     char name[PG_STMT_NAME_LEN];
     PGresult *r;
@@ -826,10 +827,10 @@ run_pipeline(struct postgres_conn *pc, struct orm_batch_item *const *items, size
         return fail(pc, "batch", NULL);
     for (size_t i = 0; i < n; i++) {
         stmt_name(name, items[i]->id);
-        if (PQsendQueryPrepared(pc->conn, name, (int)items[i]->n_params, pp[i].values, NULL,
+        if (PQsendQueryPrepared(pc->conn, name, (int)items[i]->n_params, pp[i]->values, NULL,
                                 NULL, 0) != 1)
             return fail(pc, "batch send", NULL);
-        if ((sync_each || i == n - 1) && PQpipelineSync(pc->conn) != 1)
+        if ((sync_each || i < n_solo || i == n - 1) && PQpipelineSync(pc->conn) != 1)
             return fail(pc, "batch sync", NULL);
     }
     for (size_t i = 0; i < n; i++) {
@@ -858,7 +859,7 @@ run_pipeline(struct postgres_conn *pc, struct orm_batch_item *const *items, size
             pc->base.is_broken = true;
             return USV_INTERNAL;
         }
-        if (!sync_each && i != n - 1)
+        if (!sync_each && i >= n_solo && i != n - 1)
             continue;
         r = PQgetResult(pc->conn);
         if (r == NULL || PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
@@ -878,28 +879,38 @@ run_pipeline(struct postgres_conn *pc, struct orm_batch_item *const *items, size
     return USV_OK;
 }
 
-/* The statements of concurrent requests in one pipeline: one send, one
- * wait, one implicit transaction (committed at the Sync) for the lot, which
- * costs the server a third of what the same statements cost one by one.
- * If a statement fails, nothing of the batch committed: the failing one
- * keeps its own outcome (a login taken twice within one batch is a 409 for
- * the second request only), and the others are sent again, once, as one
- * pipeline with a Sync after each statement, so no further failure can
- * touch a neighbour: two round trips at most, never a serial re-run. A
- * statement that failed for a reason of its own plan (a stale statement
- * after a schema change) runs again alone. Nothing is re-sent after the
- * statement or lock timeout (the time is up for all of them) or after the
- * connection was lost (the outcome of the lot is unknown). */
+/* Start @it's result afresh: what a rolled-back run collected is void. */
+static void
+reset_result(struct orm_batch_item *it)
+{
+    orm_result_finish(it->res);
+    orm_result_init(it->res, it->res->n_cols);
+}
+
+/* The statements of concurrent requests in one pipeline, one send and one
+ * wait for the lot. Reads go first, each with a Sync of its own (a
+ * read-only transaction commits for free), so no failure elsewhere touches
+ * them. Writes follow as one implicit transaction, committed at one Sync,
+ * which costs the server a third of what the same writes cost one by one.
+ * If a write fails, none of them committed: the failing one keeps its own
+ * outcome (a login taken twice within one batch is a 409 for the second
+ * request only), and the other writes are sent again, once, as one
+ * pipeline with a Sync after each, so no further failure can touch a
+ * neighbour: two round trips at most, never a serial re-run. A statement
+ * that failed for a reason of its own plan (a stale statement after a
+ * schema change) runs again alone. Nothing is re-sent after the statement
+ * or lock timeout (the time is up for all of them) or after the connection
+ * was lost (the outcome of the lot is unknown). */
 static void
 pg_execute_batch(struct orm_conn *c, struct orm_batch_item *const *items, size_t n)
 {
     struct postgres_conn *pc = to_pg(c);
     struct pg_params *pp = xcalloc(n, sizeof(*pp));
-    struct orm_batch_item **again = xcalloc(n, sizeof(*again));
-    struct pg_params *again_pp = xcalloc(n, sizeof(*again_pp));
+    struct orm_batch_item **order = xcalloc(n, sizeof(*order));
+    const struct pg_params **opp = xcalloc(n, sizeof(*opp));
     enum usv_err rc = ensure_session(pc, "batch");
-    size_t n_pp = 0, n_again = 0;
-    bool all_ok = true;
+    size_t n_pp = 0, n_reads = 0, k = 0, n_again = 0;
+    bool writes_failed = false;
 
     for (size_t i = 0; i < n && rc == USV_OK; i++) {
         if (!pc->is_live[items[i]->id])
@@ -910,44 +921,52 @@ pg_execute_batch(struct orm_conn *c, struct orm_batch_item *const *items, size_t
         n_pp++;
     if (rc == USV_OK && n_pp != n)
         rc = USV_NOMEM;
-    if (rc == USV_OK)
-        rc = run_pipeline(pc, items, n, pp, false);
-    for (size_t i = 0; i < n && rc == USV_OK; i++)
-        all_ok &= items[i]->rc == USV_OK;
-    if (rc != USV_OK || !all_ok) {
-        bool time_is_up = pc->base.timed_out;
-
+    for (size_t pass = 0; pass < 2; pass++) {       /* reads first, then writes */
         for (size_t i = 0; i < n; i++) {
-            if (rc != USV_OK || (time_is_up && items[i]->rc != USV_OK)) {
-                items[i]->rc = rc != USV_OK ? rc : USV_UNAVAILABLE;
-            } else if (time_is_up) {
-                items[i]->rc = USV_UNAVAILABLE;     /* rolled back with the lot */
-            } else if (items[i]->rc == USV_OK || items[i]->rc == USV_RETRY) {
-                orm_result_finish(items[i]->res);   /* what the rolled-back run collected */
-                orm_result_init(items[i]->res, items[i]->res->n_cols);
-                again_pp[n_again] = pp[i];
-                again[n_again++] = items[i];
-            } else if (items[i]->rc == USV_INTERNAL) {
-                orm_result_finish(items[i]->res);
-                orm_result_init(items[i]->res, items[i]->res->n_cols);
-                items[i]->rc = pg_execute(c, items[i]->id, items[i]->params,
-                                          items[i]->n_params, items[i]->res);
+            if (items[i]->is_write == (pass == 1)) {
+                opp[k] = &pp[i];
+                order[k++] = items[i];
             }
         }
-        if (n_again > 0 && !c->is_broken) {
-            rc = run_pipeline(pc, again, n_again, again_pp, true);
-            for (size_t i = 0; i < n_again && rc != USV_OK; i++)
-                again[i]->rc = rc;
-        } else {
-            for (size_t i = 0; i < n_again; i++)
-                again[i]->rc = USV_UNAVAILABLE;
+        if (pass == 0)
+            n_reads = k;
+    }
+    if (rc == USV_OK)
+        rc = run_pipeline(pc, order, n, opp, n_reads, false);
+    for (size_t i = n_reads; i < n && rc == USV_OK; i++)
+        writes_failed |= order[i]->rc != USV_OK;
+    for (size_t i = 0; i < n; i++) {
+        struct orm_batch_item *it = order[i];
+        bool rolled_back = i >= n_reads && writes_failed;
+
+        if (rc != USV_OK) {
+            it->rc = rc;
+        } else if (it->rc == USV_INTERNAL && !pc->base.timed_out) {
+            reset_result(it);
+            it->rc = pg_execute(c, it->id, it->params, it->n_params, it->res);
+        } else if (rolled_back && (it->rc == USV_OK || it->rc == USV_RETRY)) {
+            if (pc->base.timed_out) {
+                it->rc = USV_UNAVAILABLE;       /* the time is up for all of them */
+                continue;
+            }
+            reset_result(it);
+            opp[n_again] = opp[i];
+            order[n_again++] = it;              /* i >= n_again: nothing unread is lost */
         }
+    }
+    if (n_again > 0 && !c->is_broken) {
+        rc = run_pipeline(pc, order, n_again, opp, 0, true);
+        for (size_t i = 0; i < n_again && rc != USV_OK; i++)
+            order[i]->rc = rc;
+    } else {
+        for (size_t i = 0; i < n_again; i++)
+            order[i]->rc = USV_UNAVAILABLE;
     }
     for (size_t i = 0; i < n_pp; i++)
         params_finish(&pp[i]);
     free(pp);
-    free(again_pp);
-    free(again);
+    free(opp);
+    free(order);
 }
 
 static enum usv_err

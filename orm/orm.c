@@ -631,6 +631,7 @@ run(struct orm_session *s, unsigned id, const struct orm_param *params, size_t n
         struct orm_batch_item item = {
             .id = id, .params = params, .n_params = n, .res = res, .rc = USV_INTERNAL,
             .find_many = find_many_of(s->db, id),
+            .is_write = s->mode != ORM_TX_READ,
         };
 
         if (item.find_many == NULL && s->db->be->batches_finds_only)

@@ -103,6 +103,7 @@ struct orm_batch_item {
     struct orm_result *res;          /* the owner's, n_cols set */
     enum usv_err rc;                 /* the statement's outcome */
     uint64_t wait_until_ms;          /* monotonic end of its wait to be sent (batch.c) */
+    bool is_write;                   /* of an ORM_TX_STATEMENT session, not a read */
     /* Set when the statement is its model's find by primary key
      * (ORM_OP_FIND; params[0] is the key, ORM_INT64): how to run many of
      * them at once. NULL for every other statement. */

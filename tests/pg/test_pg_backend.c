@@ -743,7 +743,8 @@ batch_insert_init(struct batch_stmt *bs, const char *login)
     bs->params[4] = bs->params[3];
     orm_result_init(&bs->res, users_model.n_columns);
     bs->item = (struct orm_batch_item){.id = BATCH_INSERT, .params = bs->params,
-                                       .n_params = 5, .res = &bs->res, .rc = USV_INTERNAL};
+                                       .n_params = 5, .res = &bs->res, .rc = USV_INTERNAL,
+                                       .is_write = true};
 }
 
 static void
