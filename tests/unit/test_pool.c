@@ -88,8 +88,8 @@ make_pool(void **state, unsigned size)
     struct fixture *f = *state;
     struct pool *p = NULL;
 
-    assert_int_equal(USV_OK, pool_create(&orm_backend_sqlite, f->url, size, 0, &test_limits, test_wd,
-                                         &p));
+    assert_int_equal(USV_OK, pool_create(&orm_backend_sqlite, f->url, size, 0, &test_limits,
+                                         test_wd, &p));
     assert_non_null(p);
     return p;
 }
@@ -275,7 +275,8 @@ test_pool_failed_connect_returns_unavailable_and_frees_the_slot(void **state)
 
     /* A directory that does not exist: SQLite cannot create the file. */
     snprintf(url, sizeof(url), "sqlite:%s/missing/pool.db", f->dir);
-    assert_int_equal(USV_OK, pool_create(&orm_backend_sqlite, url, 1, 0, &test_limits, test_wd, &p));
+    assert_int_equal(USV_OK, pool_create(&orm_backend_sqlite, url, 1, 0, &test_limits, test_wd,
+                                         &p));
     assert_int_equal(USV_UNAVAILABLE, pool_acquire(p, LONG_WAIT_MS, &c));
     assert_ptr_equal(untouched, c);
     /* The slot was given back, so the second try connects again, not times out. */
