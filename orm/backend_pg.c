@@ -896,7 +896,8 @@ reset_result(struct orm_batch_item *it)
  * outcome (a login taken twice within one batch is a 409 for the second
  * request only), and the other writes are sent again, once, as one
  * pipeline with a Sync after each, so no further failure can touch a
- * neighbour: two round trips at most, never a serial re-run. A statement
+ * neighbour: two round trips at most, never a serial re-run; the owners of
+ * the statements not sent again are woken before it. A statement
  * that failed for a reason of its own plan (a stale statement after a
  * schema change) runs again alone. Nothing is re-sent after the statement
  * or lock timeout (the time is up for all of them) or after the connection
@@ -908,6 +909,8 @@ pg_execute_batch(struct orm_conn *c, struct orm_batch_item *const *items, size_t
     struct pg_params *pp = xcalloc(n, sizeof(*pp));
     struct orm_batch_item **order = xcalloc(n, sizeof(*order));
     const struct pg_params **opp = xcalloc(n, sizeof(*opp));
+    struct orm_batch_item **again = xcalloc(n, sizeof(*again));
+    const struct pg_params **again_pp = xcalloc(n, sizeof(*again_pp));
     enum usv_err rc = ensure_session(pc, "batch");
     size_t n_pp = 0, n_reads = 0, k = 0, n_again = 0;
     bool writes_failed = false;
@@ -950,23 +953,34 @@ pg_execute_batch(struct orm_conn *c, struct orm_batch_item *const *items, size_t
                 continue;
             }
             reset_result(it);
-            opp[n_again] = opp[i];
-            order[n_again++] = it;              /* i >= n_again: nothing unread is lost */
+            again_pp[n_again] = opp[i];
+            again[n_again++] = it;
         }
     }
     if (n_again > 0 && !c->is_broken) {
-        rc = run_pipeline(pc, order, n_again, opp, 0, true);
+        /* The others are done: their owners need not wait for this. */
+        for (size_t i = 0; i < n; i++) {
+            bool resent = false;
+
+            for (size_t j = 0; j < n_again && !resent; j++)
+                resent = again[j] == order[i];
+            if (!resent)
+                orm_batch_item_done(order[i]);
+        }
+        rc = run_pipeline(pc, again, n_again, again_pp, 0, true);
         for (size_t i = 0; i < n_again && rc != USV_OK; i++)
-            order[i]->rc = rc;
+            again[i]->rc = rc;
     } else {
         for (size_t i = 0; i < n_again; i++)
-            order[i]->rc = USV_UNAVAILABLE;
+            again[i]->rc = USV_UNAVAILABLE;
     }
     for (size_t i = 0; i < n_pp; i++)
         params_finish(&pp[i]);
     free(pp);
     free(opp);
     free(order);
+    free(again);
+    free(again_pp);
 }
 
 static enum usv_err

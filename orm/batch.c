@@ -148,6 +148,7 @@ lead(struct batch *b)
 {
     struct orm_batch_item *items[BATCH_MAX];
     struct node *taken[BATCH_MAX];
+    bool woken[BATCH_MAX];
     unsigned timeout_ms = 0;
     size_t k = 0;
 
@@ -162,6 +163,9 @@ lead(struct batch *b)
         unlink_node(b, n);
         n->state = NODE_TAKEN;
         taken[k] = n;
+        woken[k] = false;
+        n->item->batch_node = n;
+        n->item->batch_woken = &woken[k];
         items[k++] = n->item;
     }
     b->n_leaders++;
@@ -175,8 +179,22 @@ lead(struct batch *b)
     b->n_leaders--;
     pass_lead(b);
     xunlock(&b->mu);
-    for (size_t i = 0; i < k; i++)
-        sem_post(&taken[i]->sem);   /* may be the last touch of that node */
+    for (size_t i = 0; i < k; i++) {
+        if (!woken[i])
+            sem_post(&taken[i]->sem);   /* may be the last touch of that node */
+    }
+}
+
+void
+orm_batch_item_done(struct orm_batch_item *item)
+{
+    struct node *n = item->batch_node;
+    bool *woken = item->batch_woken;
+
+    if (woken == NULL)
+        return;         /* not run by a batch leader */
+    *woken = true;      /* the leader's own memory: it will not post again */
+    sem_post(&n->sem);  /* the last touch of the item and its node */
 }
 
 /* Wait for a post, at most until @deadline (NULL: no limit). False on time-out. */

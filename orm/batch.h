@@ -39,8 +39,10 @@ struct batch;
 struct orm_batch_item;
 
 /* Run @n (1..BATCH_MAX) items, oldest first, on one connection; set each
- * item's rc. A connection must be had within @timeout_ms (the time the item
- * with the most time left has), or every item fails with USV_UNAVAILABLE;
+ * item's rc (or hand it over early with orm_batch_item_done(), after which
+ * the lead must not touch it). A connection must be had within @timeout_ms
+ * (the time the item with the most time left has), or every item fails
+ * with USV_UNAVAILABLE;
  * an item whose own wait ended meanwhile (orm_batch_item.wait_until_ms)
  * must be answered USV_UNAVAILABLE and not sent. The lead must return
  * within a bound (the ORM cuts its database work at the statement

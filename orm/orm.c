@@ -298,6 +298,8 @@ lead_batch(void *ctx, struct orm_batch_item *const *all, size_t n_all, unsigned 
 {
     struct orm_db *db = ctx;
     struct orm_batch_item *items[BATCH_MAX];
+    bool *woken[BATCH_MAX];          /* the leader's flags: set once an item is handed over */
+    bool no_flag = false;
     struct orm_conn *c = NULL;
     struct watchdog_entry we;
     enum usv_err rc = pool_acquire(db->pool, timeout_ms, &c);
@@ -323,6 +325,10 @@ lead_batch(void *ctx, struct orm_batch_item *const *all, size_t n_all, unsigned 
         pool_release(db->pool, c);
         return;
     }
+    /* After execute_batch() only the leader's flags may be read: an item
+     * handed over early (orm_batch_item_done()) may be gone. */
+    for (size_t i = 0; i < n; i++)
+        woken[i] = items[i]->batch_woken != NULL ? items[i]->batch_woken : &no_flag;
     work_start(db, c, &we, 0);
     if (n == 1) {
         items[0]->rc = db->be->execute(c, items[0]->id, items[0]->params, items[0]->n_params,
@@ -332,11 +338,13 @@ lead_batch(void *ctx, struct orm_batch_item *const *all, size_t n_all, unsigned 
     }
     if (work_end(db, c, &we, "batch")) {
         for (size_t i = 0; i < n; i++) {
-            if (items[i]->rc != USV_OK)
+            if (!*woken[i] && items[i]->rc != USV_OK)
                 items[i]->rc = USV_UNAVAILABLE;
         }
     }
     for (size_t i = 0; i < n; i++) {
+        if (*woken[i])
+            continue;
         if (items[i]->rc == USV_UNAVAILABLE || items[i]->rc == USV_INTERNAL) {
             log_error("orm", "%s batch of %zu failed (%s): %s", db->be->name, n,
                       usv_err_name(items[i]->rc),

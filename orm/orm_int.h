@@ -104,6 +104,9 @@ struct orm_batch_item {
     enum usv_err rc;                 /* the statement's outcome */
     uint64_t wait_until_ms;          /* monotonic end of its wait to be sent (batch.c) */
     bool is_write;                   /* of an ORM_TX_STATEMENT session, not a read */
+    /* private to batch.c: see orm_batch_item_done() */
+    void *batch_node;
+    bool *batch_woken;
     /* Set when the statement is its model's find by primary key
      * (ORM_OP_FIND; params[0] is the key, ORM_INT64): how to run many of
      * them at once. NULL for every other statement. */
@@ -177,6 +180,11 @@ struct orm_backend {
     void (*equals)(struct strbuf *b, const struct orm_column *c, unsigned n);
     const char *lock_suffix;       /* " FOR UPDATE", or "" where begin() already locks */
 };
+
+/* For execute_batch(): @item's outcome is final (rc and result set) while
+ * others of the batch still wait for another round trip: wake its owner
+ * now. Nothing may touch @item afterwards. A no-op outside a batch. */
+void orm_batch_item_done(struct orm_batch_item *item);
 
 /* The backend for @url, or NULL. */
 const struct orm_backend *orm_backend_for(const char *url);

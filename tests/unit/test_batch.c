@@ -45,6 +45,9 @@ struct fake {
     unsigned n_held;               /* the first n_held leads wait for their gate */
     unsigned n_released;           /* leads number < n_released may finish */
     unsigned released_one;         /* lead number + 1 that may finish out of turn (0: none) */
+    bool hand_over_last;           /* answer the newest item at once (orm_batch_item_done()):
+                                    * not the leader's own, the oldest */
+    unsigned handed_id;            /* its id */
     unsigned calls;                /* leads begun */
     unsigned running;              /* leads in progress now */
     unsigned max_running;
@@ -99,6 +102,12 @@ fake_lead(void *ctx, struct orm_batch_item *const *items, size_t n, unsigned tim
     for (size_t i = 0; i < n; i++) {
         if (items[i]->id < MAX_IDS)
             f->seen[items[i]->id]++;
+    }
+    if (f->hand_over_last && n > 1) {
+        f->hand_over_last = false;
+        f->handed_id = items[n - 1]->id;
+        items[n - 1]->rc = rc_for(items[n - 1]->id);
+        orm_batch_item_done(items[--n]);
     }
     f->running++;
     if (f->running > f->max_running)
@@ -410,6 +419,47 @@ test_batch_freed_slot_wakes_a_caller_queued_while_all_were_busy(void **state)
     fake_finish(&f);
 }
 
+/* A lead may hand an item over before it returns: that owner is woken at
+ * once, while the others of its batch still wait for the held lead. */
+static void
+test_batch_item_handed_over_early_returns_while_the_lead_goes_on(void **state)
+{
+    struct fake f;
+    struct batch *b = NULL;
+    struct caller first, queued[3];
+    unsigned h;
+
+    fake_init(&f, 2);
+    batch_create(1, BATCH_STALL_MS, LONG_WAIT_MS, fake_lead, &f, &b);
+    caller_start(&first, b, 0);
+    wait_running(&f, 1);
+    for (unsigned i = 0; i < 3; i++)
+        caller_start(&queued[i], b, 1 + i);
+    wait_queued(b, 3);
+    pthread_mutex_lock(&f.mu);
+    f.hand_over_last = true;
+    pthread_mutex_unlock(&f.mu);
+    release_one(&f, 0);            /* the second lead starts, takes all three, and is held */
+    caller_join(&first);
+    wait_leads(&f, 2, 1);
+    assert_int_equal(3, f.sizes[1]);
+    h = f.handed_id;
+    assert_true(h >= 1 && h <= 3);
+    /* Its caller returns although the lead that took it is still held. */
+    caller_join(&queued[h - 1]);
+    assert_int_equal(rc_for(h), queued[h - 1].rc);
+    open_gate(&f);
+    for (unsigned i = 0; i < 3; i++) {
+        if (i + 1 == h)
+            continue;
+        caller_join(&queued[i]);
+        assert_int_equal(rc_for(1 + i), queued[i].rc);
+    }
+    assert_stats(b, 0, 0);
+    batch_destroy(b);
+    fake_finish(&f);
+}
+
 /* An item that arrived last is given all the time it has left: the lead's
  * wait for a connection is not cut to what the oldest item has left. */
 static void
@@ -656,6 +706,7 @@ main(void)
         cmocka_unit_test(test_batch_lead_is_given_no_more_time_than_any_item_has_left),
         cmocka_unit_test(test_batch_lead_is_given_the_time_the_newest_item_has_left),
         cmocka_unit_test(test_batch_freed_slot_wakes_a_caller_queued_while_all_were_busy),
+        cmocka_unit_test(test_batch_item_handed_over_early_returns_while_the_lead_goes_on),
         cmocka_unit_test(test_batch_two_leaders_run_two_batches_at_once_and_no_third),
         cmocka_unit_test(test_batch_second_batch_waits_while_the_first_has_not_stalled),
         cmocka_unit_test(test_batch_stalled_batch_lets_a_second_one_start),
