@@ -947,6 +947,8 @@ my_open(const char *url, const struct orm_limits *lim, struct orm_conn **out, ch
         rc = USV_UNAVAILABLE;
         goto out;
     }
+    /* A reconnect in place happens during the work: bounded like it. */
+    mc->lim.connect_timeout_ms = mc->lim.statement_timeout_ms;
     *out = &mc->base;
     mc = NULL;
 out:

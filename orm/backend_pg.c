@@ -32,6 +32,8 @@
 
 /* Seconds libpq waits for a server per host; the URL may say otherwise. */
 #define PG_CONNECT_TIMEOUT_S "5"
+/* Our own bound on a connect when the caller gives none. */
+#define PG_CONNECT_TIMEOUT_MS 5000u
 
 /* The advisory lock key that serialises migration runs ("usersvcM" as a
  * big-endian int64). Advisory locks are per database, so services sharing a
@@ -48,7 +50,8 @@ struct postgres_conn {
     bool is_live[ORM_MAX_STMTS];        /* prepared in the current server session */
     bool holds_lock;                    /* the migration lock: the session must not change */
     bool is_doomed;                     /* the server said FATAL: the session is ending */
-    unsigned connect_timeout_ms;        /* a reconnect in place is bounded like a connect */
+    unsigned reconnect_timeout_ms;      /* a reconnect in place happens during the work:
+                                         * bounded by the statement timeout */
 };
 
 static struct postgres_conn *
@@ -513,6 +516,7 @@ pg_open(const char *url, const struct orm_limits *lim, struct orm_conn **out, ch
                             user_timeout, options, url, NULL};
     struct postgres_conn *pc = xcalloc(1, sizeof(*pc));
     enum usv_err rc = USV_UNAVAILABLE;
+    unsigned connect_ms;
     char msg[256];
 
     snprintf(user_timeout, sizeof(user_timeout), "%u", lim->statement_timeout_ms);
@@ -521,14 +525,15 @@ pg_open(const char *url, const struct orm_limits *lim, struct orm_conn **out, ch
                  lim->statement_timeout_ms, lim->statement_timeout_ms);
     else
         options[0] = '\0';
-    /* No bound asked: libpq's connect_timeout (per host) still applies. */
-    pc->connect_timeout_ms = lim->connect_timeout_ms != 0 ? lim->connect_timeout_ms
-                                                          : 24u * 3600 * 1000;
+    /* libpq's connect_timeout only applies to its blocking connect; ours
+     * polls, so the bound is ours: what the caller has left, else 5 s. */
+    connect_ms = lim->connect_timeout_ms != 0 ? lim->connect_timeout_ms : PG_CONNECT_TIMEOUT_MS;
+    pc->reconnect_timeout_ms = lim->statement_timeout_ms != 0 ? lim->statement_timeout_ms
+                                                              : PG_CONNECT_TIMEOUT_MS;
     pc->conn = PQconnectStartParams(keys, values, 1);
     if (pc->conn != NULL && PQstatus(pc->conn) != CONNECTION_BAD &&
-        !connect_within(pc->conn, false, pc->connect_timeout_ms) &&
-        PQstatus(pc->conn) != CONNECTION_BAD) {
-        snprintf(err, errlen, "no answer within %u ms", pc->connect_timeout_ms);
+        !connect_within(pc->conn, false, connect_ms) && PQstatus(pc->conn) != CONNECTION_BAD) {
+        snprintf(err, errlen, "no answer within %u ms", connect_ms);
         goto out;
     }
     if (pc->conn == NULL) {
@@ -577,7 +582,7 @@ revive(struct postgres_conn *pc)
     enum usv_err rc;
 
     if (PQresetStart(pc->conn) != 1 ||
-        !connect_within(pc->conn, true, pc->connect_timeout_ms) ||
+        !connect_within(pc->conn, true, pc->reconnect_timeout_ms) ||
         PQstatus(pc->conn) != CONNECTION_OK)
         return fail(pc, "reconnect", NULL);
     memset(pc->is_live, 0, sizeof(pc->is_live));
