@@ -24,11 +24,13 @@
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "orm/orm_int.h"
+#include "base/log.h"
 #include "base/util.h"
 
 enum node_state { NODE_QUEUED, NODE_TAKEN, NODE_WITHDRAWN };
@@ -247,11 +249,17 @@ batch_run(struct batch *b, struct orm_batch_item *item)
         consumed += wait_post(&self, until);
         xlock(&b->mu);
         if (self.state == NODE_QUEUED && ms_until(&self.deadline) == 0) {
+            static _Atomic uint64_t last_log, suppressed;
+
             unlink_node(b, &self);
             self.state = NODE_WITHDRAWN;
             b->timeouts++;
             item->rc = USV_UNAVAILABLE;
             pass_lead(b);     /* we may have been the one woken to lead */
+            if (log_every(&last_log, 1000, &suppressed))
+                log_warn("batch", "a statement waited %u ms for a batch: 503"
+                         " (%llu more suppressed)", b->timeout_ms,
+                         (unsigned long long)atomic_exchange(&suppressed, 0));
         }
     }
     /* Taken (or withdrawn): no "lead now" post can come any more. */
