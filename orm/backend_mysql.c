@@ -40,6 +40,8 @@
  * implicit and deprecated), and each connection is used by one thread. */
 #include <assert.h>
 #include <mysql.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -47,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "orm/batch.h"
 #include "orm/orm_int.h"
@@ -876,6 +879,26 @@ server_has_returning(MYSQL *db)
            mysql_get_server_version(db) >= 100500;
 }
 
+/* Notice a dead peer on a TCP socket as libpq's keepalive and
+ * tcp_user_timeout options do: probes after 5 s idle, 1 s apart, 3 of them,
+ * and unacknowledged data given up after the statement timeout (when set).
+ * Failures are harmless (a Unix socket has no TCP options). */
+static void
+watch_peer(my_socket fd, unsigned user_timeout_ms)
+{
+    int on = 1, idle = 5, interval = 1, count = 3;
+    unsigned int ut = user_timeout_ms;
+
+    if ((int)fd < 0)
+        return;
+    setsockopt((int)fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+    setsockopt((int)fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+    setsockopt((int)fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval));
+    setsockopt((int)fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count));
+    if (ut != 0)
+        setsockopt((int)fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut, sizeof(ut));
+}
+
 /* Connect from @mc->cfg and configure the session; only on success is
  * @mc->db replaced (the caller closes the handle it had). */
 static bool
@@ -915,6 +938,7 @@ connect_db(struct mysql_conn *mc, char *err, size_t errlen)
         goto fail;
     mc->db = db;
     mc->is_mariadb = is_mariadb(db);
+    watch_peer(mysql_get_socket(db), mc->lim.statement_timeout_ms);
     /* Asked of every session, the in-place reconnect's too: it may have
      * reached another server (an upgrade, a failover behind a proxy). */
     mc->base.has_returning = server_has_returning(db);
