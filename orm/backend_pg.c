@@ -1030,7 +1030,9 @@ pg_lock_migrations(struct orm_conn *c, unsigned timeout_ms)
 
     if (rc != USV_OK)
         return rc;
-    /* Migrations are not bound by the statement timeout. */
+    /* Migrations are not bound by the statement timeout. They keep the
+     * session's lock timeout (the statement timeout unless the URL says
+     * otherwise): DDL waiting for a lock queues live requests behind it. */
     rc = exec_simple(pc, "SET statement_timeout = 0");
     if (rc != USV_OK)
         return rc;
