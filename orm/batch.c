@@ -37,6 +37,7 @@ enum node_state { NODE_QUEUED, NODE_TAKEN, NODE_WITHDRAWN };
 
 struct node {
     struct orm_batch_item *item;
+    struct batch *batch;
     enum node_state state;           /* b->mu */
     unsigned lead_posts;             /* "lead now" posts so far; b->mu */
     struct timespec deadline;        /* monotonic: when waiting in the queue ends */
@@ -196,6 +197,12 @@ orm_batch_item_done(struct orm_batch_item *item)
     if (woken == NULL)
         return;         /* not run by a batch leader */
     *woken = true;      /* the leader's own memory: it will not post again */
+    /* The owner may have consumed its posts in sem_clockwait(), which
+     * ThreadSanitizer does not model; it takes the mutex after waking, so
+     * passing through it here orders the outcome before its read for TSan
+     * too (the semaphore alone does in fact). Only the rare early path. */
+    xlock(&n->batch->mu);
+    xunlock(&n->batch->mu);
     sem_post(&n->sem);  /* the last touch of the item and its node */
 }
 
@@ -218,7 +225,7 @@ wait_post(struct node *n, const struct timespec *deadline)
 enum usv_err
 batch_run(struct batch *b, struct orm_batch_item *item)
 {
-    struct node self = {.item = item, .state = NODE_QUEUED};
+    struct node self = {.item = item, .batch = b, .state = NODE_QUEUED};
     unsigned consumed = 0, expected;
 
     self.deadline = monotonic_deadline(b->timeout_ms);
