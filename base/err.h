@@ -23,7 +23,9 @@
     X(UNAVAILABLE,  503, "Service Unavailable")                     \
     X(RETRY,        503, "Service Unavailable") /* transient: serialization failure, deadlock */ \
     X(NOMEM,        500, "Internal Server Error")                   \
-    X(INTERNAL,     500, "Internal Server Error") /* append rows; never renumber */
+    X(INTERNAL,     500, "Internal Server Error")                   \
+    X(UNAUTHORIZED, 401, "Unauthorized")                            \
+    X(FORBIDDEN,    403, "Forbidden") /* append rows; never renumber */
 
 enum usv_err {
 #define X(name, status, title) USV_##name,

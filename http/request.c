@@ -73,6 +73,15 @@ http_req_add_header(struct http_req *req, const char *name, const char *value)
 }
 
 void
+http_req_set_subject(struct http_req *req, const char *subject)
+{
+    size_t n = strnlen(subject, HTTP_SUBJECT_MAX);
+
+    memcpy(req->subject, subject, n);
+    req->subject[n] = '\0';
+}
+
+void
 http_req_set_detail(struct http_req *req, const char *fmt, ...)
 {
     va_list ap;

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "auth/auth.h"
+#include "service/auth_guard.h"
 #include "base/log.h"
 #include "handlers/app.h"
 #include "handlers/routes.h"
@@ -194,7 +195,7 @@ open_auth(const struct cfg *cfg, struct auth **out)
 
 /* The HTTP layer's options, from the configuration. */
 static struct http_opts
-http_opts_of(const struct cfg *cfg)
+http_opts_of(const struct cfg *cfg, struct auth *auth)
 {
     struct http_opts o = {
         .host = cfg->host,
@@ -205,6 +206,8 @@ http_opts_of(const struct cfg *cfg)
         .connection_timeout_s = cfg->connection_timeout_s,
         .max_header_bytes = cfg->max_header_bytes,
         .thread_stack_kb = cfg->thread_stack_kb,
+        .guard = auth != NULL ? auth_guard : NULL,
+        .guard_ctx = auth,
     };
 
     return o;
@@ -216,7 +219,7 @@ cmd_serve(const struct cfg *cfg)
     struct orm_db *db = NULL;
     struct http_server *srv = NULL;
     struct auth *auth = NULL;
-    struct http_opts hopts = http_opts_of(cfg);
+    struct http_opts hopts;
     struct app app = {.render_metrics = metrics_render};
     char why[256], redacted[512];
     sigset_t set;
@@ -261,6 +264,7 @@ cmd_serve(const struct cfg *cfg)
      * version through @app; the HTTP layer only carries the pointer. */
     app.db = db;
     app.schema_version = schema_version(db);
+    hopts = http_opts_of(cfg, auth);
     if (http_server_start(&hopts, app_routes, app_n_routes, &app, &srv) != USV_OK) {
         orm_db_close(db);
         auth_destroy(auth);
