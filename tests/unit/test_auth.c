@@ -216,6 +216,11 @@ main(void)
         cmocka_unit_test(test_cache_is_bounded),
     };
 
+    int failed;
+
     now = fixture_now();
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    fixtures_setup();
+    failed = cmocka_run_group_tests(tests, NULL, NULL);
+    fixtures_teardown();
+    return failed;
 }

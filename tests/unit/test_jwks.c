@@ -131,5 +131,10 @@ main(void)
         cmocka_unit_test(test_jwks_accepts_a_matching_alg_and_use),
     };
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed;
+
+    fixtures_setup();
+    failed = cmocka_run_group_tests(tests, NULL, NULL);
+    fixtures_teardown();
+    return failed;
 }

@@ -283,5 +283,10 @@ main(void)
         cmocka_unit_test(test_b64url_is_strict),
     };
 
-    return cmocka_run_group_tests(tests, setup, teardown);
+    int failed;
+
+    fixtures_setup();
+    failed = cmocka_run_group_tests(tests, setup, teardown);
+    fixtures_teardown();
+    return failed;
 }
