@@ -15,6 +15,9 @@
 #include <gnutls/gnutls.h>
 
 #include "auth/b64url.h"
+#include "base/util.h"
+
+#define JWT_MAX_JSON_DEPTH 8
 
 /* JWS algorithm names, indexed by enum jwk_type. */
 static const char *const alg_of_type[] = {
@@ -96,12 +99,19 @@ numeric_date(json_t *v, int64_t *out)
     return true;
 }
 
-/* Parse one decoded segment as a JSON object, duplicates refused. */
+/* Parse one decoded segment as a JSON object, duplicates refused. The
+ * header is parsed before the signature is checked: jansson recurses once
+ * per level, so nesting deeper than any JOSE header or claim set needs is
+ * refused before it reaches the parser (a small connection-thread stack). */
 static json_t *
 load_object(const unsigned char *text, size_t len)
 {
     json_error_t err;
-    json_t *v = json_loadb((const char *)text, len, JSON_REJECT_DUPLICATES, &err);
+    json_t *v;
+
+    if (json_nesting_depth((const char *)text, len) > JWT_MAX_JSON_DEPTH)
+        return NULL;
+    v = json_loadb((const char *)text, len, JSON_REJECT_DUPLICATES, &err);
 
     if (v != NULL && !json_is_object(v)) {
         json_decref(v);

@@ -197,6 +197,8 @@ def cases(d, now):
     dup = ('{"sub":"alice","exp":%d,"scope":"metrics:read","scope":"users:read users:write"}'
            % (now + 600)).encode()
     c["duplicate_claims"] = sign_raw(b'{"alg":"RS256","kid":"rsa-1"}', dup, "rsa", d)
+    deep = '{"alg":"RS256","kid":"rsa-1","x":' + "[" * 2000 + "]" * 2000 + "}"
+    c["deep_header"] = b64(deep.encode()) + "." + p + "." + s
     c["duplicate_header"] = sign_raw(b'{"alg":"RS256","kid":"rsa-1","kid":"ec-1"}',
                                      ('{"sub":"a","exp":%d}' % (now + 600)).encode(), "rsa", d)
     return c

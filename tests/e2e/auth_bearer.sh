@@ -60,7 +60,7 @@ expect_status 401 "GET /users with Basic credentials -> 401"
 for c in expired not_yet_valid iat_future no_exp wrong_key unknown_kid no_kid \
          kid_of_other_type alg_none hs256_public_key ps256 crit typ_other tampered \
          truncated_signature extra_segment padded_segment huge duplicate_claims \
-         duplicate_header; do
+         duplicate_header deep_header; do
     t=$(token $c)
     as "$t" GET /users
     expect_invalid_token "GET /users with a token that is $c" "$t"
