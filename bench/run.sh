@@ -647,7 +647,7 @@ sqlite_commit() { sqlite_commit_step; }
 nothing() { R_RPS=0 R_P50=- R_P99=- R_MAX=- R_ERR=0 R_RSS=0 R_NOTE='' R_CPU_SVC=- R_CPU_DB=- R_CPU_CLIENT=-; }
 
 bench_backend() {
-    local backend=$1 url c before after
+    local backend=$1 url c before after line b op rps
     CUR_BACKEND=$backend
     log "$backend: create, migrate, seed $SEED_USERS users"
     url=$(prepare_database "$backend")
@@ -674,10 +674,13 @@ bench_backend() {
             ;;
     esac
     # The GET pair's usersvc req/s, for the bearer-token ratio below.
-    PLAIN_GET_RPS=$(for line in "${RESULTS[@]}"; do
+    PLAIN_GET_RPS=0
+    for line in "${RESULTS[@]}"; do
         IFS='|' read -r b op rps _ <<<"$line"
-        [ "$b|$op" = "$backend|GET /users/{id}" ] && echo "$rps"
-    done | head -n 1)
+        if [ "$b|$op" = "$backend|GET /users/{id}" ]; then
+            PLAIN_GET_RPS=$rps
+        fi
+    done
     if [ -n "$SCALING" ]; then
         log "$backend: GET scaling ($SCALING connections)"
         for c in $SCALING; do
