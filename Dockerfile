@@ -27,21 +27,26 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
         meson ninja-build pkg-config gcc libc6-dev python3 \
         libmicrohttpd-dev libjansson-dev libsqlite3-dev libpq-dev libmariadb-dev \
-        libcmocka-dev \
+        libgnutls28-dev libcmocka-dev python3-jwt python3-cryptography \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
 # Only what the build reads (.dockerignore keeps the context to the same
 # list), most stable first so that layer caching survives doc and test edits.
-# tests/ brings only its meson.build and the unit tests: the other test
-# folders are optional subdirs that meson skips when absent.
+# tests/ brings only its meson.build, the unit tests and tests/auth/ (the
+# PyJWT minting the auth unit tests run under): the other test folders are
+# optional subdirs that meson skips when absent.
 COPY meson.build meson_options.txt openapi.json ./
+COPY base/ base/
 COPY migrations/ migrations/
 COPY orm/ orm/
+COPY auth/ auth/
+COPY http/ http/
 COPY service/ service/
 COPY handlers/ handlers/
 COPY tests/meson.build tests/
 COPY tests/unit/ tests/unit/
+COPY tests/auth/ tests/auth/
 
 # The shipped binary: release build, tests off, stripped, installed under
 # /out/usr/local. Migrations and openapi.json are embedded in it.
@@ -74,7 +79,8 @@ LABEL org.opencontainers.image.title="usersvc" \
 # ca-certificates: for sslmode=verify-full / ssl-mode=VERIFY_IDENTITY.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-        libmicrohttpd12 libjansson4 libsqlite3-0 libpq5 libmariadb3 ca-certificates \
+        libmicrohttpd12 libjansson4 libsqlite3-0 libpq5 libmariadb3 libgnutls30 \
+        ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 
 # A fixed, numeric non-root user, so that orchestrators can verify
@@ -91,6 +97,9 @@ WORKDIR /data
 # The SQLite database (and its -wal/-shm files) live here by default.
 VOLUME /data
 
+# HOST=0.0.0.0 is not loopback: serve refuses to start unless the container
+# is given AUTH_JWKS_FILE (a mounted JWK Set), TLS_CLIENT_CA_FILE, or
+# ALLOW_UNAUTHENTICATED=1 (README "Security": protected by default).
 ENV HOST=0.0.0.0 \
     PORT=8080 \
     DATABASE_URL=sqlite:/data/usersvc.db

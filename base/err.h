@@ -27,7 +27,9 @@
     X(NOT_IMPLEMENTED, 501, "Not Implemented")   /* a transfer coding we lack */ \
     X(BAD_VERSION,  505, "HTTP Version Not Supported")                \
     X(URI_TOO_LONG, 414, "URI Too Long")                              \
-    X(HEAD_TOO_LARGE, 431, "Request Header Fields Too Large")
+    X(HEAD_TOO_LARGE, 431, "Request Header Fields Too Large")         \
+    X(UNAUTHORIZED, 401, "Unauthorized")                              \
+    X(FORBIDDEN,    403, "Forbidden")
 
 enum usv_err {
 #define X(name, status, title) USV_##name,

@@ -92,9 +92,10 @@ utf8_len(const unsigned char *s)
     return n;
 }
 
-/* Append @s escaped: JSON string content, or text with \xNN escapes. */
+/* Append @s with '"' and '\\' escaped: JSON string content, or the inside
+ * of a quoted text value (control bytes and invalid UTF-8 as \xNN). */
 static void
-put_escaped(struct line *l, const char *s, bool is_json)
+put_escaped_quoted(struct line *l, const char *s, bool is_json)
 {
     const unsigned char *p = (const unsigned char *)s;
     char esc[8];
@@ -106,11 +107,12 @@ put_escaped(struct line *l, const char *s, bool is_json)
             snprintf(esc, sizeof(esc), is_json ? "\\ufffd" : "\\x%02x", *p);
             puts_raw(l, esc);
             p++;
-        } else if (*p < 0x20 || *p == 0x7F || (is_json && (*p == '"' || *p == '\\'))) {
-            if (is_json && (*p == '"' || *p == '\\'))
-                snprintf(esc, sizeof(esc), "\\%c", *p);
-            else
-                snprintf(esc, sizeof(esc), is_json ? "\\u%04x" : "\\x%02x", *p);
+        } else if (*p == '"' || *p == '\\') {
+            snprintf(esc, sizeof(esc), "\\%c", *p);
+            puts_raw(l, esc);
+            p++;
+        } else if (*p < 0x20 || *p == 0x7F) {
+            snprintf(esc, sizeof(esc), is_json ? "\\u%04x" : "\\x%02x", *p);
             puts_raw(l, esc);
             p++;
         } else {
@@ -118,6 +120,47 @@ put_escaped(struct line *l, const char *s, bool is_json)
             p += n;
         }
     }
+}
+
+/* Append @s escaped: JSON string content (quotes escaped), or unquoted text
+ * (a message, a plain word) with \xNN escapes. */
+static void
+put_escaped(struct line *l, const char *s, bool is_json)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    char esc[8];
+
+    if (is_json) {
+        put_escaped_quoted(l, s, true);
+        return;
+    }
+    while (*p != '\0') {
+        size_t n = utf8_len(p);
+
+        if (n == 0 || *p < 0x20 || *p == 0x7F) {
+            snprintf(esc, sizeof(esc), "\\x%02x", *p);
+            puts_raw(l, esc);
+            p++;
+        } else {
+            put(l, (const char *)p, n);
+            p += n;
+        }
+    }
+}
+
+/* A text field's value: as it is when it is one plain word, else quoted
+ * with '"' and '\\' escaped, so that no value (a client's path, say) can
+ * end its field early and inject "status=200" or "request_id=..." after it. */
+static void
+put_text_value(struct line *l, const char *s)
+{
+    if (s[0] != '\0' && strpbrk(s, " \"=\\") == NULL) {
+        put_escaped(l, s, false);
+        return;
+    }
+    puts_raw(l, "\"");
+    put_escaped_quoted(l, s, false);
+    puts_raw(l, "\"");
 }
 
 static void
@@ -169,7 +212,7 @@ emit(enum log_level level, const char *component, const char *msg,
             puts_raw(&l, fields[i].key);
             puts_raw(&l, "=");
             if (fields[i].s != NULL)
-                put_escaped(&l, fields[i].s, false);
+                put_text_value(&l, fields[i].s);
             else
                 puts_raw(&l, num);
         }

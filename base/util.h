@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  * util.h - allocation and locking that cannot fail, checked number parsing,
- * time stamps and deadlines.
+ * time stamps and deadlines, and how deep a JSON text nests.
  *
  * xmalloc() and friends abort on out-of-memory (as Redis and Kore do): a
  * service that cannot allocate a few bytes cannot answer sensibly anyway.
@@ -18,6 +18,11 @@
 #define PRINTF_LIKE(fmt, args) __attribute__((format(printf, fmt, args)))
 #else
 #define PRINTF_LIKE(fmt, args)
+/* The deepest nesting of JSON arrays and objects in @text (@len bytes),
+ * strings skipped; for refusing input nested deeper than a parser's stack
+ * should go (jansson recurses once per level). Not a validator: any bytes. */
+int json_nesting_depth(const char *text, size_t len);
+
 #endif
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -55,5 +60,10 @@ struct timespec monotonic_deadline(unsigned ms);
  * corrupted or uninitialised mutex), never a condition to handle. */
 void xlock(pthread_mutex_t *mu);
 void xunlock(pthread_mutex_t *mu);
+
+/* The deepest nesting of JSON arrays and objects in @text (@len bytes),
+ * strings skipped; for refusing input nested deeper than a parser's stack
+ * should go (jansson recurses once per level). Not a validator: any bytes. */
+int json_nesting_depth(const char *text, size_t len);
 
 #endif

@@ -311,7 +311,7 @@ free_port() {
 }
 
 start_service() {
-    local url=$1 name=$2 i
+    local url=$1 name=$2 extra=${3:-} i
     PORT=$(free_port)
     SVC_LOG=$STATE/usersvc-$name.log
     # Only flags configure it: the caller's environment must not leak in.
@@ -321,7 +321,7 @@ start_service() {
         -u MAX_CONNECTIONS_PER_IP -u CONNECTION_TIMEOUT_S -u MAX_HEADER_BYTES -u THREAD_STACK_KB \
         -u SHUTDOWN_TIMEOUT_MS -u DRAIN_MS -u LOG_LEVEL -u LOG_FORMAT \
         "$SVC" serve --database "$url" --host 127.0.0.1 --port "$PORT" \
-        --log-level "$SVC_LOG_LEVEL" --max-connections 2048 $SERVE_ARGS \
+        --log-level "$SVC_LOG_LEVEL" --max-connections 2048 $SERVE_ARGS $extra \
         >"$SVC_LOG" 2>&1 &
     SVC_PID=$!
     BASE_URL=http://127.0.0.1:$PORT
@@ -633,6 +633,9 @@ pair() {
 NONCE=$(printf '%x' "$(( $(date +%s) % 1000000 ))")
 POST_N=0
 svc_get() { wrk_step "$CONNS" get_random.lua "$SEED_USERS"; }
+svc_get_token() { wrk_step "$CONNS" get_random.lua "$SEED_USERS" "$AUTH_TOKEN"; }
+# The unauthenticated GET of the same backend, measured just before.
+plain_get() { nothing; R_RPS=$PLAIN_GET_RPS; }
 svc_post() { POST_N=$((POST_N + 1)); wrk_step "$CONNS" post_unique.lua "$NONCE$POST_N"; }
 svc_healthz() { wrk_step "$CONNS" healthz.lua; }
 pg_select() { pgbench_step pg_select.sql; }
@@ -644,7 +647,7 @@ sqlite_commit() { sqlite_commit_step; }
 nothing() { R_RPS=0 R_P50=- R_P99=- R_MAX=- R_ERR=0 R_RSS=0 R_NOTE='' R_CPU_SVC=- R_CPU_DB=- R_CPU_CLIENT=-; }
 
 bench_backend() {
-    local backend=$1 url c before after
+    local backend=$1 url c before after line b op rps
     CUR_BACKEND=$backend
     log "$backend: create, migrate, seed $SEED_USERS users"
     url=$(prepare_database "$backend")
@@ -670,12 +673,29 @@ bench_backend() {
             pair sqlite "POST /users" - "sqlite3 CLI durable commits (1 writer)" svc_post sqlite_commit
             ;;
     esac
+    # The GET pair's usersvc req/s, for the bearer-token ratio below.
+    PLAIN_GET_RPS=0
+    for line in "${RESULTS[@]}"; do
+        IFS='|' read -r b op rps _ <<<"$line"
+        if [ "$b|$op" = "$backend|GET /users/{id}" ]; then
+            PLAIN_GET_RPS=$rps
+        fi
+    done
     if [ -n "$SCALING" ]; then
         log "$backend: GET scaling ($SCALING connections)"
         for c in $SCALING; do
             wrk_step "$c" get_random.lua "$SEED_USERS"
             SCALE+=("$backend|$c|$R_RPS|$R_P50|$R_P99|$R_RSS|$R_ERR|$R_CPU_SVC")
         done
+    fi
+    if [ -n "$AUTH_TOKEN" ]; then
+        # Issue 15: a client that reuses its bearer token pays a cache lookup,
+        # not a signature check: GET with a token >= 0.9 x GET without auth.
+        stop_service || error "$backend: usersvc exited with an error on SIGTERM"
+        start_service "$url" "$backend-auth" "--auth-jwks $AUTH_DIR/jwks.json"
+        log "$backend: GET with a bearer token (ES256, cached after its first use) vs without"
+        pair "$backend" "GET /users/{id}, bearer token" 0.90 "usersvc GET without auth (above)" \
+            svc_get_token plain_get
     fi
     after=$(count_users "$backend")
     note "$backend: $((after - before)) users created by the POST steps"
@@ -795,6 +815,17 @@ build
 command -v wrk >/dev/null || die "wrk is missing"
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 start_state
+# Bearer-token keys and one token for the authenticated GET step (PyJWT, as
+# the tests mint them); without python3-jwt that step is left out.
+AUTH_TOKEN=
+AUTH_DIR=$STATE/auth
+# shellcheck source=tests/auth/python.sh
+if . "$ROOT/tests/auth/python.sh" && "$JWT_PYTHON" "$ROOT/tests/auth/mint.py" keys "$AUTH_DIR"; then
+    AUTH_TOKEN=$("$JWT_PYTHON" "$ROOT/tests/auth/mint.py" token "$AUTH_DIR" --key ec \
+        --scope "users:read" --exp 86400)
+else
+    note "no python3 with PyJWT: the bearer-token GET step is skipped"
+fi
 start_servers
 for b in sqlite postgres mysql; do
     has_backend "$b" && bench_backend "$b"

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT
  * routes.c - every (method, path) the service answers. The router in
  * http/server.c answers 404 for other paths and 405 + Allow for other
- * methods on these paths. */
+ * methods on these paths. A scope is what a bearer token must grant
+ * (API.md, with AUTH_JWKS_FILE); a route without one is public. */
 #include "handlers/routes.h"
 
 #include "handlers/health.h"
@@ -11,14 +12,19 @@
 const struct route app_routes[] = {
     {.method = "GET",    .pattern = "/healthz",      .handler = health_live},
     {.method = "GET",    .pattern = "/readyz",       .handler = health_ready},
-    {.method = "GET",    .pattern = "/metrics",      .handler = health_metrics},
+    {.method = "GET",    .pattern = "/metrics",      .handler = health_metrics,
+     .scope = "metrics:read"},
     {.method = "GET",    .pattern = "/openapi.json", .handler = openapi_get},
-    {.method = "GET",    .pattern = "/users",        .handler = users_list},
+    {.method = "GET",    .pattern = "/users",        .handler = users_list,
+     .scope = "users:read"},
     {.method = "POST",   .pattern = "/users",        .handler = users_create,
-     .is_body_first = true},
-    {.method = "GET",    .pattern = "/users/{id}",   .handler = users_get},
-    {.method = "PATCH",  .pattern = "/users/{id}",   .handler = users_patch},
-    {.method = "DELETE", .pattern = "/users/{id}",   .handler = users_delete},
+     .scope = "users:write", .is_body_first = true},
+    {.method = "GET",    .pattern = "/users/{id}",   .handler = users_get,
+     .scope = "users:read"},
+    {.method = "PATCH",  .pattern = "/users/{id}",   .handler = users_patch,
+     .scope = "users:write"},
+    {.method = "DELETE", .pattern = "/users/{id}",   .handler = users_delete,
+     .scope = "users:write"},
 };
 const size_t app_n_routes = sizeof(app_routes) / sizeof(app_routes[0]);
 

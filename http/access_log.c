@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT
  * access_log.c - what is recorded when a request ends (see http_int.h): one
  * count in the per-route metrics and one structured access log line
- * (method, path, route, status, bytes, duration, request id, outcome).
+ * (method, path, route, status, bytes, duration, request id, subject,
+ * outcome). The subject is whom the guard recognised (a token's sub).
  * MHD reports every request here, also one it refused itself before the
  * first access-handler call (bad framing): then method and path are "-".
  * Thread-safety: called on the connection thread of the request. */
@@ -34,6 +35,7 @@ access_log_request(struct http_req *req, enum MHD_RequestTerminationCode toe)
             {"bytes", NULL, (double)req->sent_bytes},
             {"duration_ms", NULL, (double)duration_us / 1000.0},
             {"request_id", req->rid, 0},
+            {"subject", req->subject[0] != '\0' ? req->subject : "-", 0},
             {"outcome", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted", 0},
         };
 

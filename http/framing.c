@@ -26,8 +26,9 @@
 #include "http/router.h"
 
 /* May an oversized body be refused before it is read? Only when nothing
- * API.md orders before 413 can apply: the route judges its body first and
- * the media type is acceptable (415 comes first). */
+ * API.md orders before 413 can apply: the guard let the caller in (401 and
+ * 403 come first), the route judges its body first and the media type is
+ * acceptable (415 comes first). */
 static bool
 is_refusable_early(struct http_req *req)
 {
@@ -37,6 +38,8 @@ is_refusable_early(struct http_req *req)
     struct strbuf allow;
     enum usv_err rc;
 
+    if (req->guard_rc != USV_OK)
+        return false;
     strbuf_init(&allow);
     rc = router_find(req->srv->routes, req->srv->n_routes, req->method, req->path, &route,
                      &param, &param_len, &allow);

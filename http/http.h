@@ -37,6 +37,16 @@ struct http_opts {
     long connection_timeout_s;     /* idle connections are closed after it */
     long max_header_bytes;         /* MHD's per-connection memory (the head) */
     long thread_stack_kb;          /* stack of each connection thread */
+    /* Access control, or NULL for none. Called once per request on a known
+     * path, when its head is in (before 405, 413 and the handler), with the
+     * scope the route names, or "" for a method the path does not serve
+     * (405 then needs an authenticated caller); routes without a scope are
+     * public and skip it. Returns USV_OK to go on, or USV_UNAUTHORIZED /
+     * USV_FORBIDDEN, which the request is then answered with; the guard
+     * adds its headers (WWW-Authenticate), detail and subject itself.
+     * Runs on connection threads, concurrently. */
+    enum usv_err (*guard)(void *guard_ctx, struct http_req *req, const char *scope);
+    void *guard_ctx;
 };
 
 /* A handler. On USV_OK, *@out is the response body (new reference; may stay
@@ -46,6 +56,7 @@ struct route {
     const char *method;
     const char *pattern;   /* "/users" or "/users/{id}": {x} matches one segment */
     enum usv_err (*handler)(struct http_req *req, json_t **out);
+    const char *scope;     /* what the guard requires (a bearer scope); NULL: public */
     /* The JSON body is the first thing the handler judges (no lookup comes
      * before it), so a body declared larger than the limit may be refused
      * with 413 before it is read. */
@@ -130,6 +141,11 @@ void http_req_set_status(struct http_req *req, unsigned status);
 /* Add a response header. @name is borrowed for the request's life (a
  * string literal); @value is copied. */
 void http_req_add_header(struct http_req *req, const char *name, const char *value);
+
+/* Who the caller is, for the access log's "subject" (copied, cut to
+ * HTTP_SUBJECT_MAX bytes; the log escapes it). */
+#define HTTP_SUBJECT_MAX 64
+void http_req_set_subject(struct http_req *req, const char *subject);
 
 /* The problem body's "detail" for an error response (copied). */
 void http_req_set_detail(struct http_req *req, const char *fmt, ...) PRINTF_LIKE(2, 3);

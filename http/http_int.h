@@ -65,6 +65,8 @@ struct http_req {
     size_t param_len;
     uint64_t start_us;
     char rid[32];
+    enum usv_err guard_rc;         /* the guard's verdict (USV_OK without a guard) */
+    char subject[HTTP_SUBJECT_MAX + 1];   /* "" = unknown */
 
     struct strbuf body;            /* at most opts.max_body_bytes */
     bool is_too_large;

@@ -197,9 +197,13 @@ reply_send(struct http_req *req, enum usv_err rc, json_t *out, bool must_close)
         json_decref(problem);
         if (rc == USV_UNAVAILABLE || rc == USV_RETRY)
             http_req_add_header(req, MHD_HTTP_HEADER_RETRY_AFTER, RETRY_AFTER_S);
-        if (rc == USV_NOMEM || rc == USV_INTERNAL)
-            log_error("http", "%s %s failed with %s rid=%s", req->method, req->path,
-                      usv_err_name(rc), req->rid);
+        if (rc == USV_NOMEM || rc == USV_INTERNAL) {
+            /* Fields, not a formatted message: the path is the client's. */
+            struct log_field f[] = {{"method", req->method, 0}, {"path", req->path, 0},
+                                    {"error", usv_err_name(rc), 0}, {"rid", req->rid, 0}};
+
+            log_fields(LOG_ERROR, "http", "request failed", f, ARRAY_SIZE(f));
+        }
     }
     json_decref(out);
     if (text != NULL) {

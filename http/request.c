@@ -129,6 +129,15 @@ http_req_add_header(struct http_req *req, const char *name, const char *value)
 }
 
 void
+http_req_set_subject(struct http_req *req, const char *subject)
+{
+    size_t n = strnlen(subject, HTTP_SUBJECT_MAX);
+
+    memcpy(req->subject, subject, n);
+    req->subject[n] = '\0';
+}
+
+void
 http_req_set_detail(struct http_req *req, const char *fmt, ...)
 {
     va_list ap;
@@ -238,36 +247,6 @@ media_type_ok(const char *ct, const char *const *media_types)
     return ok;
 }
 
-/* The deepest nesting of arrays and objects in @text, strings skipped.
- * jansson parses recursively (up to 2048 levels, ~170 KB of stack): bodies
- * nested deeper than any user needs are refused before they reach it, so a
- * small connection-thread stack can never overflow. */
-static int
-nesting_depth(const char *text, size_t len)
-{
-    int depth = 0, max = 0;
-    bool in_string = false;
-
-    for (size_t i = 0; i < len; i++) {
-        char c = text[i];
-
-        if (in_string) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
-            if (++depth > max)
-                max = depth;
-        } else if (c == ']' || c == '}') {
-            depth--;
-        }
-    }
-    return max;
-}
-
 enum usv_err
 http_req_json_body(struct http_req *req, const char *const *media_types, json_t **body)
 {
@@ -290,7 +269,11 @@ http_req_json_body(struct http_req *req, const char *const *media_types, json_t 
         req->json_rc = USV_TOO_LARGE;
         goto out;
     }
-    if (nesting_depth(strbuf_str(&req->body), strbuf_len(&req->body)) > HTTP_MAX_JSON_DEPTH) {
+    /* jansson parses recursively (up to 2048 levels, ~170 KB of stack): bodies
+     * nested deeper than any user needs are refused before they reach it, so
+     * a small connection-thread stack can never overflow. */
+    if (json_nesting_depth(strbuf_str(&req->body), strbuf_len(&req->body)) >
+        HTTP_MAX_JSON_DEPTH) {
         http_req_set_detail(req, "body nests JSON deeper than %d levels", HTTP_MAX_JSON_DEPTH);
         goto out;
     }

@@ -4,8 +4,10 @@
  *
  * One thread per connection (MHD_USE_THREAD_PER_CONNECTION). MHD calls
  * on_request() several times per request:
- *   1. when the head is in: req_start() and framing_check_head() (framing
- *      and size checks, so an oversized declared body is refused unread);
+ *   1. when the head is in: req_start(), guard_request() (the access
+ *      control's verdict, kept for the end) and framing_check_head()
+ *      (framing and size checks, so an oversized declared body is refused
+ *      unread);
  *   2. once per piece of body (req_add_body(), capped at max_body_bytes);
  *   3. at the end: dispatch() routes the request (404, 405 + Allow), runs
  *      the handler and sends its reply.
@@ -56,14 +58,58 @@ route_request(struct http_req *req)
     return rc;
 }
 
+/* The scope the guard must check for @req's (method, path): the route's,
+ * "" for a method the path does not serve (authenticated, no scope), NULL
+ * for an unknown path (404 comes first) or a public route. */
+static const char *
+guarded_scope(struct http_req *req)
+{
+    const struct route *route = NULL;
+    const char *param = NULL, *scope = NULL;
+    size_t param_len = 0;
+    struct strbuf allow;
+    enum usv_err rc;
+
+    strbuf_init(&allow);
+    rc = router_find(req->srv->routes, req->srv->n_routes, req->method, req->path, &route,
+                     &param, &param_len, &allow);
+    strbuf_finish(&allow);
+    if (rc == USV_OK)
+        return route->scope;
+    for (size_t i = 0; rc == USV_BAD_METHOD && i < req->srv->n_routes; i++) {
+        if (req->srv->routes[i].scope != NULL &&
+            router_match(req->srv->routes[i].pattern, req->path, &param, &param_len))
+            scope = "";
+    }
+    return scope;
+}
+
+/* The head is in: ask the guard, once, and keep its verdict for the
+ * framing checks (no early 413 for a refused caller) and dispatch(). */
+static void
+guard_request(struct http_req *req)
+{
+    const char *scope;
+
+    req->guard_rc = USV_OK;
+    if (req->srv->opts.guard == NULL)
+        return;
+    scope = guarded_scope(req);
+    if (scope != NULL)
+        req->guard_rc = req->srv->opts.guard(req->srv->opts.guard_ctx, req, scope);
+}
+
 /* The last on_request() call: the whole body is in. Route, run the
- * handler, send its one reply. */
+ * handler, send its one reply. Order (API.md): 404, then the guard's
+ * 401/403, then 405, then the rest. */
 static enum MHD_Result
 dispatch(struct http_req *req)
 {
     json_t *out = NULL;
     enum usv_err rc;
 
+    if (req->guard_rc != USV_OK)
+        return reply_send(req, req->guard_rc, NULL, false);
     rc = route_request(req);
     if (rc == USV_OK)
         rc = req->route->handler(req, &out);
@@ -94,6 +140,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
     }
     if (!req->is_started) {
         req_start(req, url, method);
+        guard_request(req);
         return framing_check_head(req, version);
     }
     if (*upload_data_size != 0) {

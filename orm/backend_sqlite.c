@@ -9,6 +9,7 @@
  * wait (busy_timeout) instead of failing. Logins are unique through a
  * COLLATE NOCASE index (logins are ASCII), so plain "=" compares them
  * case-insensitively. */
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <sys/statvfs.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "orm/orm_int.h"
 #include "base/util.h"
@@ -120,6 +122,16 @@ sqlite_open(const char *url, const struct orm_limits *lim, struct orm_conn **out
         /* One in-memory database shared by the pool's connections. */
         path = "file:usersvc-memdb?mode=memory&cache=shared";
         flags |= SQLITE_OPEN_URI;
+    }
+    if ((flags & SQLITE_OPEN_URI) == 0) {
+        /* A new database file is created 0600 (SQLite would make it 0644):
+         * user data is nobody else's to read. SQLite gives the -wal and
+         * -shm files the database file's mode. An existing file, or one
+         * another connection creates first (EEXIST), keeps its mode. */
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+        if (fd >= 0)
+            close(fd);
     }
     if (sqlite3_open_v2(path, &sc->db, flags, NULL) != SQLITE_OK) {
         snprintf(err, errlen, "cannot open database: %s",

@@ -14,12 +14,14 @@ set -euo pipefail
 mode=${1:-build}
 
 build_pkgs=(meson ninja-build pkg-config gcc libc6-dev libmicrohttpd-dev libjansson-dev
-            libsqlite3-dev libpq-dev libmariadb-dev python3)
+            libsqlite3-dev libpq-dev libmariadb-dev libgnutls28-dev python3)
 # The e2e scripts use bash, curl, jq, coreutils (timeout, od, sha256sum),
 # util-linux (runuser) and passwd (useradd) for the throwaway PostgreSQL user.
+# libgnutls28-dev: JWT signatures and token hashes (auth/), also MHD's TLS.
 test_pkgs=(libcmocka-dev curl jq sqlite3 postgresql postgresql-client mariadb-server
            mariadb-client util-linux passwd procps haproxy postgresql-15-auto-failover
-           buildah debootstrap nodejs $(command -v npm >/dev/null || echo npm))  # container, openapi
+           buildah debootstrap nodejs $(command -v npm >/dev/null || echo npm)  # container, openapi
+           python3-jwt python3-cryptography)  # independent JWT minting (tests/auth/mint.py)
 
 case "$mode" in
     build) want=("${build_pkgs[@]}") ;;

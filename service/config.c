@@ -3,6 +3,9 @@
  * variable, flag, default, bounds and help line. */
 #include "service/config.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +15,7 @@
 #include "base/log.h"
 #include "base/util.h"
 
-enum opt_kind { OPT_STRING, OPT_LONG };
+enum opt_kind { OPT_STRING, OPT_LONG, OPT_BOOL };   /* a bool flag takes no value */
 
 struct opt {
     const char *env, *flag;
@@ -25,6 +28,8 @@ struct opt {
 
 #define STR(field, env, flag, def, help) \
     {env, flag, OPT_STRING, offsetof(struct cfg, field), def, 0, 0, help}
+#define BOOL(field, env, flag, help) \
+    {env, flag, OPT_BOOL, offsetof(struct cfg, field), "off", 0, 0, help}
 #define NUM(field, env, flag, def, min, max, help) \
     {env, flag, OPT_LONG, offsetof(struct cfg, field), def, min, max, help}
 
@@ -64,6 +69,21 @@ static const struct opt opts[] = {
     NUM(drain_ms, "DRAIN_MS", "--drain-ms", "0", 0, 600000,
         "on SIGTERM, keep serving this long with /readyz at 503 so a load balancer"
         " drains the instance before it stops accepting"),
+    STR(tls_client_ca, "TLS_CLIENT_CA_FILE", "--tls-client-ca", "",
+        "PEM CA file: require client certificates chaining to it (mutual TLS)"),
+    STR(auth_jwks, "AUTH_JWKS_FILE", "--auth-jwks", "",
+        "JWK Set file (RSA >= 2048, P-256, Ed25519): every request but /healthz, /readyz"
+        " and /openapi.json needs a bearer JWT signed by one of its keys; empty = no checks"
+        " (SIGHUP reloads it)"),
+    STR(auth_issuer, "AUTH_ISSUER", "--auth-issuer", "",
+        "required \"iss\" of tokens (empty = not checked)"),
+    STR(auth_audience, "AUTH_AUDIENCE", "--auth-audience", "",
+        "\"aud\" tokens must contain (empty = not checked)"),
+    NUM(auth_leeway_s, "AUTH_LEEWAY_S", "--auth-leeway-s", "30", 0, 3600,
+        "clock skew allowed when checking exp, nbf and iat"),
+    BOOL(allow_unauthenticated, "ALLOW_UNAUTHENTICATED", "--allow-unauthenticated",
+         "serve on a non-loopback HOST without AUTH_JWKS_FILE or TLS_CLIENT_CA_FILE"
+         " (1/true/on; the flag takes no value)"),
     STR(log_level, "LOG_LEVEL", "--log-level", "info", "error, warn, info or debug"),
     STR(log_format, "LOG_FORMAT", "--log-format", "text", "text or json (one object per line)"),
 };
@@ -73,6 +93,21 @@ set_opt(struct cfg *cfg, const struct opt *o, const char *value, const char *sou
 {
     char *base = (char *)cfg;
 
+    if (o->kind == OPT_BOOL) {
+        bool *slot = (bool *)(void *)(base + o->offset);
+
+        if (strcmp(value, "1") == 0 || strcasecmp(value, "true") == 0 ||
+            strcasecmp(value, "on") == 0) {
+            *slot = true;
+        } else if (value[0] == '\0' || strcmp(value, "0") == 0 ||
+                   strcasecmp(value, "false") == 0 || strcasecmp(value, "off") == 0) {
+            *slot = false;
+        } else {
+            fprintf(stderr, "usersvc: %s must be 1, true or on (or 0, false, off)\n", source);
+            return USV_BAD_REQUEST;
+        }
+        return USV_OK;
+    }
     if (o->kind == OPT_STRING) {
         char **slot = (char **)(void *)(base + o->offset);
 
@@ -138,6 +173,10 @@ cfg_load(struct cfg *cfg, int argc, char **argv, bool allow_migrate_flag,
                     (int)(eq != NULL ? (size_t)(eq - arg) : strlen(arg)), arg);
             return USV_BAD_REQUEST;
         }
+        if (o->kind == OPT_BOOL && eq == NULL) {
+            set_opt(cfg, o, "on", o->flag);
+            continue;
+        }
         if (eq == NULL && i + 1 >= argc) {
             fprintf(stderr, "usersvc: option %s needs a value\n", o->flag);
             return USV_BAD_REQUEST;
@@ -163,9 +202,60 @@ cfg_finish(struct cfg *cfg)
     free(cfg->database_url);
     free(cfg->database_read_url);
     free(cfg->host);
+    free(cfg->tls_client_ca);
+    free(cfg->auth_jwks);
+    free(cfg->auth_issuer);
+    free(cfg->auth_audience);
     free(cfg->log_level);
     free(cfg->log_format);
     memset(cfg, 0, sizeof(*cfg));
+}
+
+/* Does @host name only loopback addresses? "localhost" is resolved; an
+ * unresolvable name counts as exposed (the listener fails later anyway). */
+static bool
+is_loopback_host(const char *host)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE};
+    struct addrinfo *ai = NULL;
+    bool is_loopback = true;
+
+    if (getaddrinfo(host, NULL, &hints, &ai) != 0)
+        return false;
+    for (struct addrinfo *a = ai; a != NULL; a = a->ai_next) {
+        if (a->ai_family == AF_INET) {
+            const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)a->ai_addr;
+
+            if ((ntohl(in->sin_addr.s_addr) >> 24) != 127)
+                is_loopback = false;
+        } else if (a->ai_family == AF_INET6) {
+            const struct sockaddr_in6 *in6 =
+                (const struct sockaddr_in6 *)(const void *)a->ai_addr;
+
+            if (!IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
+                is_loopback = false;
+        } else {
+            is_loopback = false;
+        }
+    }
+    freeaddrinfo(ai);
+    return is_loopback;
+}
+
+enum usv_err
+cfg_check_exposure(const struct cfg *cfg)
+{
+    if (cfg->allow_unauthenticated || cfg->auth_jwks[0] != '\0' ||
+        cfg->tls_client_ca[0] != '\0' || is_loopback_host(cfg->host))
+        return USV_OK;
+    fprintf(stderr,
+            "usersvc: refusing to serve on %s without authentication: anyone who can reach it"
+            " could read and change every user. Set AUTH_JWKS_FILE (--auth-jwks) for bearer"
+            " tokens or TLS_CLIENT_CA_FILE (--tls-client-ca) for client certificates, or set"
+            " ALLOW_UNAUTHENTICATED=1 (--allow-unauthenticated) if something in front of"
+            " usersvc authenticates its callers\n", cfg->host);
+    return USV_BAD_REQUEST;
 }
 
 void

@@ -32,6 +32,12 @@ struct cfg {
     long thread_stack_kb;
     long shutdown_timeout_ms;
     long drain_ms;
+    char *tls_client_ca;      /* PEM CA(s) client certificates must chain to; "" = none */
+    char *auth_jwks;          /* JWK Set file; "" = no token checks */
+    char *auth_issuer;        /* "" = iss not checked */
+    char *auth_audience;      /* "" = aud not checked */
+    long auth_leeway_s;
+    bool allow_unauthenticated;
     char *log_level;
     char *log_format;         /* "text" or "json" */
     bool migrate;             /* serve --migrate */
@@ -45,6 +51,13 @@ struct cfg {
 enum usv_err cfg_load(struct cfg *cfg, int argc, char **argv, bool allow_migrate_flag,
                       const char **positional, int max_positional, int *n_positional);
 void cfg_finish(struct cfg *cfg);
+
+/* Protected by default: USV_BAD_REQUEST (with a message on stderr naming
+ * the options) when serving on @cfg->host would expose the service to
+ * other machines without authentication: the host is not loopback, neither
+ * AUTH_JWKS_FILE nor TLS_CLIENT_CA_FILE is set, and ALLOW_UNAUTHENTICATED
+ * is off. */
+enum usv_err cfg_check_exposure(const struct cfg *cfg);
 
 /* Print the option table with defaults to @out. */
 void cfg_print_options(FILE *out, bool with_migrate_flag);

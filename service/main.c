@@ -3,8 +3,9 @@
  *
  * serve: load the configuration, open the database handle, check (or, with
  * --migrate, apply) migrations, start the HTTP server, then wait in sigwait()
- * for SIGINT/SIGTERM. Those signals are blocked before any thread starts, so
- * only this thread receives them; shutdown then stops accepting, lets
+ * for SIGINT/SIGTERM/SIGHUP. Those signals are blocked before any thread
+ * starts, so only this thread receives them; SIGHUP reloads what can be
+ * reloaded (reload()) and waits again; shutdown stops accepting, lets
  * in-flight requests finish, and closes the pool. */
 #include <jansson.h>
 #include <pthread.h>
@@ -15,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth/auth.h"
+#include "service/auth_guard.h"
 #include "base/log.h"
 #include "handlers/app.h"
 #include "handlers/routes.h"
@@ -166,9 +169,37 @@ schema_version(struct orm_db *db)
     return version;
 }
 
+/* SIGHUP: reload the key set (and whatever else reloads) in place. A
+ * failure is logged and keeps the previous state; serving goes on. */
+static void
+reload(struct auth *auth)
+{
+    log_info("main", "SIGHUP received: reloading");
+    auth_reload(auth);
+}
+
+/* The bearer-token checker of AUTH_JWKS_FILE into *@out (NULL when unset).
+ * False, with the reason logged, when the key set cannot be used. */
+static bool
+open_auth(const struct cfg *cfg, struct auth **out)
+{
+    struct auth_options o = {.jwks_file = cfg->auth_jwks, .issuer = cfg->auth_issuer,
+                             .audience = cfg->auth_audience, .leeway_s = cfg->auth_leeway_s};
+    char why[768];
+
+    *out = NULL;
+    if (cfg->auth_jwks[0] == '\0')
+        return true;
+    if (auth_create(&o, out, why, sizeof(why)) != USV_OK) {
+        log_error("main", "AUTH_JWKS_FILE: %s", why);
+        return false;
+    }
+    return true;
+}
+
 /* The HTTP layer's options, from the configuration. */
 static struct http_opts
-http_opts_of(const struct cfg *cfg)
+http_opts_of(const struct cfg *cfg, struct auth *auth)
 {
     struct http_opts o = {
         .host = cfg->host,
@@ -179,6 +210,8 @@ http_opts_of(const struct cfg *cfg)
         .connection_timeout_s = cfg->connection_timeout_s,
         .max_header_bytes = cfg->max_header_bytes,
         .thread_stack_kb = cfg->thread_stack_kb,
+        .guard = auth != NULL ? auth_guard : NULL,
+        .guard_ctx = auth,
     };
 
     return o;
@@ -213,7 +246,8 @@ cmd_serve(const struct cfg *cfg)
 {
     struct orm_db *db = NULL;
     struct http_server *srv = NULL;
-    struct http_opts hopts = http_opts_of(cfg);
+    struct auth *auth = NULL;
+    struct http_opts hopts;
     struct app app = {.render_metrics = metrics_render};
     char why[256], redacted[512];
     sigset_t set;
@@ -222,8 +256,13 @@ cmd_serve(const struct cfg *cfg)
     uint64_t now_ms, left_ms;
     enum usv_err rc;
 
-    if (open_db(cfg, &db) != USV_OK)
+    /* Exposure and keys first: a configuration error is exit 2, before any I/O. */
+    if (cfg_check_exposure(cfg) != USV_OK || !open_auth(cfg, &auth))
         return 2;
+    if (open_db(cfg, &db) != USV_OK) {
+        auth_destroy(auth);
+        return 2;
+    }
     log_info("main", "usersvc %s starting; database %s", USERSVC_VERSION,
              cfg_redact_url(cfg->database_url, redacted, sizeof(redacted)));
     if (cfg->database_read_url[0] != '\0')
@@ -232,6 +271,7 @@ cmd_serve(const struct cfg *cfg)
     if (cfg->migrate && migrate_up(db, NULL) != USV_OK) {
         log_error("main", "migrations failed; not serving");
         orm_db_close(db);
+        auth_destroy(auth);
         return 1;
     }
     rc = migrate_check(db, why, sizeof(why));
@@ -240,23 +280,28 @@ cmd_serve(const struct cfg *cfg)
                   rc == USV_CONFLICT ? "; run 'usersvc migrate' or 'usersvc serve --migrate'"
                                      : "");
         orm_db_close(db);
+        auth_destroy(auth);
         return 1;
     }
     /* Block the shutdown signals in every thread; this one sigwait()s. */
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     /* The composition root: handlers reach the database and the schema
      * version through @app; the HTTP layer only carries the pointer. */
     app.db = db;
     app.schema_version = schema_version(db);
+    hopts = http_opts_of(cfg, auth);
     if (http_server_start(&hopts, app_routes, app_n_routes, &app, &srv) != USV_OK) {
         orm_db_close(db);
+        auth_destroy(auth);
         return 1;
     }
-    sigwait(&set, &sig);
+    while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
+        reload(auth);
     log_info("main", "%s received: draining (not ready), then finishing in-flight requests",
              sig == SIGINT ? "SIGINT" : "SIGTERM");
     shutdown_deadline_ms = monotonic_ms() + (uint64_t)cfg->shutdown_timeout_ms;
@@ -279,6 +324,7 @@ cmd_serve(const struct cfg *cfg)
     left_ms = shutdown_deadline_ms > now_ms + SHUTDOWN_MARGIN_MS
                   ? shutdown_deadline_ms - now_ms - SHUTDOWN_MARGIN_MS : 0;
     http_server_stop(srv, (unsigned)left_ms);
+    auth_destroy(auth);
     orm_db_close(db);
     log_info("main", "stopped");
     return 0;

@@ -397,13 +397,37 @@ smoke_test() {
         not_ok "'migrate' in the image"; diag "exit $rc" "$(tail -n 20 "$WORK/crun.out")"
     fi
 
-    # The image's own entrypoint and command, environment and user; only PORT
-    # is ours (the host network is shared).
+    # Protected by default: the image listens on 0.0.0.0, so without a key
+    # set (or client certificates, or ALLOW_UNAUTHENTICATED) serve refuses.
     mkdir -p "$WORK/io"
     USERSVC_CONTAINER=$ctr USERSVC_CONTAINER_IODIR=$WORK/io USERSVC_CONTAINER_MOUNTS= \
         USERSVC_CONTAINER_USER= USERSVC_CONTAINER_UNSET= USERSVC_CONTAINER_ENV=PORT \
         USERSVC_CONTAINER_VOLUMES="$DATA:/data" \
-        PORT=$PORT_NUM "$HERE/usersvc-in-container.sh" "${cmd[@]}" \
+        PORT=$PORT_NUM timeout 60 "$HERE/usersvc-in-container.sh" "${cmd[@]}" \
+        >"$WORK/open.out" 2>"$WORK/open.log"
+    rc=$?
+    expect_eq "$rc" 2 "'serve' with the image's HOST=0.0.0.0 and no authentication exits 2"
+    check "... naming AUTH_JWKS_FILE" grep -q AUTH_JWKS_FILE "$WORK/open.log"
+
+    # Authenticated: a JWK Set mounted read-only, as the compose files do,
+    # and tokens minted by PyJWT for this run (tests/auth/mint.py).
+    KEYS=$WORK/keys
+    if ! { . "$ROOT/tests/auth/python.sh" && "$JWT_PYTHON" "$ROOT/tests/auth/mint.py" keys "$KEYS"; }
+    then
+        not_ok "mint keys for the authenticated container (python3-jwt)"
+        return
+    fi
+    chmod -R a+rX "$KEYS"
+    TOKEN=$("$JWT_PYTHON" "$ROOT/tests/auth/mint.py" token "$KEYS" --key ed \
+        --scope "users:read users:write metrics:read")
+    # The image's own entrypoint and command, environment and user; only PORT
+    # and AUTH_JWKS_FILE are ours (the host network is shared).
+    USERSVC_CONTAINER=$ctr USERSVC_CONTAINER_IODIR=$WORK/io USERSVC_CONTAINER_MOUNTS= \
+        USERSVC_CONTAINER_USER= USERSVC_CONTAINER_UNSET= \
+        USERSVC_CONTAINER_ENV="PORT AUTH_JWKS_FILE" \
+        USERSVC_CONTAINER_VOLUMES="$DATA:/data $KEYS/jwks.json:/etc/usersvc/jwks.json:ro" \
+        PORT=$PORT_NUM AUTH_JWKS_FILE=/etc/usersvc/jwks.json \
+        "$HERE/usersvc-in-container.sh" "${cmd[@]}" \
         >"$WORK/smoke.out" 2>"$WORK/smoke.log" &
     SMOKE_PID=$!
     for i in $(seq 1 150); do
@@ -412,7 +436,7 @@ smoke_test() {
         sleep 0.1
     done
     if grep -q "listening on http://0.0.0.0:$PORT_NUM" "$WORK/smoke.log"; then
-        ok "'serve' listens on 0.0.0.0:\$PORT (image defaults HOST=0.0.0.0, DATABASE_URL)"
+        ok "'serve' with a mounted AUTH_JWKS_FILE listens on 0.0.0.0:\$PORT (image defaults HOST=0.0.0.0, DATABASE_URL)"
     else
         not_ok "'serve' listens on 0.0.0.0:$PORT_NUM"; diag "$(tail -n 20 "$WORK/smoke.log")"
         return
@@ -427,15 +451,23 @@ smoke_test() {
     body=$(curl -s "http://127.0.0.1:$PORT_NUM/readyz")
     expect_eq "$(jq -c . <<<"$body" 2>/dev/null)" '{"status":"ready","database":"sqlite"}' \
         "GET /readyz: ready, on SQLite"
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+           -d '{"login":"nobody"}' "http://127.0.0.1:$PORT_NUM/users")
+    expect_eq "$code" 401 "POST /users without a token: 401"
     code=$(curl -s -o "$WORK/user.json" -w '%{http_code}' -H 'Content-Type: application/json' \
+           -H "Authorization: Bearer $TOKEN" \
            -d '{"login":"container","first_name":"Ça va 🙂"}' "http://127.0.0.1:$PORT_NUM/users")
-    expect_eq "$code" 201 "POST /users"
+    expect_eq "$code" 201 "POST /users with a bearer token (EdDSA, minted by PyJWT)"
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
+           "http://127.0.0.1:$PORT_NUM/users")
+    expect_eq "$code" 200 "GET /users with the token"
     check "the SQLite database is in the volume, owned by the image's user" \
         test "$(stat -c %u:%g "$DATA/usersvc.db" 2>/dev/null)" = "$user"
     code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT_NUM/openapi.json")
     expect_eq "$code" 200 "GET /openapi.json (embedded in the binary)"
-    check "GET /metrics reports the schema version" \
-        bash -c "curl -s http://127.0.0.1:$PORT_NUM/metrics | grep -Eq '^usersvc_schema_version\{backend=\"sqlite\"\} [1-9]'"
+    check "GET /metrics (with the token) reports the schema version" \
+        bash -c "curl -s -H 'Authorization: Bearer $TOKEN' http://127.0.0.1:$PORT_NUM/metrics | grep -Eq '^usersvc_schema_version\{backend=\"sqlite\"\} [1-9]'"
+    check "the access log names the token's subject" grep -q 'subject=alice' "$WORK/smoke.log"
 
     # The image's HEALTHCHECK, run in the container as Docker would.
     mapfile -t hc_cmd < <(cfg -r '.Healthcheck.Test[1:][]')
@@ -544,8 +576,14 @@ check_compose() {
             *)         check "$f: DATABASE_URL is a postgres:// URL ($got)" \
                            grep -Eq '^"?postgres(ql)?://' <<<"$got" ;;
         esac
-        expect_eq "$(compose_value "$ROOT/$f" "$svc" ports)" "[\"$port:$port\"]" \
-            "$f: publishes the EXPOSEd port $port"
+        expect_eq "$(compose_value "$ROOT/$f" "$svc" ports)" "[\"127.0.0.1:$port:$port\"]" \
+            "$f: publishes the EXPOSEd port $port on the host's loopback only"
+        check "$f: no default password (\${VAR:-...} or a literal)" \
+            bash -c "! grep -E '(^|[^_A-Z])(POSTGRES|MARIADB|MYSQL)_PASSWORD(:-|: +\"?[^\$\" ])' '$ROOT/$f'"
+        expect_eq "$(compose_value "$ROOT/$f" "$svc" AUTH_JWKS_FILE | tr -d '"')" \
+            /etc/usersvc/jwks.json "$f: authenticated (AUTH_JWKS_FILE)"
+        check "$f: mounts the key set read-only where AUTH_JWKS_FILE points" \
+            grep -Eq -- '- .*:/etc/usersvc/jwks.json:ro$' "$ROOT/$f"
         # "$$" is compose's escape for a literal "$".
         expect_eq "$(compose_value "$ROOT/$f" "$svc" test | sed 's/\$\$/$/g' | jq -c . 2>/dev/null)" \
             "$want_hc" "$f: healthcheck is the image's HEALTHCHECK"

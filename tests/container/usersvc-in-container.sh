@@ -27,7 +27,8 @@
 # - signals: `buildah run` answers SIGTERM/SIGINT by SIGKILLing the command.
 #   Here they are forwarded to the usersvc process itself (no PID namespace
 #   with chroot isolation: it is our descendant), so graceful shutdown and
-#   its exit status are what the tests check;
+#   its exit status are what the tests check; SIGHUP (reload the key set)
+#   is forwarded the same way;
 # - exit status: buildah's, which is the command's;
 # - output: the process writes its stdout and stderr to files in the I/O
 #   directory, which are streamed to ours as they grow (tail --pid). buildah
@@ -96,6 +97,7 @@ forward() {
 
 trap 'forward TERM' TERM
 trap 'forward INT' INT
+trap 'forward HUP' HUP
 # sh only sets up the redirections and execs usersvc (same PID, same name).
 # buildah's own temporary files stay out of the tests' TMPDIR, which may be
 # one of the mounts.

@@ -26,7 +26,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${USERSVC_FUZZ_BUILD_DIR:-$ROOT/build-fuzz}
 CLANG=${CC:-clang}
-FUZZERS=(fuzz_body fuzz_router fuzz_url fuzz_head)
+FUZZERS=(fuzz_body fuzz_router fuzz_url fuzz_head fuzz_jwt)
 # Sanitizers of the harness link; the libraries get the same from b_sanitize.
 SAN=-fsanitize=address,undefined
 # libFuzzer must see a UBSan finding as a crash, whatever UBSAN_OPTIONS says.
@@ -87,13 +87,13 @@ fi
 # handlers, the handlers need http (http_req_*) and orm, everything needs
 # base. A group resolves any cycle.
 libs=()
-for name in service/libservice.a handlers/libhandlers.a http/libhttp.a orm/liborm.a \
+for name in service/libservice.a handlers/libhandlers.a http/libhttp.a orm/liborm.a auth/libauth.a \
             base/libbase.a; do
     [ -f "$BUILD/$name" ] || { say "missing $BUILD/$name"; exit 1; }
     libs+=("$BUILD/$name")
 done
 pkgs=()
-for p in jansson sqlite3 libpq libmariadb libmicrohttpd; do
+for p in jansson sqlite3 libpq libmariadb libmicrohttpd gnutls; do
     pkg-config --exists "$p" && pkgs+=("$p")
 done
 # shellcheck disable=SC2207

@@ -23,7 +23,7 @@ BUILD=${USERSVC_FUZZ_BUILD_DIR:-$ROOT/build-fuzz}
 SECONDS_EACH=${1:-60}
 shift $(($# > 0 ? 1 : 0))
 FUZZERS=("$@")
-[ ${#FUZZERS[@]} -gt 0 ] || FUZZERS=(fuzz_body fuzz_router fuzz_url fuzz_head)
+[ ${#FUZZERS[@]} -gt 0 ] || FUZZERS=(fuzz_body fuzz_router fuzz_url fuzz_head fuzz_jwt)
 ARTIFACTS=$BUILD/artifacts
 
 case "$SECONDS_EACH" in
@@ -48,10 +48,12 @@ export ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1:detect_l
 export UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1
 
 # Inputs as large as the service accepts (MAX_BODY_BYTES' default) for the
-# body; router and URL inputs are short lines.
+# body; tokens a little past their 8 KiB limit; router and URL inputs are
+# short lines.
 max_len() {
     case "$1" in
         fuzz_body) echo 65536 ;;
+        fuzz_jwt) echo 12288 ;;   # tokens up to JWT_MAX_TOKEN (8 KiB) and beyond
         *) echo 4096 ;;
     esac
 }

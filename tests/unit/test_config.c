@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT
  * test_config.c - service/config.c: defaults, environment variables, flags
  * in both spellings, "the flag wins", rejected values and flags, and
- * cfg_redact_url() keeping passwords out of logs.
+ * cfg_redact_url() keeping passwords out of logs; the authentication
+ * options and the protected-by-default rule (cfg_check_exposure()).
  *
  * Every test starts from an environment without any usersvc variable (the
  * fixture unsets them) and restores nothing else. */
@@ -20,7 +21,8 @@ static const char *const env_names[] = {
     "DATABASE_URL", "HOST", "PORT", "DB_POOL_SIZE", "DB_POOL_TIMEOUT_MS", "DB_STATEMENT_TIMEOUT_MS",
     "DB_IDLE_CHECK_MS", "MAX_BODY_BYTES", "MAX_CONNECTIONS", "MAX_CONNECTIONS_PER_IP",
     "CONNECTION_TIMEOUT_S", "MAX_HEADER_BYTES", "THREAD_STACK_KB", "SHUTDOWN_TIMEOUT_MS",
-    "LOG_LEVEL", "LOG_FORMAT",
+    "LOG_LEVEL", "LOG_FORMAT", "AUTH_JWKS_FILE", "AUTH_ISSUER", "AUTH_AUDIENCE",
+    "AUTH_LEEWAY_S", "ALLOW_UNAUTHENTICATED", "TLS_CLIENT_CA_FILE",
 };
 
 static int
@@ -332,6 +334,103 @@ test_config_redact_url_never_leaks_when_truncated(void **state)
     assert_null(strstr(buf, "s3c"));
 }
 
+static void
+test_config_auth_options_and_defaults(void **state)
+{
+    struct loaded l;
+
+    load(&l, true, 0, NULL);
+    assert_int_equal(USV_OK, l.rc);
+    assert_string_equal("", l.cfg.auth_jwks);
+    assert_string_equal("", l.cfg.auth_issuer);
+    assert_string_equal("", l.cfg.auth_audience);
+    assert_int_equal(30, l.cfg.auth_leeway_s);
+    assert_false(l.cfg.allow_unauthenticated);
+    cfg_finish(&l.cfg);
+    setenv("AUTH_JWKS_FILE", "/k.json", 1);
+    setenv("AUTH_ISSUER", "https://i", 1);
+    setenv("AUTH_LEEWAY_S", "5", 1);
+    load(&l, true, 0, ARGS("--auth-audience", "svc", "--auth-leeway-s=7"));
+    assert_int_equal(USV_OK, l.rc);
+    assert_string_equal("/k.json", l.cfg.auth_jwks);
+    assert_string_equal("https://i", l.cfg.auth_issuer);
+    assert_string_equal("svc", l.cfg.auth_audience);
+    assert_int_equal(7, l.cfg.auth_leeway_s);
+    cfg_finish(&l.cfg);
+    load(&l, true, 0, ARGS("--auth-leeway-s", "-1"));
+    assert_int_equal(USV_BAD_REQUEST, l.rc);
+    cfg_finish(&l.cfg);
+}
+
+static void
+test_config_allow_unauthenticated_values(void **state)
+{
+    static const char *const on[] = {"1", "true", "TRUE", "on", "On"};
+    static const char *const off[] = {"0", "false", "off", ""};
+    struct loaded l;
+
+    for (size_t i = 0; i < sizeof(on) / sizeof(on[0]); i++) {
+        setenv("ALLOW_UNAUTHENTICATED", on[i], 1);
+        load(&l, true, 0, NULL);
+        assert_int_equal(USV_OK, l.rc);
+        assert_true(l.cfg.allow_unauthenticated);
+        cfg_finish(&l.cfg);
+    }
+    for (size_t i = 0; i < sizeof(off) / sizeof(off[0]); i++) {
+        setenv("ALLOW_UNAUTHENTICATED", off[i], 1);
+        load(&l, true, 0, NULL);
+        assert_int_equal(USV_OK, l.rc);
+        assert_false(l.cfg.allow_unauthenticated);
+        cfg_finish(&l.cfg);
+    }
+    setenv("ALLOW_UNAUTHENTICATED", "yes please", 1);
+    load(&l, true, 0, NULL);
+    assert_int_equal(USV_BAD_REQUEST, l.rc);
+    cfg_finish(&l.cfg);
+    unsetenv("ALLOW_UNAUTHENTICATED");
+    /* The flag takes no value: what follows it is the next argument. */
+    load(&l, true, 1, ARGS("--allow-unauthenticated", "extra"));
+    assert_int_equal(USV_OK, l.rc);
+    assert_true(l.cfg.allow_unauthenticated);
+    assert_int_equal(1, l.n_pos);
+    cfg_finish(&l.cfg);
+    load(&l, true, 0, ARGS("--allow-unauthenticated=off"));
+    assert_int_equal(USV_OK, l.rc);
+    assert_false(l.cfg.allow_unauthenticated);
+    cfg_finish(&l.cfg);
+}
+
+/* cfg_check_exposure() for HOST @host and flags @args. */
+static enum usv_err
+exposure(const char *host, const char *const *args)
+{
+    struct loaded l;
+    enum usv_err rc;
+
+    setenv("HOST", host, 1);
+    load(&l, true, 0, args);
+    assert_int_equal(USV_OK, l.rc);
+    rc = cfg_check_exposure(&l.cfg);
+    cfg_finish(&l.cfg);
+    return rc;
+}
+
+static void
+test_config_protected_by_default(void **state)
+{
+    assert_int_equal(USV_OK, exposure("127.0.0.1", NULL));
+    assert_int_equal(USV_OK, exposure("127.1.2.3", NULL));
+    assert_int_equal(USV_OK, exposure("::1", NULL));
+    assert_int_equal(USV_BAD_REQUEST, exposure("0.0.0.0", NULL));
+    assert_int_equal(USV_BAD_REQUEST, exposure("::", NULL));
+    assert_int_equal(USV_BAD_REQUEST, exposure("10.0.0.1", NULL));
+    assert_int_equal(USV_BAD_REQUEST, exposure("no.such.host.invalid", NULL));
+    assert_int_equal(USV_OK, exposure("0.0.0.0", ARGS("--auth-jwks", "/k.json")));
+    assert_int_equal(USV_OK, exposure("0.0.0.0", ARGS("--tls-client-ca", "/ca.pem")));
+    assert_int_equal(USV_OK, exposure("0.0.0.0", ARGS("--allow-unauthenticated")));
+    unsetenv("HOST");
+}
+
 int
 main(void)
 {
@@ -350,6 +449,9 @@ main(void)
         cmocka_unit_test_setup(test_config_migrate_flag_only_where_allowed, clean_env),
         cmocka_unit_test_setup(test_config_positionals_are_collected_up_to_the_limit,
                                clean_env),
+        cmocka_unit_test_setup(test_config_auth_options_and_defaults, clean_env),
+        cmocka_unit_test_setup(test_config_allow_unauthenticated_values, clean_env),
+        cmocka_unit_test_setup(test_config_protected_by_default, clean_env),
         cmocka_unit_test(test_config_redact_url_hides_postgres_password),
         cmocka_unit_test(test_config_redact_url_hides_mysql_password),
         cmocka_unit_test(test_config_redact_url_hides_password_containing_colon),
