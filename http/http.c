@@ -30,6 +30,7 @@
 #include "base/log.h"
 #include "service/metrics.h"
 #include "http/router.h"
+#include "http/tls.h"
 #include "base/util.h"
 
 #define MAX_RESP_HEADERS 8
@@ -51,6 +52,7 @@ struct http_server {
     struct metrics *metrics;
     atomic_int_fast64_t schema_version;
     atomic_int n_connections;      /* open TCP connections (notify callback) */
+    struct tls *tls;               /* borrowed; NULL = plain HTTP */
 };
 
 /* MHD stops accept()ing at its own limit, leaving clients queued in the
@@ -68,6 +70,7 @@ struct http_req {
     struct MHD_Connection *conn;
     const char *method, *path;     /* borrowed from MHD for the request's life */
     const char *raw_target;        /* the target as received, in MHD's buffer */
+    const char *client_cert;       /* mutual TLS: the client's subject (borrowed), or NULL */
     size_t raw_target_len;         /* its length then (unescaping shortens it later) */
     bool is_started;               /* req_start() has run */
     const struct route *route;
@@ -731,6 +734,21 @@ on_headers(struct http_req *req, const char *version)
     return MHD_YES;
 }
 
+/* Mutual TLS: note the client's subject for the log. The handshake already
+ * refused clients without a good certificate; one without it here (a
+ * connection tls_conn_open() could not equip) is closed unanswered. */
+static bool
+req_client_cert(struct http_req *req)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+    req->client_cert = tls_conn_client_subject(info != NULL ? info->socket_context : NULL);
+    if (req->client_cert == NULL)
+        log_error("tls", "closing a connection without a verified client certificate");
+    return req->client_cert != NULL;
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
            const char *version, const char *upload_data, size_t *upload_data_size,
@@ -748,6 +766,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
     }
     if (!req->is_started) {
         req_start(req, url, method);
+        if (tls_is_mutual(srv->tls) && !req_client_cert(req))
+            return MHD_NO;
         return on_headers(req, version);
     }
     if (*upload_data_size != 0) {
@@ -796,11 +816,14 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
             {"duration_ms", NULL, (double)duration_us / 1000.0},
             {"request_id", req->rid, 0},
             {"outcome", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted", 0},
+            {"client_cert", req->client_cert != NULL ? req->client_cert : "-", 0},
         };
 
         memcpy(path, target, n);   /* cut as snprintf() into it did */
         path[n] = '\0';
-        log_fields(LOG_INFO, "http", "request", f, ARRAY_SIZE(f));
+        /* client_cert, the last field, only with mutual TLS. */
+        log_fields(LOG_INFO, "http", "request", f,
+                   ARRAY_SIZE(f) - (tls_is_mutual(req->srv->tls) ? 0 : 1));
     }
     req_destroy(req);
     *req_cls = NULL;
@@ -857,17 +880,22 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 {
     struct http_server *srv = cls;
 
-    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         atomic_fetch_add(&srv->n_connections, 1);
-    else if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+        if (srv->tls != NULL)
+            *socket_context = tls_conn_open(srv->tls, conn);
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
         atomic_fetch_sub(&srv->n_connections, 1);
+        tls_conn_close(*socket_context);
+        *socket_context = NULL;
+    }
 }
 
 /* ---- server --------------------------------------------------------- */
 
 enum usv_err
 http_server_start(const struct cfg *cfg, struct orm_db *db, const struct route *routes,
-                  size_t n_routes, struct http_server **out)
+                  size_t n_routes, struct tls *tls, struct http_server **out)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
@@ -876,6 +904,7 @@ http_server_start(const struct cfg *cfg, struct orm_db *db, const struct route *
     const union MHD_DaemonInfo *info;
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    struct MHD_OptionItem tls_opts[TLS_MHD_OPTIONS] = {{MHD_OPTION_END, 0, NULL}};
     char port[8];
     int gai;
 
@@ -893,6 +922,9 @@ http_server_start(const struct cfg *cfg, struct orm_db *db, const struct route *
     srv->routes = routes;
     srv->n_routes = n_routes;
     srv->quiesced_fd = MHD_INVALID_SOCKET;
+    srv->tls = tls;
+    if (tls != NULL)
+        flags |= tls_mhd_options(tls, tls_opts);
     snprintf(srv->rid_prefix, sizeof(srv->rid_prefix), "%08x-",
              (unsigned)(monotonic_us() ^ ((unsigned)getpid() << 16)));
     srv->metrics = metrics_create(routes, n_routes);
@@ -913,6 +945,7 @@ http_server_start(const struct cfg *cfg, struct orm_db *db, const struct route *
          * module checks Host and framing itself and answers problem+json. */
         MHD_OPTION_STRICT_FOR_CLIENT, (int)0,
         MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+        MHD_OPTION_ARRAY, tls_opts,
         MHD_OPTION_END);
     freeaddrinfo(ai);
     if (srv->daemon == NULL) {
@@ -923,7 +956,8 @@ http_server_start(const struct cfg *cfg, struct orm_db *db, const struct route *
         return USV_UNAVAILABLE;
     }
     info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    log_info("http", "listening on http://%s%s%s:%u", strchr(cfg->host, ':') ? "[" : "",
+    log_info("http", "listening on %s://%s%s%s:%u", tls != NULL ? "https" : "http",
+             strchr(cfg->host, ':') ? "[" : "",
              cfg->host, strchr(cfg->host, ':') ? "]" : "", info != NULL ? info->port : 0);
     *out = srv;
     return USV_OK;

@@ -23,6 +23,7 @@
 struct http_server;
 struct http_req;
 struct orm_db;
+struct tls;
 
 /* A handler. On USV_OK, *@out is the response body (new reference; may stay
  * NULL for no body). On an error, *@out may be a JSON object whose members
@@ -37,10 +38,11 @@ struct route {
     bool is_body_first;
 };
 
-/* Start serving @routes (borrowed) with @cfg and @db (borrowed until
- * http_server_stop()). Logs "listening on http://HOST:PORT". */
+/* Start serving @routes (borrowed) with @cfg, @db and @tls (borrowed until
+ * http_server_stop(); @tls NULL: plain HTTP). Logs "listening on
+ * http://HOST:PORT" (https:// with TLS). */
 enum usv_err http_server_start(const struct cfg *cfg, struct orm_db *db,
-                               const struct route *routes, size_t n_routes,
+                               const struct route *routes, size_t n_routes, struct tls *tls,
                                struct http_server **out);
 
 /* The schema version reported by /metrics. */

@@ -3,8 +3,9 @@
  *
  * serve: load the configuration, open the database handle, check (or, with
  * --migrate, apply) migrations, start the HTTP server, then wait in sigwait()
- * for SIGINT/SIGTERM. Those signals are blocked before any thread starts, so
- * only this thread receives them; shutdown then stops accepting, lets
+ * for SIGINT/SIGTERM/SIGHUP. Those signals are blocked before any thread
+ * starts, so only this thread receives them; SIGHUP reloads what can be
+ * reloaded (reload()) and waits again; shutdown stops accepting, lets
  * in-flight requests finish, and closes the pool. */
 #include <jansson.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include "orm/orm.h"
 #include "service/config.h"
 #include "http/http.h"
+#include "http/tls.h"
 #include "base/log.h"
 
 #ifndef USERSVC_VERSION
@@ -160,18 +162,34 @@ schema_version(struct orm_db *db)
     return version;
 }
 
+/* SIGHUP: reload certificates (and whatever else reloads) in place. A
+ * failure is logged and keeps the previous state; serving goes on. */
+static void
+reload(struct tls *tls)
+{
+    log_info("main", "SIGHUP received: reloading");
+    if (tls != NULL)
+        tls_reload(tls);
+}
+
 static int
 cmd_serve(const struct cfg *cfg)
 {
     struct orm_db *db = NULL;
     struct http_server *srv = NULL;
+    struct tls *tls = NULL;
     char why[256], redacted[512];
     sigset_t set;
     int sig = 0;
     enum usv_err rc;
 
-    if (open_db(cfg, &db) != USV_OK)
+    /* Certificates first: a configuration error is exit 2, before any I/O. */
+    if (tls_create(cfg->tls_cert, cfg->tls_key, cfg->tls_client_ca, &tls) != USV_OK)
         return 2;
+    if (open_db(cfg, &db) != USV_OK) {
+        tls_destroy(tls);
+        return 2;
+    }
     log_info("main", "usersvc %s starting; database %s", USERSVC_VERSION,
              cfg_redact_url(cfg->database_url, redacted, sizeof(redacted)));
     if (cfg->database_read_url[0] != '\0')
@@ -180,6 +198,7 @@ cmd_serve(const struct cfg *cfg)
     if (cfg->migrate && migrate_up(db, NULL) != USV_OK) {
         log_error("main", "migrations failed; not serving");
         orm_db_close(db);
+        tls_destroy(tls);
         return 1;
     }
     rc = migrate_check(db, why, sizeof(why));
@@ -188,20 +207,24 @@ cmd_serve(const struct cfg *cfg)
                   rc == USV_CONFLICT ? "; run 'usersvc migrate' or 'usersvc serve --migrate'"
                                      : "");
         orm_db_close(db);
+        tls_destroy(tls);
         return 1;
     }
     /* Block the shutdown signals in every thread; this one sigwait()s. */
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (http_server_start(cfg, db, app_routes, app_n_routes, &srv) != USV_OK) {
+    if (http_server_start(cfg, db, app_routes, app_n_routes, tls, &srv) != USV_OK) {
         orm_db_close(db);
+        tls_destroy(tls);
         return 1;
     }
     http_server_set_schema_version(srv, schema_version(db));
-    sigwait(&set, &sig);
+    while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
+        reload(tls);
     log_info("main", "%s received: draining (not ready), then finishing in-flight requests",
              sig == SIGINT ? "SIGINT" : "SIGTERM");
     http_server_drain(srv);
@@ -213,6 +236,7 @@ cmd_serve(const struct cfg *cfg)
     }
     http_server_quiesce(srv);
     http_server_stop(srv, (unsigned)cfg->shutdown_timeout_ms);
+    tls_destroy(tls);
     orm_db_close(db);
     log_info("main", "stopped");
     return 0;
