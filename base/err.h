@@ -4,7 +4,7 @@
  * Every function that can fail returns enum usv_err (USV_OK == 0). One X-macro
  * table gives each code its HTTP status and RFC 9457 title, so names, statuses
  * and titles cannot drift apart. This is the leaf header every module may
- * include; only http/http.c renders a code as an HTTP response.
+ * include; only http/reply.c renders a code as an HTTP response.
  * Thread-safety: pure functions over constant tables. */
 #ifndef USERSVC_SERVICE_ERR_H
 #define USERSVC_SERVICE_ERR_H

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "handlers/app.h"
 #include "orm/orm.h"
 #include "http/etag.h"
 #include "base/util.h"
@@ -185,7 +186,7 @@ users_create(struct http_req *req, json_t **out)
         return rc;
     }
     op.input = body;
-    rc = orm_transact(http_req_db(req), ORM_TX_STATEMENT, insert_work, &op);
+    rc = orm_transact(app_db(req), ORM_TX_STATEMENT, insert_work, &op);
     if (rc != USV_OK) {
         explain(req, rc, 0);
         json_decref(op.result);
@@ -206,7 +207,7 @@ users_get(struct http_req *req, json_t **out)
 
     if (!http_req_path_id(req, &op.id))
         return USV_NOT_FOUND;   /* API.md: a malformed id is a 404 */
-    rc = orm_transact(http_req_db(req), ORM_TX_READ_REPLICA, find_work, &op);
+    rc = orm_transact(app_db(req), ORM_TX_READ_REPLICA, find_work, &op);
     if (rc != USV_OK) {
         explain(req, rc, op.id);
         json_decref(op.result);
@@ -263,7 +264,7 @@ users_list(struct http_req *req, json_t **out)
         op.page.column = "login";
         op.page.value = values[2];
     }
-    rc = orm_transact(http_req_db(req), ORM_TX_READ, list_work, &op);
+    rc = orm_transact(app_db(req), ORM_TX_READ, list_work, &op);
     if (rc != USV_OK) {
         json_decref(op.result);
         return rc;
@@ -298,7 +299,7 @@ users_patch(struct http_req *req, json_t **out)
     if (op.input_rc == USV_OK)
         op.input_rc = orm_validate(&users_model, body, ORM_FOR_UPDATE, &errors);
     op.input = body;
-    rc = orm_transact(http_req_db(req), ORM_TX_WRITE, update_work, &op);
+    rc = orm_transact(app_db(req), ORM_TX_WRITE, update_work, &op);
     if (rc == USV_INVALID)
         *out = errors_member(errors);
     else
@@ -320,7 +321,7 @@ users_delete(struct http_req *req, json_t **out)
     if (!http_req_path_id(req, &op.id))
         return USV_NOT_FOUND;
     op.if_match = http_req_header(req, "If-Match");
-    rc = orm_transact(http_req_db(req), ORM_TX_WRITE, delete_work, &op);
+    rc = orm_transact(app_db(req), ORM_TX_WRITE, delete_work, &op);
     if (rc != USV_OK) {
         explain(req, rc, op.id);
         return rc;

@@ -306,8 +306,8 @@ tls_is_mutual(const struct tls *t)
     return t != NULL && t->ca_file[0] != '\0';
 }
 
-unsigned
-tls_mhd_options(struct tls *t, struct MHD_OptionItem *items)
+size_t
+tls_mhd_options(struct tls *t, struct MHD_OptionItem *items, unsigned *flags)
 {
     size_t n = 0;
 
@@ -316,8 +316,8 @@ tls_mhd_options(struct tls *t, struct MHD_OptionItem *items)
     items[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, t->key_pem};
     items[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
                                          (void *)(uintptr_t)TLS_PRIORITIES};
-    items[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-    return MHD_USE_TLS;
+    *flags |= MHD_USE_TLS;
+    return n;
 }
 
 enum usv_err

@@ -24,8 +24,8 @@ struct tls_conn;
 struct MHD_Connection;
 struct MHD_OptionItem;
 
-/* What MHD_start_daemon() needs: at most this many option items, END included. */
-#define TLS_MHD_OPTIONS 4
+/* What MHD_start_daemon() needs: at most this many option items. */
+#define TLS_MHD_OPTIONS 3
 
 /* Load @cert_file and @key_file (PEM) and, when not empty, @client_ca_file
  * (PEM, one or more CA certificates). All empty: *@out = NULL (plain HTTP)
@@ -43,10 +43,10 @@ void tls_destroy(struct tls *t);
 bool tls_is_mutual(const struct tls *t);
 
 /* Fill @items (room for TLS_MHD_OPTIONS) with the daemon options (initial
- * certificate and key, priorities; MHD_OPTION_END last) for use with
- * MHD_OPTION_ARRAY. Returns the daemon flag to add (MHD_USE_TLS). The
- * strings stay valid until tls_destroy(). */
-unsigned tls_mhd_options(struct tls *t, struct MHD_OptionItem *items);
+ * certificate and key, priorities) for MHD_OPTION_ARRAY, add MHD_USE_TLS to
+ * *@flags, and return the number of items. The strings stay valid until
+ * tls_destroy(). */
+size_t tls_mhd_options(struct tls *t, struct MHD_OptionItem *items, unsigned *flags);
 
 /* Read the files again. Only when every one is good do new connections get
  * them; otherwise the current ones stay and the error (naming the file) is

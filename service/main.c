@@ -14,13 +14,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/log.h"
+#include "handlers/app.h"
 #include "handlers/routes.h"
+#include "http/http.h"
+#include "http/tls.h"
 #include "orm/migrate.h"
 #include "orm/orm.h"
 #include "service/config.h"
-#include "http/http.h"
-#include "http/tls.h"
-#include "base/log.h"
+#include "service/metrics.h"
 
 #ifndef USERSVC_VERSION
 #define USERSVC_VERSION "0.1.0"
@@ -162,6 +164,24 @@ schema_version(struct orm_db *db)
     return version;
 }
 
+/* The HTTP layer's options, from the configuration. */
+static struct http_opts
+http_opts_of(const struct cfg *cfg)
+{
+    struct http_opts o = {
+        .host = cfg->host,
+        .port = cfg->port,
+        .max_body_bytes = cfg->max_body_bytes,
+        .max_connections = cfg->max_connections,
+        .max_connections_per_ip = cfg->max_connections_per_ip,
+        .connection_timeout_s = cfg->connection_timeout_s,
+        .max_header_bytes = cfg->max_header_bytes,
+        .thread_stack_kb = cfg->thread_stack_kb,
+    };
+
+    return o;
+}
+
 /* SIGHUP: reload certificates (and whatever else reloads) in place. A
  * failure is logged and keeps the previous state; serving goes on. */
 static void
@@ -177,17 +197,18 @@ cmd_serve(const struct cfg *cfg)
 {
     struct orm_db *db = NULL;
     struct http_server *srv = NULL;
-    struct tls *tls = NULL;
+    struct http_opts hopts = http_opts_of(cfg);
+    struct app app = {.render_metrics = metrics_render};
     char why[256], redacted[512];
     sigset_t set;
     int sig = 0;
     enum usv_err rc;
 
     /* Certificates first: a configuration error is exit 2, before any I/O. */
-    if (tls_create(cfg->tls_cert, cfg->tls_key, cfg->tls_client_ca, &tls) != USV_OK)
+    if (tls_create(cfg->tls_cert, cfg->tls_key, cfg->tls_client_ca, &hopts.tls) != USV_OK)
         return 2;
     if (open_db(cfg, &db) != USV_OK) {
-        tls_destroy(tls);
+        tls_destroy(hopts.tls);
         return 2;
     }
     log_info("main", "usersvc %s starting; database %s", USERSVC_VERSION,
@@ -198,7 +219,7 @@ cmd_serve(const struct cfg *cfg)
     if (cfg->migrate && migrate_up(db, NULL) != USV_OK) {
         log_error("main", "migrations failed; not serving");
         orm_db_close(db);
-        tls_destroy(tls);
+        tls_destroy(hopts.tls);
         return 1;
     }
     rc = migrate_check(db, why, sizeof(why));
@@ -207,7 +228,7 @@ cmd_serve(const struct cfg *cfg)
                   rc == USV_CONFLICT ? "; run 'usersvc migrate' or 'usersvc serve --migrate'"
                                      : "");
         orm_db_close(db);
-        tls_destroy(tls);
+        tls_destroy(hopts.tls);
         return 1;
     }
     /* Block the shutdown signals in every thread; this one sigwait()s. */
@@ -217,14 +238,17 @@ cmd_serve(const struct cfg *cfg)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (http_server_start(cfg, db, app_routes, app_n_routes, tls, &srv) != USV_OK) {
+    /* The composition root: handlers reach the database and the schema
+     * version through @app; the HTTP layer only carries the pointer. */
+    app.db = db;
+    app.schema_version = schema_version(db);
+    if (http_server_start(&hopts, app_routes, app_n_routes, &app, &srv) != USV_OK) {
         orm_db_close(db);
-        tls_destroy(tls);
+        tls_destroy(hopts.tls);
         return 1;
     }
-    http_server_set_schema_version(srv, schema_version(db));
     while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
-        reload(tls);
+        reload(hopts.tls);
     log_info("main", "%s received: draining (not ready), then finishing in-flight requests",
              sig == SIGINT ? "SIGINT" : "SIGTERM");
     http_server_drain(srv);
@@ -236,7 +260,7 @@ cmd_serve(const struct cfg *cfg)
     }
     http_server_quiesce(srv);
     http_server_stop(srv, (unsigned)cfg->shutdown_timeout_ms);
-    tls_destroy(tls);
+    tls_destroy(hopts.tls);
     orm_db_close(db);
     log_info("main", "stopped");
     return 0;
