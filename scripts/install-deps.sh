@@ -13,13 +13,15 @@ set -euo pipefail
 
 mode=${1:-build}
 
+# libgnutls28-dev: the headers of GnuTLS, libmicrohttpd's TLS engine (http/tls.c).
 build_pkgs=(meson ninja-build pkg-config gcc libc6-dev libmicrohttpd-dev libjansson-dev
-            libsqlite3-dev libpq-dev libmariadb-dev python3)
+            libsqlite3-dev libpq-dev libmariadb-dev libgnutls28-dev python3)
 # The e2e scripts use bash, curl, jq, coreutils (timeout, od, sha256sum),
 # util-linux (runuser) and passwd (useradd) for the throwaway PostgreSQL user.
 test_pkgs=(libcmocka-dev curl jq sqlite3 postgresql postgresql-client mariadb-server
            mariadb-client util-linux passwd procps haproxy postgresql-15-auto-failover
-           buildah debootstrap nodejs $(command -v npm >/dev/null || echo npm))  # container, openapi
+           buildah debootstrap nodejs $(command -v npm >/dev/null || echo npm)   # container, openapi
+           openssl testssl.sh)  # tls: certificates, s_client, the testssl.sh scanner
 
 case "$mode" in
     build) want=("${build_pkgs[@]}") ;;

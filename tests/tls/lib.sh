@@ -11,7 +11,8 @@
 #                                    (SAN 127.0.0.1/localhost, serverAuth) or client
 #                                    (clientAuth); FROM/TO (YYYYMMDDHHMMSSZ) give its
 #                                    validity (default: now, for 2 days).
-#                                    TLS_KEY_ALG=rsa makes an RSA-2048 key (default EC P-256).
+#                                    TLS_KEY_ALG=rsa makes an RSA-2048 key, =ed25519 an
+#                                    Ed25519 one (default EC P-256).
 #   start_tls_server [ARGS]          start_server over HTTPS with $CERTS/server.{pem,key};
 #                                    CURL_TLS trusts $CERTS/ca.pem
 #   tls_handshake ARGS...            openssl s_client to the server with ARGS; prints
@@ -33,6 +34,8 @@ TLS_KEY_ALG=${TLS_KEY_ALG:-ec}
 _tls_key() {
     if [ "$TLS_KEY_ALG" = rsa ]; then
         openssl genpkey -algorithm rsa -pkeyopt rsa_keygen_bits:2048 -out "$1" 2>/dev/null
+    elif [ "$TLS_KEY_ALG" = ed25519 ]; then
+        openssl genpkey -algorithm ed25519 -out "$1" 2>/dev/null
     else
         openssl genpkey -algorithm ec -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null
     fi

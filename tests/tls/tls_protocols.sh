@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # HTTPS speaks TLS 1.2 and 1.3 only, with forward-secret AEAD suites only,
-# checked with openssl s_client against an ECDSA and an RSA certificate; and
+# checked with openssl s_client against ECDSA, RSA and Ed25519 certificates; and
 # nothing but HTTPS is spoken on the port.
 source "$(dirname "$0")/lib.sh"
 
@@ -11,7 +11,7 @@ tls_ca ca
 # the three AEAD suites of TLS 1.3.
 FS_AEAD_RE='^(TLSv1\.3 TLS_(AES_128_GCM_SHA256|AES_256_GCM_SHA384|CHACHA20_POLY1305_SHA256)|TLSv1\.2 ECDHE-(ECDSA|RSA)-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305))$'
 
-for alg in ec rsa; do
+for alg in ec rsa ed25519; do
     TLS_KEY_ALG=$alg tls_cert ca server "/CN=localhost" server
     start_tls_server
     kx=ECDSA
