@@ -43,6 +43,22 @@ for alg in ec rsa ed25519; do
     r=$(tls_handshake -tls1_2 -cipher "ECDHE-$kx-CHACHA20-POLY1305:ECDHE-$kx-AES128-GCM-SHA256")
     expect_eq "$r" "TLSv1.2 ECDHE-$kx-AES128-GCM-SHA256" "$alg: the server's preference wins"
 
+    # Client-initiated renegotiation (TLS 1.2; 1.3 has none) is refused: the
+    # server closes the connection instead of renegotiating, so it cannot be
+    # used to make the server redo handshakes on one connection.
+    reneg() {   # reneg [R]: a request after an optional "R" (renegotiate) line
+        { sleep 0.5; [ -n "${1:-}" ] && echo R; sleep 0.5
+          printf 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'; sleep 1; } \
+            | timeout 10 openssl s_client -connect "127.0.0.1:$PORT_NUM" -tls1_2 \
+                -CAfile "$CERTS/ca.pem" 2>&1
+    }
+    out=$(reneg)
+    expect_match "$out" "HTTP/1.1 200" "$alg: s_client TLS 1.2 request without renegotiation: 200"
+    out=$(reneg R)
+    expect_match "$out" "RENEGOTIATING" "$alg: s_client asked to renegotiate"
+    check "$alg: client-initiated renegotiation is refused (connection closed, no answer)" \
+        bash -c "! grep -q 'HTTP/1.1 200' <<<\"\$1\"" _ "$out"
+
     # Plain HTTP on the HTTPS port gets no HTTP answer.
     code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
            "http://127.0.0.1:$PORT_NUM/healthz" 2>/dev/null)

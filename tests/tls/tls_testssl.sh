@@ -11,6 +11,14 @@ TESTSSL=$(command -v testssl || command -v testssl.sh) \
     || skip_all "testssl.sh is needed (scripts/install-deps.sh test)"
 command -v jq >/dev/null || skip_all "jq is needed"
 
+# Under scripts/sanitize.sh (it exports ASAN_OPTIONS and TSAN_OPTIONS) the
+# instrumented server is slow enough for testssl's timed probe of
+# client-initiated renegotiation to misread it (VULNERABLE under TSan, while
+# the server closes such a connection within milliseconds): there that one
+# verdict is left to tls_protocols.sh, which checks renegotiation directly.
+TIMED='^$'
+[ -n "${ASAN_OPTIONS:-}${TSAN_OPTIONS:-}" ] && TIMED='^secure_client_renego$'
+
 tls_ca ca
 for alg in ec rsa; do
     TLS_KEY_ALG=$alg tls_cert ca server "/CN=localhost" server
@@ -44,11 +52,13 @@ for alg in ec rsa; do
     expect_match "$(printf '%s\n' "$ciphers" | wc -l)" '^[1-9]' "$alg: testssl listed the ciphers"
     bad=$(printf '%s\n' "$ciphers" | grep -Ev 'TLS_(AES_(128|256)_GCM_SHA(256|384)|CHACHA20_POLY1305_SHA256)|ECDHE-(ECDSA|RSA)-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305)')
     expect_eq "$bad" "" "$alg: every cipher offered is forward-secret AEAD"
-    flagged=$(jq -r '.[] | select(.severity | test("LOW|MEDIUM|HIGH|CRITICAL"))
+    flagged=$(jq -r --arg timed "$TIMED" '.[] | select(.severity | test("LOW|MEDIUM|HIGH|CRITICAL"))
+                         | select(.id | test($timed) | not)
                          | "\(.id) \(.severity) \(.finding)"' "$json")
     expect_eq "$flagged" "" "$alg: nothing flagged LOW, MEDIUM, HIGH or CRITICAL"
     for v in heartbleed CCS ticketbleed ROBOT secure_client_renego CRIME_TLS POODLE_SSL \
              SWEET32 FREAK DROWN LOGJAM BEAST LUCKY13 RC4; do
+        [[ $v =~ $TIMED ]] && continue
         expect_match "$(finding "$v")" "^(not vulnerable|no session ticket extension)" \
             "$alg: $v: $(finding "$v" | head -c 60)"
     done
