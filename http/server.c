@@ -203,6 +203,7 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
  * (TLS certificate and key, ...): daemon_options() fills them and may add
  * flags; they reach MHD_start_daemon() as one MHD_OPTION_ARRAY. */
 #define MAX_EXTRA_OPTIONS 16
+_Static_assert(TLS_MHD_OPTIONS <= MAX_EXTRA_OPTIONS, "room for the TLS options");
 
 static void
 daemon_options(const struct http_server *srv, unsigned *flags, struct MHD_OptionItem *items)

@@ -52,6 +52,7 @@
 struct creds {
     atomic_uint refs;
     gnutls_certificate_credentials_t cred;
+    time_t not_after;                       /* the certificate's expiry */
 };
 
 struct tls {
@@ -216,6 +217,7 @@ load(const struct tls *t, struct creds **out, char **cert_pem, char **key_pem, c
     c = xcalloc(1, sizeof(*c));
     atomic_init(&c->refs, 1);
     c->cred = cred;
+    c->not_after = expires;
     cred = NULL;
     *out = c;
     if (cert_pem != NULL) {
@@ -240,6 +242,19 @@ out:
     free(cert.data);
     free(ca.data);
     return ok;
+}
+
+/* "loaded certificate FILE (expires DATE), key FILE[; client certificates
+ * must chain to FILE]@tail". */
+static void
+log_loaded(const struct tls *t, const struct creds *c, const char *verb, const char *tail)
+{
+    char when[32];
+
+    format_time(c->not_after, when, sizeof(when));
+    log_info("tls", "%s certificate %s (expires %s), key %s%s%s%s", verb, t->cert_file, when,
+             t->key_file, t->ca_file[0] != '\0' ? "; client certificates must chain to " : "",
+             t->ca_file, tail);
 }
 
 enum usv_err
@@ -279,6 +294,7 @@ tls_create(const char *cert_file, const char *key_file, const char *client_ca_fi
         tls_destroy(t);
         return USV_BAD_REQUEST;
     }
+    log_loaded(t, t->current, "loaded", "");
     *out = t;
     return USV_OK;
 }
@@ -334,10 +350,8 @@ tls_reload(struct tls *t)
     old = t->current;
     t->current = fresh;
     xunlock(&t->mu);
+    log_loaded(t, fresh, "reloaded", "; new connections get them");
     creds_unref(old);   /* freed once the last connection using it closes */
-    log_info("tls", "reloaded certificate %s, key %s%s%s; new connections use them",
-             t->cert_file, t->key_file, t->ca_file[0] != '\0' ? " and client CA " : "",
-             t->ca_file);
     return USV_OK;
 }
 
@@ -360,8 +374,14 @@ tls_conn_open(struct tls *t, struct MHD_Connection *conn)
     c->creds = t->current;
     atomic_fetch_add(&c->creds->refs, 1);
     xunlock(&t->mu);
-    if (gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE, c->creds->cred) < 0)
+    if (gnutls_credentials_set(session, GNUTLS_CRD_CERTIFICATE, c->creds->cred) < 0) {
+        /* The session keeps MHD's start-up credentials, which verify no
+         * client: without a struct tls_conn no request is served on it
+         * under mutual TLS (see tls_conn_client_subject()). */
         log_error("tls", "cannot set the credentials of a connection");
+        tls_conn_close(c);
+        return NULL;
+    }
     if (tls_is_mutual(t))
         gnutls_certificate_server_set_request(session, GNUTLS_CERT_REQUIRE);
     return c;

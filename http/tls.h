@@ -65,8 +65,9 @@ void tls_conn_close(struct tls_conn *c);
 
 /* The verified client certificate's subject (RFC 4514, escaped for logs:
  * printable ASCII without spaces or quotes), computed on first use and
- * cached; NULL when the client presented none. Borrowed until
- * tls_conn_close(); call from the connection's thread. */
+ * cached; NULL when the client presented none or @c is NULL (a connection
+ * tls_conn_open() could not equip: under mutual TLS, close it). Borrowed
+ * until tls_conn_close(); call from the connection's thread. */
 const char *tls_conn_client_subject(struct tls_conn *c);
 
 #endif

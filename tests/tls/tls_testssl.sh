@@ -11,13 +11,15 @@ TESTSSL=$(command -v testssl || command -v testssl.sh) \
     || skip_all "testssl.sh is needed (scripts/install-deps.sh test)"
 command -v jq >/dev/null || skip_all "jq is needed"
 
-# Under scripts/sanitize.sh (it exports ASAN_OPTIONS and TSAN_OPTIONS) the
-# instrumented server is slow enough for testssl's timed probe of
-# client-initiated renegotiation to misread it (VULNERABLE under TSan, while
-# the server closes such a connection within milliseconds): there that one
-# verdict is left to tls_protocols.sh, which checks renegotiation directly.
-TIMED='^$'
-[ -n "${ASAN_OPTIONS:-}${TSAN_OPTIONS:-}" ] && TIMED='^secure_client_renego$'
+# One verdict is not asserted: testssl 3.0.8 judges client-initiated
+# renegotiation by the exit status of `echo R | openssl s_client`. usersvc
+# refuses it by closing the connection (GnuTLS reports the new ClientHello,
+# libmicrohttpd closes without an alert), and when that close races
+# s_client's own exit at end of input (a loaded or instrumented host),
+# s_client exits 0 and testssl reports "VULNERABLE". tls_protocols.sh checks
+# renegotiation directly instead (the connection is closed, nothing more is
+# answered on it); the verdict is only shown here.
+TIMED='^secure_client_renego$'
 
 tls_ca ca
 for alg in ec rsa; do
@@ -56,6 +58,7 @@ for alg in ec rsa; do
                          | select(.id | test($timed) | not)
                          | "\(.id) \(.severity) \(.finding)"' "$json")
     expect_eq "$flagged" "" "$alg: nothing flagged LOW, MEDIUM, HIGH or CRITICAL"
+    diag "$alg: testssl's secure_client_renego verdict (not asserted): $(finding secure_client_renego)"
     for v in heartbleed CCS ticketbleed ROBOT secure_client_renego CRIME_TLS POODLE_SSL \
              SWEET32 FREAK DROWN LOGJAM BEAST LUCKY13 RC4; do
         [[ $v =~ $TIMED ]] && continue
