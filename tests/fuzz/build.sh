@@ -93,7 +93,7 @@ for name in service/libservice.a handlers/libhandlers.a http/libhttp.a orm/libor
     libs+=("$BUILD/$name")
 done
 pkgs=()
-for p in jansson sqlite3 libpq libmariadb libmicrohttpd; do
+for p in jansson sqlite3 libpq libmariadb libmicrohttpd gnutls; do
     pkg-config --exists "$p" && pkgs+=("$p")
 done
 # shellcheck disable=SC2207
