@@ -23,7 +23,11 @@
     X(UNAVAILABLE,  503, "Service Unavailable")                     \
     X(RETRY,        503, "Service Unavailable") /* transient: serialization failure, deadlock */ \
     X(NOMEM,        500, "Internal Server Error")                   \
-    X(INTERNAL,     500, "Internal Server Error") /* append rows; never renumber */
+    X(INTERNAL,     500, "Internal Server Error") /* append rows; never renumber */ \
+    X(NOT_IMPLEMENTED, 501, "Not Implemented")   /* a transfer coding we lack */ \
+    X(BAD_VERSION,  505, "HTTP Version Not Supported")                \
+    X(URI_TOO_LONG, 414, "URI Too Long")                              \
+    X(HEAD_TOO_LARGE, 431, "Request Header Fields Too Large")
 
 enum usv_err {
 #define X(name, status, title) USV_##name,

@@ -91,7 +91,10 @@ bool http_req_is_draining(struct http_req *req);
  * decimal integer in [1, 2^63-1], leading zeros allowed. False otherwise. */
 bool http_req_path_id(struct http_req *req, int64_t *out);
 
-/* A request header, or NULL. Borrowed until the request ends. */
+/* A request header, or NULL. Borrowed until the request ends. Repeated
+ * field lines of a list field (If-Match, If-None-Match) come back combined
+ * into one comma-separated list (RFC 9110 5.3); of another field, the
+ * first. */
 const char *http_req_header(struct http_req *req, const char *name);
 
 /* The request body as a JSON object (borrowed until the request ends).

@@ -59,6 +59,9 @@ struct http_req {
     const char *raw_target;        /* the target as received, in MHD's buffer */
     const char *client_cert;       /* mutual TLS: the client's subject (borrowed), or NULL */
     size_t raw_target_len;         /* its length then (unescaping shortens it later) */
+    char *target;                  /* a copy of it then, before MHD splits it */
+    char *joined[4];               /* repeated header lines, combined */
+    size_t n_joined;
     bool is_started;               /* req_start() has run */
     const struct route *route;
     const char *param;             /* the "{…}" segment, inside path */
@@ -80,6 +83,8 @@ struct http_req {
     size_t n_headers;
     char *detail;
 
+    const char *mhd_detail;        /* what MHD's log said it refused, or NULL */
+    bool is_mhd_replaced;          /* reply_mhd_error() answered instead of MHD */
     unsigned sent_status;          /* for the access log; 0 = nothing sent */
     size_t sent_bytes;
 };
@@ -95,6 +100,19 @@ struct http_req *req_create(struct http_server *srv, const char *uri,
 void req_start(struct http_req *req, const char *url, const char *method);
 
 void req_destroy(struct http_req *req);   /* accepts NULL */
+
+/* Give @req a new request id (the first call does, unless the client sent
+ * a sane X-Request-Id). */
+void req_new_rid(struct http_req *req);
+
+/* The request whose head this thread is reading or serving, or NULL: set
+ * from MHD's URI log callback until the request completes. The connection
+ * thread serves one connection (MHD_USE_THREAD_PER_CONNECTION). */
+struct http_req *req_current(void);
+
+/* The connection this thread serves, once its first request line was
+ * read, or NULL. */
+struct MHD_Connection *req_current_connection(void);
 
 /* Append @len bytes of body; past max_body_bytes the rest is discarded. */
 void req_add_body(struct http_req *req, const char *data, size_t len);
@@ -114,6 +132,14 @@ enum MHD_Result reply_send(struct http_req *req, enum usv_err rc, json_t *out,
 /* Refuse @req with @rc and @detail before its body is read; the connection
  * is closed. */
 enum MHD_Result reply_refuse(struct http_req *req, enum usv_err rc, const char *detail);
+
+/* MHD is about to send its own error page with @status for @req (from its
+ * log callback, before it writes anything): write one problem+json
+ * response with that status on the socket instead, then shut its sending
+ * side, so that MHD's page never leaves (its write fails, and it closes
+ * the connection). Statuses other than 400, 413, 414, 431, 505 are left
+ * to MHD. */
+void reply_mhd_error(struct http_req *req, unsigned status);
 
 /* ---- framing.c ------------------------------------------------------ */
 

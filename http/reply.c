@@ -10,9 +10,13 @@
  * request was refused before its body or the server is draining. Bodies are
  * handed to MHD without a copy (it frees them).
  * Thread-safety: called on the connection thread of the request. */
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #include "base/log.h"
 #include "base/util.h"
@@ -167,7 +171,16 @@ reply_send(struct http_req *req, enum usv_err rc, json_t *out, bool must_close)
 
     if (rc == USV_OK || rc == USV_NOT_MODIFIED) {
         status = rc == USV_OK ? (req->status != 0 ? req->status : 200) : 304;
-        if (req->raw_body != NULL && rc == USV_OK) {
+        /* A 304 carries the Content-Length the 200 would have had (RFC 9110
+         * 8.6), never a "0": MHD 0.9.75 always adds one and sends no body
+         * for a 304, so it is given the 200's bytes (the handler serialized
+         * them for the ETag), and no Content-Type. */
+        if (status == 304 && req->raw_body != NULL) {
+            text = req->raw_body;
+            len = req->raw_len;
+            req->raw_body = NULL;
+            ctype = NULL;
+        } else if (req->raw_body != NULL && rc == USV_OK) {
             text = req->raw_body;
             len = req->raw_len;
             req->raw_body = NULL;
@@ -199,7 +212,7 @@ reply_send(struct http_req *req, enum usv_err rc, json_t *out, bool must_close)
         free(text);
         return MHD_NO;
     }
-    if (text != NULL)
+    if (text != NULL && ctype != NULL)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     for (size_t i = 0; i < req->n_headers; i++)
         MHD_add_response_header(resp, req->headers[i].name, req->headers[i].value);
@@ -211,7 +224,7 @@ reply_send(struct http_req *req, enum usv_err rc, json_t *out, bool must_close)
     ret = MHD_queue_response(req->conn, status, resp);
     MHD_destroy_response(resp);
     req->sent_status = status;
-    req->sent_bytes = len;
+    req->sent_bytes = status == 304 ? 0 : len;
     return ret;
 }
 
@@ -220,4 +233,97 @@ reply_refuse(struct http_req *req, enum usv_err rc, const char *detail)
 {
     http_req_set_detail(req, "%s", detail);
     return reply_send(req, rc, NULL, true);
+}
+
+/* Write @len bytes on the non-blocking socket @fd, waiting at most a second
+ * each time it is full. */
+static bool
+send_all(int fd, const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+        if (n > 0) {
+            p += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+
+            if (poll(&pfd, 1, 1000) > 0)
+                continue;
+        }
+        return false;
+    }
+    return true;
+}
+
+void
+reply_mhd_error(struct http_req *req, unsigned status)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const char *detail;
+    enum usv_err rc;
+    struct strbuf out;
+    json_t *problem;
+    char *body;
+    size_t len = 0;
+    char date[64];
+    struct tm tm;
+    time_t now = time(NULL);
+
+    switch (status) {
+    case 400:
+        rc = USV_BAD_REQUEST;
+        detail = req->mhd_detail != NULL ? req->mhd_detail : "the request head is malformed";
+        break;
+    case 413:
+        rc = USV_TOO_LARGE;
+        detail = "Content-Length is larger than this server accepts";
+        break;
+    case 414:
+        rc = USV_URI_TOO_LONG;
+        detail = "the request target does not fit in MAX_HEADER_BYTES";
+        break;
+    case 431:
+        rc = USV_HEAD_TOO_LARGE;
+        detail = "the request head is larger than MAX_HEADER_BYTES";
+        break;
+    case 505:
+        rc = USV_BAD_VERSION;
+        detail = "only HTTP/1.0 and HTTP/1.1 are supported";
+        break;
+    default:
+        return;
+    }
+    if (ci == NULL || req->sent_status != 0)
+        return;
+    if (req->rid[0] == '\0')
+        req_new_rid(req);
+    http_req_set_detail(req, "%s", detail);
+    problem = problem_body(req, rc, NULL);
+    body = problem != NULL ? dump_json(problem, &len) : NULL;
+    json_decref(problem);
+    if (body == NULL)
+        return;
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    strbuf_init(&out);
+    strbuf_addf(&out,
+                "HTTP/1.1 %u %s\r\nDate: %s\r\nConnection: close\r\n"
+                "Content-Type: application/problem+json\r\nX-Request-Id: %s\r\n"
+                "Content-Length: %zu\r\n\r\n",
+                status, usv_err_title(rc), date, req->rid, len);
+    strbuf_add(&out, body, len);
+    if (send_all(ci->connect_fd, strbuf_str(&out), strbuf_len(&out))) {
+        req->sent_status = status;
+        req->sent_bytes = len;
+    }
+    /* Whatever was written, MHD's page must not follow it. */
+    shutdown(ci->connect_fd, SHUT_WR);
+    req->is_mhd_replaced = true;
+    strbuf_finish(&out);
+    free(body);
 }

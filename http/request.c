@@ -48,10 +48,66 @@ http_req_path_id(struct http_req *req, int64_t *out)
     return req->param != NULL && parse_id(req->param, req->param_len, out);
 }
 
+/* Field lines of one name combine into one comma-separated list (RFC 9110
+ * 5.3) when the field is defined as a list: the second and later values are
+ * appended to the first. A singleton field (Content-Type, X-Request-Id...)
+ * repeated keeps its first value, as MHD's lookup gives it. */
+static const char *const list_fields[] = {"If-Match", "If-None-Match"};
+
+static bool
+is_list_field(const char *name)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(list_fields); i++) {
+        if (strcasecmp(name, list_fields[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+struct header_join {
+    const char *name;
+    const char *first;
+    struct strbuf joined;          /* used from the second line on */
+    size_t n;
+};
+
+static enum MHD_Result
+join_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    struct header_join *j = cls;
+
+    if (strcasecmp(key, j->name) != 0 || value == NULL)
+        return MHD_YES;
+    if (j->n == 1)
+        strbuf_adds(&j->joined, j->first);
+    if (j->n >= 1) {
+        strbuf_adds(&j->joined, ", ");
+        strbuf_adds(&j->joined, value);
+    } else {
+        j->first = value;
+    }
+    j->n++;
+    return MHD_YES;
+}
+
 const char *
 http_req_header(struct http_req *req, const char *name)
 {
-    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+    struct header_join j = {.name = name, .first = NULL, .n = 0};
+
+    if (!is_list_field(name))
+        return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+    strbuf_init(&j.joined);
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, join_header, &j);
+    if (j.n <= 1)
+        return j.first;
+    /* Kept until the request ends, with the other values it owns. */
+    if (req->n_joined == ARRAY_SIZE(req->joined)) {
+        strbuf_finish(&j.joined);
+        return j.first;
+    }
+    req->joined[req->n_joined] = strbuf_take(&j.joined);
+    return req->joined[req->n_joined++];
 }
 
 void
@@ -102,13 +158,28 @@ scan_query_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *
         if (strcmp(q->names[i], key) == 0)
             break;
     }
-    if (q->names[i] == NULL)
-        http_req_set_detail(q->req, "unknown query parameter '%.64s'", key);
-    else if (q->values[i] != NULL)
+    if (q->names[i] == NULL) {
+        char shown[3 * 64 + 1];
+        size_t n = 0;
+
+        /* The name as printable ASCII (a detail must stay valid UTF-8). */
+        for (const char *p = key; *p != '\0' && n + 4 <= sizeof(shown) && p - key < 64; p++) {
+            unsigned char c = (unsigned char)*p;
+
+            if (c >= 0x20 && c < 0x7F && c != '%') {
+                shown[n++] = (char)c;
+            } else {
+                snprintf(shown + n, sizeof(shown) - n, "%%%02X", c);
+                n += 3;
+            }
+        }
+        shown[n] = '\0';
+        http_req_set_detail(q->req, "unknown query parameter '%s'", shown);
+    } else if (q->values[i] != NULL) {
         http_req_set_detail(q->req, "query parameter '%s' is repeated", key);
-    else if (value == NULL || *value == '\0')
+    } else if (value == NULL || *value == '\0') {
         http_req_set_detail(q->req, "query parameter '%s' is empty", key);
-    else {
+    } else {
         q->values[i] = value;
         return MHD_YES;
     }
@@ -249,6 +320,22 @@ out:
 
 /* ---- life of a request ---------------------------------------------- */
 
+/* The request of this connection thread (see http_int.h). */
+static _Thread_local struct http_req *current;
+static _Thread_local struct MHD_Connection *current_conn;
+
+struct http_req *
+req_current(void)
+{
+    return current;
+}
+
+struct MHD_Connection *
+req_current_connection(void)
+{
+    return current_conn;
+}
+
 struct http_req *
 req_create(struct http_server *srv, const char *uri, struct MHD_Connection *conn)
 {
@@ -258,16 +345,22 @@ req_create(struct http_server *srv, const char *uri, struct MHD_Connection *conn
     req->conn = conn;
     req->raw_target = uri;
     req->raw_target_len = uri != NULL ? strlen(uri) : 0;
+    if (uri != NULL) {
+        req->target = xmalloc(req->raw_target_len + 1);
+        memcpy(req->target, uri, req->raw_target_len + 1);
+    }
     req->start_us = monotonic_us();
     strbuf_init(&req->body);
     atomic_fetch_add(&srv->in_flight, 1);
+    current = req;
+    current_conn = conn;
     return req;
 }
 
 /* A new request id: the process's prefix and "%06llx" of a counter. Formatted
  * by hand: snprintf() cost more than the rest of req_start(). */
-static void
-make_rid(struct http_req *req)
+void
+req_new_rid(struct http_req *req)
 {
     static const char hex[] = "0123456789abcdef";
     uint64_t n = atomic_fetch_add(&req->srv->next_rid, 1);
@@ -300,7 +393,7 @@ req_start(struct http_req *req, const char *url, const char *method)
             strlen(rid))
         snprintf(req->rid, sizeof(req->rid), "%s", rid);
     else
-        make_rid(req);
+        req_new_rid(req);
 }
 
 void
@@ -308,6 +401,8 @@ req_destroy(struct http_req *req)
 {
     if (req == NULL)
         return;
+    if (current == req)
+        current = NULL;
     atomic_fetch_sub(&req->srv->in_flight, 1);
     strbuf_finish(&req->body);
     json_decref(req->json);
@@ -315,6 +410,9 @@ req_destroy(struct http_req *req)
         free(req->headers[i].value);
     free(req->detail);
     free(req->raw_body);
+    free(req->target);
+    for (size_t i = 0; i < req->n_joined; i++)
+        free(req->joined[i]);
     free(req);
 }
 

@@ -27,19 +27,13 @@
 #include "handlers/users.h"
 #include "orm/model.h"
 #include "base/err.h"
+#include "tests/fuzz/fuzz_check.h"
 
 #define PARSE_FLAGS (JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Like assert(), but also in -DNDEBUG builds, and libFuzzer sees an abort. */
-#define CHECK(cond)                                                                    \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-            abort();                                                                   \
-        }                                                                              \
-    } while (0)
 
 /* ---- API.md's rules, read independently of orm/model.c --------------- */
 

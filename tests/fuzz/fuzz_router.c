@@ -26,16 +26,9 @@
 #include "base/strbuf.h"
 #include "http/router.h"
 #include "base/util.h"
+#include "tests/fuzz/fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                    \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-            abort();                                                                   \
-        }                                                                              \
-    } while (0)
 
 /* parse_id() as API.md states it, without arithmetic that could overflow. */
 static bool
