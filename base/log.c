@@ -201,3 +201,15 @@ log_fields(enum log_level level, const char *component, const char *msg,
     if (log_enabled(level))
         emit(level, component, msg, fields, n);
 }
+
+bool
+log_every(_Atomic uint64_t *last, unsigned every_ms, _Atomic uint64_t *suppressed)
+{
+    uint64_t now = monotonic_ms(), seen = atomic_load(last);
+
+    if ((seen == 0 || now - seen >= every_ms) &&
+        atomic_compare_exchange_strong(last, &seen, now))
+        return true;
+    atomic_fetch_add(suppressed, 1);
+    return false;
+}

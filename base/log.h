@@ -11,8 +11,10 @@
 #ifndef USERSVC_SERVICE_LOG_H
 #define USERSVC_SERVICE_LOG_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/util.h"
 
@@ -25,6 +27,11 @@ void log_setup(enum log_level level, bool is_json);
 bool log_level_parse(const char *s, enum log_level *out);
 
 bool log_enabled(enum log_level level);
+
+/* Rate limiting for messages that may repeat per request (timeouts): true
+ * at most once per @every_ms per @last (a caller's static, starts at 0),
+ * adding to *@suppressed each time it says false. Any thread. */
+bool log_every(_Atomic uint64_t *last, unsigned every_ms, _Atomic uint64_t *suppressed);
 
 /* Write one line: time, level, @component, formatted message. */
 void log_write(enum log_level level, const char *component, const char *fmt, ...)

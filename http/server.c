@@ -344,8 +344,14 @@ void
 http_server_quiesce(struct http_server *srv)
 {
     http_server_drain(srv);
-    if (srv->quiesced_fd == MHD_INVALID_SOCKET)
+    if (srv->quiesced_fd == MHD_INVALID_SOCKET) {
         srv->quiesced_fd = MHD_quiesce_daemon(srv->daemon);
+        /* Refuse new clients at once (RST) rather than leave them in the
+         * backlog until the process exits; the descriptor itself stays
+         * open until MHD_stop_daemon(), as MHD asks. */
+        if (srv->quiesced_fd != MHD_INVALID_SOCKET)
+            shutdown(srv->quiesced_fd, SHUT_RDWR);
+    }
 }
 
 void

@@ -11,8 +11,9 @@
 
 #include "base/util.h"
 
-static const unsigned statuses[] = {200, 201, 204, 304, 400, 404, 405, 409, 412,
-                                    413, 415, 422, 500, 503, 0 /* other */};
+static const unsigned statuses[] = {200, 201, 204, 304, 400, 401, 403, 404, 405, 409, 412,
+                                    413, 414, 415, 422, 431, 500, 501, 503, 505,
+                                    0 /* other */};
 #define N_STATUSES ARRAY_SIZE(statuses)
 
 static const double buckets_s[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,

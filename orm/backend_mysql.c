@@ -40,6 +40,8 @@
  * implicit and deprecated), and each connection is used by one thread. */
 #include <assert.h>
 #include <mysql.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -47,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "orm/batch.h"
 #include "orm/orm_int.h"
@@ -117,6 +120,8 @@ struct mysql_conn {
     struct conn_config cfg;
     bool holds_migration_lock;         /* GET_LOCK taken: never reconnect silently */
     bool in_tx;                        /* between begin() and commit()/rollback() */
+    bool is_mariadb;                   /* has max_statement_time */
+    struct orm_limits lim;
     struct my_stmt stmts[ORM_MAX_STMTS];
     char *sql[ORM_MAX_STMTS];          /* text of statement id, to prepare it again */
     MYSQL_BIND *pbind;                 /* parameter bindings, cap_params long */
@@ -216,6 +221,13 @@ fail_code(struct mysql_conn *mc, const char *what, unsigned code, const char *ms
     orm_conn_error(&mc->base, what, text);
     if (is_broken)
         mc->base.is_broken = true;
+    /* The server's own bounds: a lock wait, a statement running too long
+     * (MariaDB max_statement_time, MySQL max_execution_time). */
+    if (code == 1205 || code == 1969 || code == 3024) {
+        mc->base.timed_out = true;
+        if (code != 1205)
+            rc = USV_UNAVAILABLE;
+    }
     return rc;
 }
 
@@ -750,10 +762,39 @@ drop_statements(struct mysql_conn *mc)
 /* ---- connections ---------------------------------------------------- */
 
 static bool
-set_options(MYSQL *db, const struct conn_config *cfg)
+is_mariadb(MYSQL *db)
 {
-    unsigned int connect_s = cfg->connect_timeout_s, read_s = cfg->read_timeout_s;
-    unsigned int write_s = cfg->write_timeout_s, no = 0, proto = MYSQL_PROTOCOL_SOCKET;
+    const char *info = mysql_get_server_info(db);
+
+    return info != NULL && strstr(info, "MariaDB") != NULL;
+}
+
+/* Whole seconds (the client's unit) for @ms, at least 1, at most @cap. */
+static unsigned
+seconds_within(unsigned ms, unsigned cap)
+{
+    unsigned s = ms / 1000 + (ms % 1000 != 0);
+
+    if (ms == 0 || s > cap)
+        return cap;
+    return s > 0 ? s : 1;
+}
+
+static bool
+set_options(MYSQL *db, const struct conn_config *cfg, const struct orm_limits *lim)
+{
+    /* The bounds usersvc was given win over longer ones from the URL: a
+     * connect within the wait for a connection, reads and writes within
+     * the statement timeout plus a second (usersvc's watchdog cuts
+     * statements at their deadline; this is the backstop). */
+    unsigned int connect_s = seconds_within(lim->connect_timeout_ms, cfg->connect_timeout_s);
+    unsigned int read_s = seconds_within(lim->statement_timeout_ms != 0
+                                             ? lim->statement_timeout_ms + 1000 : 0,
+                                         cfg->read_timeout_s);
+    unsigned int write_s = seconds_within(lim->statement_timeout_ms != 0
+                                              ? lim->statement_timeout_ms + 1000 : 0,
+                                          cfg->write_timeout_s);
+    unsigned int no = 0, proto = MYSQL_PROTOCOL_SOCKET;
     my_bool yes = 1;
     int bad = 0;
 
@@ -781,13 +822,16 @@ set_options(MYSQL *db, const struct conn_config *cfg)
     return bad == 0;
 }
 
-/* Configure a new session. Lock waits stay well below the read timeout. */
+/* Configure a new session. Lock waits stay well below the read timeout,
+ * and within the statement timeout, which MariaDB also enforces on each
+ * statement (max_statement_time; MySQL has nothing that covers writes). */
 static bool
-setup_session(MYSQL *db, unsigned read_timeout_s, char *err, size_t errlen)
+setup_session(MYSQL *db, unsigned read_timeout_s, unsigned statement_timeout_ms,
+              char *err, size_t errlen)
 {
     unsigned half = read_timeout_s / 2 > 0 ? read_timeout_s / 2 : 1;
     unsigned lock_wait_s = half < BE_LOCK_WAIT_S ? half : BE_LOCK_WAIT_S;
-    char lock_waits[128];
+    char lock_waits[160];
     const char *const setup[] = {
         /* utf8mb4 both ways; the collation only affects comparing literals,
          * since columns carry their own. */
@@ -802,9 +846,17 @@ setup_session(MYSQL *db, unsigned read_timeout_s, char *err, size_t errlen)
         lock_waits,
     };
 
-    snprintf(lock_waits, sizeof(lock_waits),
-             "SET SESSION innodb_lock_wait_timeout = %u, lock_wait_timeout = %u", lock_wait_s,
-             lock_wait_s);
+    if (statement_timeout_ms != 0 && statement_timeout_ms / 1000 < lock_wait_s)
+        lock_wait_s = statement_timeout_ms >= 1000 ? statement_timeout_ms / 1000 : 1;
+    if (statement_timeout_ms != 0 && is_mariadb(db))
+        snprintf(lock_waits, sizeof(lock_waits),
+                 "SET SESSION innodb_lock_wait_timeout = %u, lock_wait_timeout = %u,"
+                 " max_statement_time = %u.%03u", lock_wait_s, lock_wait_s,
+                 statement_timeout_ms / 1000, statement_timeout_ms % 1000);
+    else
+        snprintf(lock_waits, sizeof(lock_waits),
+                 "SET SESSION innodb_lock_wait_timeout = %u, lock_wait_timeout = %u",
+                 lock_wait_s, lock_wait_s);
     for (size_t i = 0; i < ARRAY_SIZE(setup); i++) {
         if (mysql_real_query(db, setup[i], strlen(setup[i])) != 0) {
             snprintf(err, errlen, "cannot set up the session (%.40s...): [%u] %s", setup[i],
@@ -825,6 +877,26 @@ server_has_returning(MYSQL *db)
 
     return info != NULL && strstr(info, "MariaDB") != NULL &&
            mysql_get_server_version(db) >= 100500;
+}
+
+/* Notice a dead peer on a TCP socket as libpq's keepalive and
+ * tcp_user_timeout options do: probes after 5 s idle, 1 s apart, 3 of them,
+ * and unacknowledged data given up after the statement timeout (when set).
+ * Failures are harmless (a Unix socket has no TCP options). */
+static void
+watch_peer(my_socket fd, unsigned user_timeout_ms)
+{
+    int on = 1, idle = 5, interval = 1, count = 3;
+    unsigned int ut = user_timeout_ms;
+
+    if ((int)fd < 0)
+        return;
+    setsockopt((int)fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+    setsockopt((int)fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+    setsockopt((int)fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval));
+    setsockopt((int)fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count));
+    if (ut != 0)
+        setsockopt((int)fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut, sizeof(ut));
 }
 
 /* Connect from @mc->cfg and configure the session; only on success is
@@ -849,7 +921,7 @@ connect_db(struct mysql_conn *mc, char *err, size_t errlen)
         snprintf(err, errlen, "cannot connect to %s: out of memory", where);
         return false;
     }
-    if (!set_options(db, cfg)) {
+    if (!set_options(db, cfg, &mc->lim)) {
         snprintf(err, errlen, "cannot set the client options for %s", where);
         goto fail;
     }
@@ -862,9 +934,11 @@ connect_db(struct mysql_conn *mc, char *err, size_t errlen)
                  mysql_error(db));
         goto fail;
     }
-    if (!setup_session(db, cfg->read_timeout_s, err, errlen))
+    if (!setup_session(db, cfg->read_timeout_s, mc->lim.statement_timeout_ms, err, errlen))
         goto fail;
     mc->db = db;
+    mc->is_mariadb = is_mariadb(db);
+    watch_peer(mysql_get_socket(db), mc->lim.statement_timeout_ms);
     /* Asked of every session, the in-place reconnect's too: it may have
      * reached another server (an upgrade, a failover behind a proxy). */
     mc->base.has_returning = server_has_returning(db);
@@ -877,7 +951,8 @@ fail:
 static void my_close(struct orm_conn *c);
 
 static enum usv_err
-my_open(const char *url, struct orm_conn **out, char *err, size_t errlen)
+my_open(const char *url, const struct orm_limits *lim, struct orm_conn **out, char *err,
+        size_t errlen)
 {
     struct mysql_conn *mc = NULL;
     enum usv_err rc = USV_OK;
@@ -887,6 +962,7 @@ my_open(const char *url, struct orm_conn **out, char *err, size_t errlen)
         return USV_UNAVAILABLE;
     }
     mc = xcalloc(1, sizeof(*mc));
+    mc->lim = *lim;
     if (!config_parse(url, &mc->cfg, err, errlen)) {
         rc = USV_BAD_REQUEST;
         goto out;
@@ -895,6 +971,8 @@ my_open(const char *url, struct orm_conn **out, char *err, size_t errlen)
         rc = USV_UNAVAILABLE;
         goto out;
     }
+    /* A reconnect in place happens during the work: bounded like it. */
+    mc->lim.connect_timeout_ms = mc->lim.statement_timeout_ms;
     *out = &mc->base;
     mc = NULL;
 out:
@@ -1362,6 +1440,12 @@ my_lock_migrations(struct orm_conn *c, unsigned timeout_ms)
 
     if (rc != USV_OK)
         return rc;
+    /* Migrations are not bound by the statement timeout. */
+    if (mc->is_mariadb && mc->lim.statement_timeout_ms != 0) {
+        rc = exec(mc, "SET SESSION max_statement_time = 0");
+        if (rc != USV_OK)
+            return rc;
+    }
     for (;;) {
         uint64_t now = monotonic_ms();
         unsigned left_s = now >= deadline ? 0 : (unsigned)((deadline - now + 999) / 1000);
@@ -1399,6 +1483,20 @@ my_unlock_migrations(struct orm_conn *c)
         c->is_broken = true;
     }
     mc->holds_migration_lock = false;
+    if (!c->is_broken && mc->is_mariadb && mc->lim.statement_timeout_ms != 0) {
+        char sql[80];
+
+        snprintf(sql, sizeof(sql), "SET SESSION max_statement_time = %u.%03u",
+                 mc->lim.statement_timeout_ms / 1000, mc->lim.statement_timeout_ms % 1000);
+        if (exec(mc, sql) != USV_OK)
+            c->is_broken = true;
+    }
+}
+
+static int
+my_conn_socket(struct orm_conn *c)
+{
+    return (int)mysql_get_socket(to_mysql(c)->db);
 }
 
 /* ---- dialect -------------------------------------------------------- */
@@ -1447,6 +1545,7 @@ const struct orm_backend orm_backend_mysql = {
     .has_returning = false,
     .accepts = my_accepts,
     .open = my_open,
+    .socket = my_conn_socket,
     .close = my_close,
     .ping = my_ping,
     .begin = my_begin,

@@ -32,6 +32,8 @@
 
 /* Seconds libpq waits for a server per host; the URL may say otherwise. */
 #define PG_CONNECT_TIMEOUT_S "5"
+/* Our own bound on a connect when the caller gives none. */
+#define PG_CONNECT_TIMEOUT_MS 5000u
 
 /* The advisory lock key that serialises migration runs ("usersvcM" as a
  * big-endian int64). Advisory locks are per database, so services sharing a
@@ -48,6 +50,8 @@ struct postgres_conn {
     bool is_live[ORM_MAX_STMTS];        /* prepared in the current server session */
     bool holds_lock;                    /* the migration lock: the session must not change */
     bool is_doomed;                     /* the server said FATAL: the session is ending */
+    unsigned reconnect_timeout_ms;      /* a reconnect in place happens during the work:
+                                         * bounded by the statement timeout */
 };
 
 static struct postgres_conn *
@@ -131,8 +135,10 @@ fail(struct postgres_conn *pc, const char *what, const PGresult *r)
     /* lock_timeout / statement_timeout expired, too many connections: the
      * database is there but too busy; the connection itself is fine. */
     if (is_sqlstate(state, "55P03") || is_sqlstate(state, "57014") ||
-        strncmp(state, "53", 2) == 0)
+        strncmp(state, "53", 2) == 0) {
+        pc->base.timed_out = !is_sqlstate(state, "53");
         return USV_UNAVAILABLE;
+    }
     return USV_INTERNAL;
 }
 
@@ -464,17 +470,72 @@ redact(char *msg, size_t size, const char *url)
 
 static void pg_close(struct orm_conn *c);
 
-static enum usv_err
-pg_open(const char *url, struct orm_conn **out, char *err, size_t errlen)
+/* Drive a connection attempt libpq started (PQconnectStartParams() or
+ * PQresetStart()) to its end, waiting on the socket at most @timeout_ms in
+ * all: libpq's own connect_timeout counts whole seconds, at least 2, and
+ * does not cover a server that accepts and never answers the start-up. */
+static bool
+connect_within(PGconn *conn, bool is_reset, unsigned timeout_ms)
 {
-    /* Keywords before "dbname" are defaults the expanded URL overrides. */
-    const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
-    const char *const values[] = {PG_CONNECT_TIMEOUT_S, "usersvc", url, NULL};
+    uint64_t deadline = monotonic_ms() + timeout_ms;
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+
+    for (;;) {
+        struct pollfd pfd = {.fd = PQsocket(conn)};
+        uint64_t now = monotonic_ms();
+        int n;
+
+        if (st == PGRES_POLLING_OK)
+            return true;
+        if (st == PGRES_POLLING_FAILED || pfd.fd < 0)
+            return false;
+        if (now >= deadline)
+            return false;
+        pfd.events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+        n = poll(&pfd, 1, (int)(deadline - now));
+        if (n == 0)
+            return false;
+        st = is_reset ? PQresetPoll(conn) : PQconnectPoll(conn);
+    }
+}
+
+static enum usv_err
+pg_open(const char *url, const struct orm_limits *lim, struct orm_conn **out, char *err,
+        size_t errlen)
+{
+    char user_timeout[16], options[96];
+    /* Keywords before "dbname" are defaults the expanded URL overrides.
+     * Keepalives and the TCP user timeout notice a dead peer on every
+     * socket; the options make the server cut a statement, or a wait for a
+     * lock, at the statement timeout (migrations lift it, see
+     * pg_lock_migrations()). */
+    const char *const keys[] = {"connect_timeout", "application_name", "keepalives",
+                                "keepalives_idle", "keepalives_interval", "keepalives_count",
+                                "tcp_user_timeout", "options", "dbname", NULL};
+    const char *values[] = {PG_CONNECT_TIMEOUT_S, "usersvc", "1", "5", "1", "3",
+                            user_timeout, options, url, NULL};
     struct postgres_conn *pc = xcalloc(1, sizeof(*pc));
     enum usv_err rc = USV_UNAVAILABLE;
+    unsigned connect_ms;
     char msg[256];
 
-    pc->conn = PQconnectdbParams(keys, values, 1);
+    snprintf(user_timeout, sizeof(user_timeout), "%u", lim->statement_timeout_ms);
+    if (lim->statement_timeout_ms != 0)
+        snprintf(options, sizeof(options), "-c statement_timeout=%u -c lock_timeout=%u",
+                 lim->statement_timeout_ms, lim->statement_timeout_ms);
+    else
+        options[0] = '\0';
+    /* libpq's connect_timeout only applies to its blocking connect; ours
+     * polls, so the bound is ours: what the caller has left, else 5 s. */
+    connect_ms = lim->connect_timeout_ms != 0 ? lim->connect_timeout_ms : PG_CONNECT_TIMEOUT_MS;
+    pc->reconnect_timeout_ms = lim->statement_timeout_ms != 0 ? lim->statement_timeout_ms
+                                                              : PG_CONNECT_TIMEOUT_MS;
+    pc->conn = PQconnectStartParams(keys, values, 1);
+    if (pc->conn != NULL && PQstatus(pc->conn) != CONNECTION_BAD &&
+        !connect_within(pc->conn, false, connect_ms) && PQstatus(pc->conn) != CONNECTION_BAD) {
+        snprintf(err, errlen, "no answer within %u ms", connect_ms);
+        goto out;
+    }
     if (pc->conn == NULL) {
         snprintf(err, errlen, "out of memory");
         rc = USV_NOMEM;
@@ -520,8 +581,9 @@ revive(struct postgres_conn *pc)
 {
     enum usv_err rc;
 
-    PQreset(pc->conn);
-    if (PQstatus(pc->conn) != CONNECTION_OK)
+    if (PQresetStart(pc->conn) != 1 ||
+        !connect_within(pc->conn, true, pc->reconnect_timeout_ms) ||
+        PQstatus(pc->conn) != CONNECTION_OK)
         return fail(pc, "reconnect", NULL);
     memset(pc->is_live, 0, sizeof(pc->is_live));
     pc->base.is_broken = false;
@@ -752,28 +814,30 @@ pg_execute(struct orm_conn *c, unsigned id, const struct orm_param *params, size
     return finish_result(pc, what, r, res);
 }
 
-/* Send @items and one Sync in pipeline mode, then read the results in
- * order. Returns the connection's failure, or USV_OK with *@all_ok telling
- * whether every statement succeeded (each item's rc then set). When one
- * fails the server skips the rest up to the Sync and rolls the lot back. */
+/* Send @items in pipeline mode and read the results in order. The first
+ * @n_solo items (reads), or all of them with @sync_each, are followed by a
+ * Sync each: each its own implicit transaction, which no other statement's
+ * failure touches. The rest (writes) share one Sync: one commit for the
+ * lot. Returns the connection's failure, or USV_OK with each item's rc set:
+ * a statement the server skipped after another of its group failed (the
+ * group rolled back at the Sync) gets USV_RETRY here, meaning "not run". */
 static enum usv_err
 run_pipeline(struct postgres_conn *pc, struct orm_batch_item *const *items, size_t n,
-             const struct pg_params *pp, bool *all_ok)
+             const struct pg_params *const *pp, size_t n_solo, bool sync_each)
 {
     char name[PG_STMT_NAME_LEN];
     PGresult *r;
-    bool ok = true;
 
     if (PQenterPipelineMode(pc->conn) != 1)
         return fail(pc, "batch", NULL);
     for (size_t i = 0; i < n; i++) {
         stmt_name(name, items[i]->id);
-        if (PQsendQueryPrepared(pc->conn, name, (int)items[i]->n_params, pp[i].values, NULL,
+        if (PQsendQueryPrepared(pc->conn, name, (int)items[i]->n_params, pp[i]->values, NULL,
                                 NULL, 0) != 1)
             return fail(pc, "batch send", NULL);
+        if ((sync_each || i < n_solo || i == n - 1) && PQpipelineSync(pc->conn) != 1)
+            return fail(pc, "batch sync", NULL);
     }
-    if (PQpipelineSync(pc->conn) != 1)
-        return fail(pc, "batch sync", NULL);
     for (size_t i = 0; i < n; i++) {
         ExecStatusType st;
 
@@ -784,14 +848,12 @@ run_pipeline(struct postgres_conn *pc, struct orm_batch_item *const *items, size
         if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
             items[i]->rc = collect(pc, "batch", r, items[i]->res);
         } else if (st == PGRES_PIPELINE_ABORTED) {
-            ok = false;
+            items[i]->rc = USV_RETRY;
         } else {
-            ok = false;
+            items[i]->rc = fail(pc, "batch", r);
             if (PQstatus(pc->conn) != CONNECTION_OK) {
-                enum usv_err rc = fail(pc, "batch", r);
-
                 PQclear(r);
-                return rc;
+                return USV_UNAVAILABLE;
             }
         }
         PQclear(r);
@@ -802,41 +864,61 @@ run_pipeline(struct postgres_conn *pc, struct orm_batch_item *const *items, size
             pc->base.is_broken = true;
             return USV_INTERNAL;
         }
-    }
-    r = PQgetResult(pc->conn);
-    if (r == NULL || PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
-        enum usv_err rc = fail(pc, "batch sync", r);
+        if (!sync_each && i >= n_solo && i != n - 1)
+            continue;
+        r = PQgetResult(pc->conn);
+        if (r == NULL || PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
+            enum usv_err rc = fail(pc, "batch sync", r);
 
+            PQclear(r);
+            pc->base.is_broken = true;      /* the pipeline is out of step */
+            return rc == USV_UNAVAILABLE ? rc : USV_INTERNAL;
+        }
         PQclear(r);
-        pc->base.is_broken = true;      /* the pipeline is out of step */
-        return rc == USV_UNAVAILABLE ? rc : USV_INTERNAL;
     }
-    PQclear(r);
     if (PQexitPipelineMode(pc->conn) != 1) {
         orm_conn_error(&pc->base, "batch", PQerrorMessage(pc->conn));
         pc->base.is_broken = true;
         return USV_INTERNAL;
     }
-    *all_ok = ok;
     return USV_OK;
 }
 
-/* The statements of concurrent requests in one pipeline: one send, one
- * wait, one implicit transaction (committed at the Sync) for the lot, which
- * costs the server a third of what the same statements cost one by one. If
- * any statement fails, nothing of the batch committed, and each statement
- * runs again on its own: every item gets exactly the outcome it would have
- * had unbatched (a login taken twice within one batch is a 409 for the
- * second request only, and a stale statement is re-planned). A lost
- * connection fails every item: the work's outcome is unknown. */
+/* Start @it's result afresh: what a rolled-back run collected is void. */
+static void
+reset_result(struct orm_batch_item *it)
+{
+    orm_result_finish(it->res);
+    orm_result_init(it->res, it->res->n_cols);
+}
+
+/* The statements of concurrent requests in one pipeline, one send and one
+ * wait for the lot. Reads go first, each with a Sync of its own (a
+ * read-only transaction commits for free), so no failure elsewhere touches
+ * them. Writes follow as one implicit transaction, committed at one Sync,
+ * which costs the server a third of what the same writes cost one by one.
+ * If a write fails, none of them committed: the failing one keeps its own
+ * outcome (a login taken twice within one batch is a 409 for the second
+ * request only), and the other writes are sent again, once, as one
+ * pipeline with a Sync after each, so no further failure can touch a
+ * neighbour: two round trips at most, never a serial re-run; the owners of
+ * the statements not sent again are woken before it. A statement
+ * that failed for a reason of its own plan (a stale statement after a
+ * schema change) runs again alone. Nothing is re-sent after the statement
+ * or lock timeout (the time is up for all of them) or after the connection
+ * was lost (the outcome of the lot is unknown). */
 static void
 pg_execute_batch(struct orm_conn *c, struct orm_batch_item *const *items, size_t n)
 {
     struct postgres_conn *pc = to_pg(c);
     struct pg_params *pp = xcalloc(n, sizeof(*pp));
+    struct orm_batch_item **order = xcalloc(n, sizeof(*order));
+    const struct pg_params **opp = xcalloc(n, sizeof(*opp));
+    struct orm_batch_item **again = xcalloc(n, sizeof(*again));
+    const struct pg_params **again_pp = xcalloc(n, sizeof(*again_pp));
     enum usv_err rc = ensure_session(pc, "batch");
-    bool all_ok = false;
-    size_t n_pp = 0;
+    size_t n_pp = 0, n_reads = 0, k = 0, n_again = 0;
+    bool writes_failed = false;
 
     for (size_t i = 0; i < n && rc == USV_OK; i++) {
         if (!pc->is_live[items[i]->id])
@@ -845,21 +927,65 @@ pg_execute_batch(struct orm_conn *c, struct orm_batch_item *const *items, size_t
     while (rc == USV_OK && n_pp < n &&
            params_init(pc, &pp[n_pp], items[n_pp]->params, items[n_pp]->n_params) == USV_OK)
         n_pp++;
-    if (rc == USV_OK && n_pp == n)
-        rc = run_pipeline(pc, items, n, pp, &all_ok);
+    if (rc == USV_OK && n_pp != n)
+        rc = USV_NOMEM;
+    for (size_t pass = 0; pass < 2; pass++) {       /* reads first, then writes */
+        for (size_t i = 0; i < n; i++) {
+            if (items[i]->is_write == (pass == 1)) {
+                opp[k] = &pp[i];
+                order[k++] = items[i];
+            }
+        }
+        if (pass == 0)
+            n_reads = k;
+    }
+    if (rc == USV_OK)
+        rc = run_pipeline(pc, order, n, opp, n_reads, false);
+    for (size_t i = n_reads; i < n && rc == USV_OK; i++)
+        writes_failed |= order[i]->rc != USV_OK;
+    for (size_t i = 0; i < n; i++) {
+        struct orm_batch_item *it = order[i];
+        bool rolled_back = i >= n_reads && writes_failed;
+
+        if (rc != USV_OK) {
+            it->rc = rc;
+        } else if (it->rc == USV_INTERNAL && !pc->base.timed_out) {
+            reset_result(it);
+            it->rc = pg_execute(c, it->id, it->params, it->n_params, it->res);
+        } else if (rolled_back && (it->rc == USV_OK || it->rc == USV_RETRY)) {
+            if (pc->base.timed_out) {
+                it->rc = USV_UNAVAILABLE;       /* the time is up for all of them */
+                continue;
+            }
+            reset_result(it);
+            again_pp[n_again] = opp[i];
+            again[n_again++] = it;
+        }
+    }
+    if (n_again > 0 && !c->is_broken) {
+        /* The others are done: their owners need not wait for this. */
+        for (size_t i = 0; i < n; i++) {
+            bool resent = false;
+
+            for (size_t j = 0; j < n_again && !resent; j++)
+                resent = again[j] == order[i];
+            if (!resent)
+                orm_batch_item_done(order[i]);
+        }
+        rc = run_pipeline(pc, again, n_again, again_pp, 0, true);
+        for (size_t i = 0; i < n_again && rc != USV_OK; i++)
+            again[i]->rc = rc;
+    } else {
+        for (size_t i = 0; i < n_again; i++)
+            again[i]->rc = USV_UNAVAILABLE;
+    }
     for (size_t i = 0; i < n_pp; i++)
         params_finish(&pp[i]);
     free(pp);
-    for (size_t i = 0; i < n && !all_ok; i++) {
-        if (rc != USV_OK) {
-            items[i]->rc = rc;
-            continue;
-        }
-        orm_result_finish(items[i]->res);       /* drop what the failed pipeline collected */
-        orm_result_init(items[i]->res, items[i]->res->n_cols);
-        items[i]->rc = pg_execute(c, items[i]->id, items[i]->params, items[i]->n_params,
-                                  items[i]->res);
-    }
+    free(opp);
+    free(order);
+    free(again);
+    free(again_pp);
 }
 
 static enum usv_err
@@ -890,6 +1016,7 @@ pg_unlock_migrations(struct orm_conn *c)
     /* Errors are moot: a connection that cannot run this has lost its
      * session, and the lock with it. */
     exec_simple(pc, "SELECT pg_advisory_unlock(" PG_MIGRATION_LOCK_KEY ")");
+    exec_simple(pc, "RESET statement_timeout");
     pc->holds_lock = false;
 }
 
@@ -901,6 +1028,12 @@ pg_lock_migrations(struct orm_conn *c, unsigned timeout_ms)
     char sql[64];
     enum usv_err rc = ensure_session(pc, "lock");
 
+    if (rc != USV_OK)
+        return rc;
+    /* Migrations are not bound by the statement timeout. They keep the
+     * session's lock timeout (the statement timeout unless the URL says
+     * otherwise): DDL waiting for a lock queues live requests behind it. */
+    rc = exec_simple(pc, "SET statement_timeout = 0");
     if (rc != USV_OK)
         return rc;
     if (timeout_ms == 0) {
@@ -915,6 +1048,8 @@ pg_lock_migrations(struct orm_conn *c, unsigned timeout_ms)
         }
         orm_result_finish(&res);
         pc->holds_lock = rc == USV_OK;
+        if (rc != USV_OK)
+            exec_simple(pc, "RESET statement_timeout");
         return rc;
     }
     /* A session-level lock (a run spans several transactions), queued for
@@ -936,7 +1071,15 @@ pg_lock_migrations(struct orm_conn *c, unsigned timeout_ms)
         rc = USV_INTERNAL;
     }
     pc->holds_lock = rc == USV_OK;
+    if (rc != USV_OK && !c->is_broken)
+        exec_simple(pc, "RESET statement_timeout");
     return rc;
+}
+
+static int
+pg_socket(struct orm_conn *c)
+{
+    return PQsocket(to_pg(c)->conn);
 }
 
 /* ---- dialect ------------------------------------------------------------------ */
@@ -979,6 +1122,7 @@ const struct orm_backend orm_backend_pg = {
     .has_returning = true,
     .accepts = pg_accepts,
     .open = pg_open,
+    .socket = pg_socket,
     .close = pg_close,
     .ping = pg_ping,
     .begin = pg_begin,

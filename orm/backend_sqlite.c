@@ -10,6 +10,8 @@
  * COLLATE NOCASE index (logins are ASCII), so plain "=" compares them
  * case-insensitively. */
 #include <sqlite3.h>
+#include <stdint.h>
+#include <sys/statvfs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,10 @@
 #include "base/util.h"
 
 #define SQLITE_BUSY_TIMEOUT_MS 5000
+
+/* Below this much free space where the database lives, /readyz says 503:
+ * a commit appends whole pages to the WAL, and a checkpoint needs room too. */
+#define SQLITE_MIN_FREE_BYTES (256u * 1024)
 
 struct sqlite_conn {
     struct orm_conn base;               /* first: the ORM sees only this */
@@ -53,6 +59,20 @@ fail(struct sqlite_conn *sc, const char *what)
         break;
     }
     switch (ext & 0xFF) {
+    case SQLITE_INTERRUPT:
+        /* The progress handler: the work's deadline passed. */
+        sc->base.timed_out = true;
+        return USV_UNAVAILABLE;
+    case SQLITE_FULL:
+        /* Out of space. Give back what the WAL holds beyond the database
+         * (a checkpoint copies it in, TRUNCATE shrinks the file to zero),
+         * so writes work again once space returns; it fails harmlessly
+         * while readers hold old snapshots. The connection goes. */
+        if (!sqlite3_get_autocommit(sc->db))
+            sqlite3_exec(sc->db, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_exec(sc->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+        sc->base.is_broken = true;
+        return USV_UNAVAILABLE;
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
         /* busy_timeout already waited: the database is too busy right now. */
@@ -61,7 +81,6 @@ fail(struct sqlite_conn *sc, const char *what)
     case SQLITE_CANTOPEN:
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
-    case SQLITE_FULL:
     case SQLITE_READONLY:
         sc->base.is_broken = true;
         return USV_UNAVAILABLE;
@@ -72,9 +91,22 @@ fail(struct sqlite_conn *sc, const char *what)
 
 static void sqlite_close(struct orm_conn *c);
 
-static enum usv_err
-sqlite_open(const char *url, struct orm_conn **out, char *err, size_t errlen)
+/* Every few thousand VM steps: stop the statement once the work's deadline
+ * (orm_conn.deadline_ms, set by the ORM; 0 = none) has passed. */
+static int
+past_deadline(void *arg)
 {
+    const struct sqlite_conn *sc = arg;
+
+    return sc->base.deadline_ms != 0 && monotonic_ms() >= sc->base.deadline_ms;
+}
+
+static enum usv_err
+sqlite_open(const char *url, const struct orm_limits *lim, struct orm_conn **out, char *err,
+            size_t errlen)
+{
+    unsigned busy_ms = SQLITE_BUSY_TIMEOUT_MS;
+
     const char *path = url + strlen("sqlite:");
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     struct sqlite_conn *sc = xcalloc(1, sizeof(*sc));
@@ -96,7 +128,12 @@ sqlite_open(const char *url, struct orm_conn **out, char *err, size_t errlen)
         return USV_UNAVAILABLE;
     }
     sqlite3_extended_result_codes(sc->db, 1);
-    sqlite3_busy_timeout(sc->db, SQLITE_BUSY_TIMEOUT_MS);
+    /* Waiting for another writer's lock counts against the statement
+     * timeout too. */
+    if (lim->statement_timeout_ms != 0 && lim->statement_timeout_ms < busy_ms)
+        busy_ms = lim->statement_timeout_ms;
+    sqlite3_busy_timeout(sc->db, (int)busy_ms);
+    sqlite3_progress_handler(sc->db, 1000, past_deadline, sc);
     /* Switching a new file to WAL can report SQLITE_BUSY at once, without
      * the busy handler, while another connection does the same: retry for
      * as long as busy_timeout would have waited. */
@@ -106,7 +143,7 @@ sqlite_open(const char *url, struct orm_conn **out, char *err, size_t errlen)
 
         if (rc == SQLITE_OK)
             break;
-        if ((rc & 0xFF) != SQLITE_BUSY || waited_ms >= SQLITE_BUSY_TIMEOUT_MS) {
+        if ((rc & 0xFF) != SQLITE_BUSY || waited_ms >= busy_ms) {
             snprintf(err, errlen, "cannot configure database: %s", msg != NULL ? msg : "?");
             sqlite3_free(msg);
             sqlite_close(&sc->base);
@@ -143,10 +180,46 @@ exec_simple(struct orm_conn *c, const char *sql)
     return USV_OK;
 }
 
+static int
+sqlite_socket(struct orm_conn *c)
+{
+    return -1;      /* no socket: the progress handler bounds the work */
+}
+
 static enum usv_err
 sqlite_ping(struct orm_conn *c)
 {
     return exec_simple(c, "SELECT 1");
+}
+
+/* Can writes succeed now? Not on a full disk: then give back what the WAL
+ * holds (a checkpoint that truncates it) and say how it stands. */
+static enum usv_err
+sqlite_ready(struct orm_conn *c)
+{
+    struct sqlite_conn *sc = to_sqlite(c);
+    const char *path = sqlite3_db_filename(sc->db, "main");
+    char dir[4096];
+    struct statvfs vfs;
+    char *slash;
+
+    if (path == NULL || path[0] == '\0')
+        return USV_OK;          /* in memory */
+    snprintf(dir, sizeof(dir), "%s", path);
+    slash = strrchr(dir, '/');
+    if (slash != NULL)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    else
+        snprintf(dir, sizeof(dir), ".");
+    if (statvfs(dir, &vfs) != 0)
+        return USV_OK;          /* cannot tell: the writes will */
+    if ((uint64_t)vfs.f_bavail * vfs.f_frsize >= SQLITE_MIN_FREE_BYTES)
+        return USV_OK;
+    sqlite3_exec(sc->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+    if (statvfs(dir, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize >= SQLITE_MIN_FREE_BYTES)
+        return USV_OK;
+    orm_conn_error(c, "ready", "less than 256 KiB free where the database lives");
+    return USV_UNAVAILABLE;
 }
 
 static enum usv_err
@@ -334,8 +407,10 @@ const struct orm_backend orm_backend_sqlite = {
     .has_returning = true,
     .accepts = sqlite_accepts,
     .open = sqlite_open,
+    .socket = sqlite_socket,
     .close = sqlite_close,
     .ping = sqlite_ping,
+    .ready = sqlite_ready,
     .begin = sqlite_begin,
     .commit = sqlite_commit,
     .rollback = sqlite_rollback,

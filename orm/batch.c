@@ -24,17 +24,20 @@
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "orm/orm_int.h"
+#include "base/log.h"
 #include "base/util.h"
 
 enum node_state { NODE_QUEUED, NODE_TAKEN, NODE_WITHDRAWN };
 
 struct node {
     struct orm_batch_item *item;
+    struct batch *batch;
     enum node_state state;           /* b->mu */
     unsigned lead_posts;             /* "lead now" posts so far; b->mu */
     struct timespec deadline;        /* monotonic: when waiting in the queue ends */
@@ -48,6 +51,7 @@ struct batch {
     unsigned n_queued;               /* mu */
     unsigned n_leaders;              /* batches in flight; mu */
     struct timespec stall_at;        /* when the newest batch in flight counts as stuck; mu */
+    uint64_t newest_ms;              /* when the newest batch in flight began (monotonic); mu */
     unsigned max_leaders;
     unsigned stall_ms;
     unsigned timeout_ms;
@@ -126,11 +130,15 @@ may_lead(const struct batch *b)
            (b->n_leaders < b->max_leaders && ms_until(&b->stall_at) == 0);
 }
 
-/* If queued work has no leader coming, wake its oldest owner to lead. */
+/* If queued work has no leader coming, wake its oldest owner to lead, or,
+ * when a batch slot is free but the newest batch has not yet run its stall
+ * time, to wait for that moment instead of its own deadline: it may have
+ * gone to sleep while every slot was busy, and nobody else would wake it
+ * (the lost wake-up). */
 static void
 pass_lead(struct batch *b)
 {
-    if (b->head != NULL && may_lead(b)) {
+    if (b->head != NULL && b->n_leaders < b->max_leaders) {
         b->head->lead_posts++;
         sem_post(&b->head->sem);
     }
@@ -143,29 +151,59 @@ lead(struct batch *b)
 {
     struct orm_batch_item *items[BATCH_MAX];
     struct node *taken[BATCH_MAX];
-    unsigned timeout_ms = ms_until(&b->head->deadline);  /* the oldest's time left */
+    bool woken[BATCH_MAX];
+    unsigned timeout_ms = 0;
     size_t k = 0;
 
     while (b->head != NULL && k < BATCH_MAX) {
         struct node *n = b->head;
+        unsigned left = ms_until(&n->deadline);
 
+        /* The wait for a connection lasts as long as the item with the
+         * most time left; each item keeps its own deadline (lead_fn). */
+        if (left > timeout_ms)
+            timeout_ms = left;
         unlink_node(b, n);
         n->state = NODE_TAKEN;
         taken[k] = n;
+        woken[k] = false;
+        n->item->batch_node = n;
+        n->item->batch_woken = &woken[k];
         items[k++] = n->item;
     }
     b->n_leaders++;
     b->batches++;
     b->statements += k;
     b->stall_at = monotonic_deadline(b->stall_ms);
+    b->newest_ms = monotonic_ms();
     xunlock(&b->mu);
     b->lead(b->ctx, items, k, timeout_ms);
     xlock(&b->mu);
     b->n_leaders--;
     pass_lead(b);
     xunlock(&b->mu);
-    for (size_t i = 0; i < k; i++)
-        sem_post(&taken[i]->sem);   /* may be the last touch of that node */
+    for (size_t i = 0; i < k; i++) {
+        if (!woken[i])
+            sem_post(&taken[i]->sem);   /* may be the last touch of that node */
+    }
+}
+
+void
+orm_batch_item_done(struct orm_batch_item *item)
+{
+    struct node *n = item->batch_node;
+    bool *woken = item->batch_woken;
+
+    if (woken == NULL)
+        return;         /* not run by a batch leader */
+    *woken = true;      /* the leader's own memory: it will not post again */
+    /* The owner may have consumed its posts in sem_clockwait(), which
+     * ThreadSanitizer does not model; it takes the mutex after waking, so
+     * passing through it here orders the outcome before its read for TSan
+     * too (the semaphore alone does in fact). Only the rare early path. */
+    xlock(&n->batch->mu);
+    xunlock(&n->batch->mu);
+    sem_post(&n->sem);  /* the last touch of the item and its node */
 }
 
 /* Wait for a post, at most until @deadline (NULL: no limit). False on time-out. */
@@ -187,10 +225,11 @@ wait_post(struct node *n, const struct timespec *deadline)
 enum usv_err
 batch_run(struct batch *b, struct orm_batch_item *item)
 {
-    struct node self = {.item = item, .state = NODE_QUEUED};
+    struct node self = {.item = item, .batch = b, .state = NODE_QUEUED};
     unsigned consumed = 0, expected;
 
     self.deadline = monotonic_deadline(b->timeout_ms);
+    item->wait_until_ms = monotonic_ms() + b->timeout_ms;
     if (sem_init(&self.sem, 0, 0) != 0)
         abort();
     xlock(&b->mu);
@@ -217,11 +256,17 @@ batch_run(struct batch *b, struct orm_batch_item *item)
         consumed += wait_post(&self, until);
         xlock(&b->mu);
         if (self.state == NODE_QUEUED && ms_until(&self.deadline) == 0) {
+            static _Atomic uint64_t last_log, suppressed;
+
             unlink_node(b, &self);
             self.state = NODE_WITHDRAWN;
             b->timeouts++;
             item->rc = USV_UNAVAILABLE;
             pass_lead(b);     /* we may have been the one woken to lead */
+            if (log_every(&last_log, 1000, &suppressed))
+                log_warn("batch", "a statement waited %u ms for a batch: 503"
+                         " (%llu more suppressed)", b->timeout_ms,
+                         (unsigned long long)atomic_exchange(&suppressed, 0));
         }
     }
     /* Taken (or withdrawn): no "lead now" post can come any more. */
@@ -241,5 +286,6 @@ batch_stats(struct batch *b, struct batch_counts *out)
     out->timeouts = b->timeouts;
     out->batches = b->batches;
     out->statements = b->statements;
+    out->all_busy_ms = b->n_leaders == b->max_leaders ? monotonic_ms() - b->newest_ms : 0;
     xunlock(&b->mu);
 }

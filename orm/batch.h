@@ -17,7 +17,8 @@
  * Waiting is bounded like waiting for the pool: a statement still queued
  * when its request has waited @timeout_ms is withdrawn and answered
  * USV_UNAVAILABLE (503), never half run. Once a leader has taken it, it
- * waits for the outcome, as a request holding a connection would.
+ * waits for the outcome, as a request holding a connection would, and the
+ * leader's work is bounded by the statement timeout.
  * Thread-safety: any thread may call batch_run(). */
 #ifndef USERSVC_ORM_BATCH_H
 #define USERSVC_ORM_BATCH_H
@@ -38,8 +39,14 @@ struct batch;
 struct orm_batch_item;
 
 /* Run @n (1..BATCH_MAX) items, oldest first, on one connection; set each
- * item's rc. A connection must be had within @timeout_ms (the time the
- * oldest item has left), or every item fails with USV_UNAVAILABLE. */
+ * item's rc (or hand it over early with orm_batch_item_done(), after which
+ * the lead must not touch it). A connection must be had within @timeout_ms
+ * (the time the item with the most time left has), or every item fails
+ * with USV_UNAVAILABLE;
+ * an item whose own wait ended meanwhile (orm_batch_item.wait_until_ms)
+ * must be answered USV_UNAVAILABLE and not sent. The lead must return
+ * within a bound (the ORM cuts its database work at the statement
+ * timeout): the owners of taken items wait for it. */
 typedef void batch_lead_fn(void *ctx, struct orm_batch_item *const *items, size_t n,
                            unsigned timeout_ms);
 
@@ -60,6 +67,7 @@ struct batch_counts {
     uint64_t timeouts;      /* statements withdrawn after waiting too long, ever */
     uint64_t batches;       /* batches run, ever */
     uint64_t statements;    /* statements those batches carried */
+    uint64_t all_busy_ms;   /* how long every batch slot has been taken, 0 if one is free */
 };
 
 void batch_stats(struct batch *b, struct batch_counts *out);

@@ -29,11 +29,15 @@
 #include "orm/orm_int.h"
 #include "orm/pool.h"
 #include "orm/sql.h"
+#include "orm/watchdog.h"
 #include "base/log.h"
 #include "base/util.h"
 
 /* Transient failures (serialization, deadlock) are retried this many times. */
 #define ORM_MAX_RETRIES 5
+
+/* A retry needs at least this much of the request's time left. */
+#define ORM_RETRY_MIN_MS 20
 
 /* A replica that failed is not tried again for this long. */
 #define ORM_REPLICA_REST_MS 2000
@@ -59,6 +63,9 @@ struct orm_db {
     struct batch *batch;             /* single-statement sessions on the primary, or NULL */
     _Atomic uint64_t replica_down_until_ms;  /* skip the replica until then (monotonic) */
     unsigned pool_timeout_ms;
+    unsigned statement_timeout_ms;   /* 0 = no bound */
+    struct watchdog *wd;             /* cuts database work at its deadline */
+    _Atomic uint64_t statement_timeouts;
     const struct orm_model *const *models;
     size_t n_models;
     char *sql[ORM_MAX_STMTS];        /* statement id -> SQL text; immutable after open */
@@ -236,30 +243,108 @@ prepare_once(const struct orm_db *db, struct orm_conn *c, unsigned id, size_t n_
     return rc;
 }
 
+/* Database work on @c begins: bound it by the statement timeout (or by
+ * @end_ms, the request's overall end, when that comes first and is not 0),
+ * on the client side through the watchdog. */
+static void
+work_start(struct orm_db *db, struct orm_conn *c, struct watchdog_entry *we, uint64_t end_ms)
+{
+    uint64_t deadline = 0;
+
+    if (db->statement_timeout_ms != 0) {
+        deadline = monotonic_ms() + db->statement_timeout_ms;
+        if (end_ms != 0 && end_ms < deadline)
+            deadline = end_ms;
+    }
+    c->timed_out = false;
+    c->deadline_ms = deadline;
+    if (deadline != 0)
+        watchdog_arm(db->wd, we, db->be->socket(c), deadline);
+    else
+        we->fd = -1;
+}
+
+/* The work on @c ended. True when it was cut at its deadline, by the
+ * watchdog (the connection is then discarded: its state is unknown) or by
+ * the database's own statement or lock timeout; counted and logged. */
+static bool
+work_end(struct orm_db *db, struct orm_conn *c, struct watchdog_entry *we, const char *what)
+{
+    static _Atomic uint64_t last_log, suppressed;
+    bool cut = watchdog_disarm(db->wd, we);
+    bool timed_out = cut || c->timed_out;
+
+    if (cut) {
+        c->is_broken = true;
+        orm_conn_error(c, what, "no answer within the statement timeout");
+    }
+    c->deadline_ms = 0;
+    c->timed_out = false;
+    if (timed_out) {
+        atomic_fetch_add(&db->statement_timeouts, 1);
+        if (log_every(&last_log, 1000, &suppressed))
+            log_warn("orm", "%s %s cut at the statement timeout (%u ms)%s: 503"
+                     " (%llu more suppressed)", db->be->name, what, db->statement_timeout_ms,
+                     cut ? ", connection discarded" : "",
+                     (unsigned long long)atomic_exchange(&suppressed, 0));
+    }
+    return timed_out;
+}
+
 /* The leader's part of a batch (batch_lead_fn): one pooled connection,
  * every statement prepared on it, one round trip for the lot. */
 static void
-lead_batch(void *ctx, struct orm_batch_item *const *items, size_t n, unsigned timeout_ms)
+lead_batch(void *ctx, struct orm_batch_item *const *all, size_t n_all, unsigned timeout_ms)
 {
     struct orm_db *db = ctx;
+    struct orm_batch_item *items[BATCH_MAX];
+    bool *woken[BATCH_MAX];          /* the leader's flags: set once an item is handed over */
+    bool no_flag = false;
     struct orm_conn *c = NULL;
+    struct watchdog_entry we;
     enum usv_err rc = pool_acquire(db->pool, timeout_ms, &c);
+    uint64_t now = monotonic_ms();
+    size_t n = 0;
 
+    /* Each item keeps its own deadline: one whose wait ended while the
+     * leader waited for the connection is answered 503, never sent. */
+    for (size_t i = 0; i < n_all; i++) {
+        if (rc == USV_OK && all[i]->wait_until_ms != 0 && all[i]->wait_until_ms < now)
+            all[i]->rc = USV_UNAVAILABLE;
+        else
+            items[n++] = all[i];
+    }
     if (rc == USV_OK) {
         c->errmsg[0] = '\0';
         for (size_t i = 0; i < n && rc == USV_OK; i++)
             rc = prepare_once(db, c, items[i]->id, items[i]->n_params);
     }
-    if (rc != USV_OK) {
+    if (rc != USV_OK || n == 0) {
         for (size_t i = 0; i < n; i++)
             items[i]->rc = rc;
-    } else if (n == 1) {
+        pool_release(db->pool, c);
+        return;
+    }
+    /* After execute_batch() only the leader's flags may be read: an item
+     * handed over early (orm_batch_item_done()) may be gone. */
+    for (size_t i = 0; i < n; i++)
+        woken[i] = items[i]->batch_woken != NULL ? items[i]->batch_woken : &no_flag;
+    work_start(db, c, &we, 0);
+    if (n == 1) {
         items[0]->rc = db->be->execute(c, items[0]->id, items[0]->params, items[0]->n_params,
                                        items[0]->res);
     } else {
         db->be->execute_batch(c, items, n);
     }
+    if (work_end(db, c, &we, "batch")) {
+        for (size_t i = 0; i < n; i++) {
+            if (!*woken[i] && items[i]->rc != USV_OK)
+                items[i]->rc = USV_UNAVAILABLE;
+        }
+    }
     for (size_t i = 0; i < n; i++) {
+        if (*woken[i])
+            continue;
         if (items[i]->rc == USV_UNAVAILABLE || items[i]->rc == USV_INTERNAL) {
             log_error("orm", "%s batch of %zu failed (%s): %s", db->be->name, n,
                       usv_err_name(items[i]->rc),
@@ -275,6 +360,8 @@ orm_db_open(const char *url, const struct orm_model *const *models, size_t n_mod
             const struct orm_db_options *opts, struct orm_db **out)
 {
     const struct orm_backend *be = orm_backend_for(url);
+    struct orm_limits lim = {.connect_timeout_ms = opts->pool_timeout_ms,
+                             .statement_timeout_ms = opts->statement_timeout_ms};
     struct orm_db *db;
     unsigned size;
 
@@ -286,10 +373,12 @@ orm_db_open(const char *url, const struct orm_model *const *models, size_t n_mod
     db->models = models;
     db->n_models = n_models;
     db->pool_timeout_ms = opts->pool_timeout_ms;
+    db->statement_timeout_ms = opts->statement_timeout_ms;
     size = opts->pool_size != 0 ? opts->pool_size : be->default_pool_size;
     for (size_t i = 0; i < n_models; i++)
         build_statements(db, models[i]);
-    pool_create(be, url, size, opts->idle_check_ms, &db->pool);
+    watchdog_create(&db->wd);
+    pool_create(be, url, size, opts->idle_check_ms, &lim, db->wd, &db->pool);
     if (opts->batches > 0 && be->execute_batch != NULL) {
         unsigned leaders = opts->batches;
 
@@ -306,7 +395,8 @@ orm_db_open(const char *url, const struct orm_model *const *models, size_t n_mod
             orm_db_close(db);
             return USV_BAD_REQUEST;   /* a replica speaks the primary's protocol */
         }
-        pool_create(be, opts->replica_url, size, opts->idle_check_ms, &db->replica);
+        pool_create(be, opts->replica_url, size, opts->idle_check_ms, &lim, db->wd,
+                    &db->replica);
     }
     *out = db;
     return USV_OK;
@@ -320,6 +410,7 @@ orm_db_close(struct orm_db *db)
     batch_destroy(db->batch);
     pool_destroy(db->pool);
     pool_destroy(db->replica);
+    watchdog_destroy(db->wd);
     for (size_t i = 0; i < ORM_MAX_STMTS; i++)
         free(db->sql[i]);
     free(db);
@@ -348,6 +439,9 @@ orm_db_stats(struct orm_db *db, struct orm_pool_stats *out)
     /* A statement queued for a batch waits for a connection too. */
     out->waiting += bc.queued;
     out->timeouts += bc.timeouts;
+    out->batch_timeouts = bc.timeouts;
+    out->batch_busy_ms = bc.all_busy_ms;
+    out->statement_timeouts = atomic_load(&db->statement_timeouts);
     out->batches = bc.batches;
     out->batched = bc.statements;
 }
@@ -377,10 +471,46 @@ enum usv_err
 orm_db_ping(struct orm_db *db)
 {
     struct orm_conn *c = NULL;
-    enum usv_err rc = orm_db_acquire(db, &c);
+    struct watchdog_entry we;
+    struct batch_counts bc = {0};
+    enum usv_err rc;
 
+    /* Batches stuck in the database fail every request queued behind them
+     * (the statement timeout frees them again). */
+    if (db->batch != NULL) {
+        batch_stats(db->batch, &bc);
+        if (bc.all_busy_ms > db->pool_timeout_ms) {
+            log_warn("orm", "every batch slot has been busy for %llu ms",
+                     (unsigned long long)bc.all_busy_ms);
+            return USV_UNAVAILABLE;
+        }
+    }
+    rc = orm_db_acquire(db, &c);
     if (rc == USV_OK) {
+        work_start(db, c, &we, 0);
         rc = db->be->ping(c);
+        /* A locked table answers no request, though the server answers a
+         * ping: read a model's table (a key that is never used, 0). */
+        if (rc == USV_OK && db->n_models > 0) {
+            struct orm_param p = {.type = ORM_INT64, .i = 0};
+            unsigned id = stmt_id(db, db->models[0], ORM_OP_FIND);
+            struct orm_result res;
+            enum usv_err read_rc;
+
+            orm_result_init(&res, db->models[0]->n_columns);
+            read_rc = prepare_once(db, c, id, 1);
+            if (read_rc == USV_OK)
+                read_rc = db->be->execute(c, id, &p, 1, &res);
+            orm_result_finish(&res);
+            /* Only "cannot answer now" counts here: a schema that is
+             * behind is migrate_check()'s to report. */
+            if (read_rc == USV_UNAVAILABLE)
+                rc = read_rc;
+        }
+        if (rc == USV_OK && db->be->ready != NULL)
+            rc = db->be->ready(c);
+        if (work_end(db, c, &we, "ping"))
+            rc = USV_UNAVAILABLE;
         if (rc != USV_OK)
             log_warn("orm", "ping failed: %s", c->errmsg);
     }
@@ -402,10 +532,13 @@ backoff(unsigned attempt)
 
 /* One try of a session on @pool: no retry, no fallback. */
 static enum usv_err
-run_session(struct orm_db *db, struct pool *pool, enum orm_tx mode,
+run_session(struct orm_db *db, struct pool *pool, enum orm_tx mode, uint64_t end_ms,
             enum usv_err (*work)(struct orm_session *s, void *arg), void *arg)
 {
     struct orm_session s = {.db = db, .conn = NULL, .mode = mode};
+    struct watchdog_entry we;
+    unsigned wait_ms = db->pool_timeout_ms;
+    uint64_t now = monotonic_ms();
     enum usv_err rc;
 
     /* Without a connection, each statement of the work joins a batch (run()). */
@@ -413,10 +546,14 @@ run_session(struct orm_db *db, struct pool *pool, enum orm_tx mode,
         ((mode == ORM_TX_STATEMENT && db->be->batches_writes) ||
          (mode == ORM_TX_READ && db->be->batches_reads)))
         return work(&s, arg);
-    rc = pool_acquire(pool, db->pool_timeout_ms, &s.conn);
+    /* A retry waits only for what is left of the request's time. */
+    if (end_ms != 0 && end_ms < now + wait_ms)
+        wait_ms = end_ms > now ? (unsigned)(end_ms - now) : 0;
+    rc = pool_acquire(pool, wait_ms, &s.conn);
     if (rc != USV_OK)
         return rc;
     s.conn->errmsg[0] = '\0';   /* only this session's driver message is logged */
+    work_start(db, s.conn, &we, end_ms);
     if (mode != ORM_TX_WRITE) {
         rc = work(&s, arg);
     } else {
@@ -432,6 +569,9 @@ run_session(struct orm_db *db, struct pool *pool, enum orm_tx mode,
             }
         }
     }
+    /* Cut after a commit that returned: the change is made, say so. */
+    if (work_end(db, s.conn, &we, "session") && rc != USV_OK)
+        rc = USV_UNAVAILABLE;
     if (rc == USV_UNAVAILABLE || rc == USV_INTERNAL)
         log_error("orm", "%s%s session failed (%s): %s", db->be->name,
                   pool == db->replica ? " replica" : "", usv_err_name(rc),
@@ -445,11 +585,12 @@ orm_transact(struct orm_db *db, enum orm_tx mode,
              enum usv_err (*work)(struct orm_session *s, void *arg), void *arg)
 {
     enum usv_err rc = USV_INTERNAL;
+    uint64_t end_ms;
 
     if (mode == ORM_TX_READ_REPLICA) {
         mode = ORM_TX_READ;
         if (db->replica != NULL && monotonic_ms() >= atomic_load(&db->replica_down_until_ms)) {
-            rc = run_session(db, db->replica, mode, work, arg);
+            rc = run_session(db, db->replica, mode, 0, work, arg);
             /* A replica that is down, or behind (a row it does not have yet),
              * never fails a read: the primary answers instead. After a
              * failure the replica rests a while, so a silent one does not
@@ -461,10 +602,18 @@ orm_transact(struct orm_db *db, enum orm_tx mode,
                 return rc;
         }
     }
+    /* Retries share the first try's time: the request still ends within
+     * DB_POOL_TIMEOUT_MS + DB_STATEMENT_TIMEOUT_MS. A retry runs only work
+     * that did not commit (a serialization failure, a deadlock or a lock
+     * wait that timed out roll the transaction back). */
+    end_ms = db->statement_timeout_ms != 0
+                 ? monotonic_ms() + db->pool_timeout_ms + db->statement_timeout_ms : 0;
     for (unsigned attempt = 0; attempt <= ORM_MAX_RETRIES; attempt++) {
-        rc = run_session(db, db->pool, mode, work, arg);
+        rc = run_session(db, db->pool, mode, attempt == 0 ? 0 : end_ms, work, arg);
         if (rc != USV_RETRY)
             return rc;
+        if (end_ms != 0 && monotonic_ms() + (2u << attempt) + ORM_RETRY_MIN_MS >= end_ms)
+            break;
         log_info("orm", "transient %s failure, retrying (attempt %u)", db->be->name,
                  attempt + 1);
         backoff(attempt);
@@ -479,14 +628,18 @@ run_alone(struct orm_db *db, unsigned id, const struct orm_param *params, size_t
           struct orm_result *res)
 {
     struct orm_conn *c = NULL;
+    struct watchdog_entry we;
     enum usv_err rc = pool_acquire(db->pool, db->pool_timeout_ms, &c);
 
     if (rc != USV_OK)
         return rc;
     c->errmsg[0] = '\0';
+    work_start(db, c, &we, 0);
     rc = prepare_once(db, c, id, n);
     if (rc == USV_OK)
         rc = db->be->execute(c, id, params, n, res);
+    if (work_end(db, c, &we, "statement") && rc != USV_OK)
+        rc = USV_UNAVAILABLE;
     if (rc == USV_UNAVAILABLE || rc == USV_INTERNAL)
         log_error("orm", "%s statement failed (%s): %s", db->be->name, usv_err_name(rc),
                   c->errmsg[0] != '\0' ? c->errmsg : "no driver error");
@@ -504,6 +657,7 @@ run(struct orm_session *s, unsigned id, const struct orm_param *params, size_t n
         struct orm_batch_item item = {
             .id = id, .params = params, .n_params = n, .res = res, .rc = USV_INTERNAL,
             .find_many = find_many_of(s->db, id),
+            .is_write = s->mode != ORM_TX_READ,
         };
 
         if (item.find_many == NULL && s->db->be->batches_finds_only)
@@ -624,8 +778,13 @@ orm_insert(struct orm_session *s, const struct orm_model *m, json_t *values, jso
     } else {
         orm_result_init(&res, 0);
         rc = run(s, stmt_id(s->db, m, ORM_OP_INSERT), params, n, &res);
-        if (rc == USV_OK)
+        if (rc == USV_OK) {
             rc = orm_find(s, m, res.last_id, false, row);
+            /* The INSERT committed on its own (ORM_TX_STATEMENT): a retry
+             * would insert again, and its creator get 409 for its own row. */
+            if (rc == USV_RETRY)
+                rc = USV_UNAVAILABLE;
+        }
         orm_result_finish(&res);
     }
     free(params);

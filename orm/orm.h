@@ -29,7 +29,9 @@ struct orm_session;
 
 struct orm_db_options {
     unsigned pool_size;        /* 0 = the backend's default */
-    unsigned pool_timeout_ms;  /* longest wait for a free connection */
+    unsigned pool_timeout_ms;  /* longest wait for a free connection or a batch */
+    unsigned statement_timeout_ms; /* longest a session's database work may take once
+                                * it has its connection (0 = no bound) */
     unsigned idle_check_ms;    /* ping a connection idle longer than this before reuse */
     const char *replica_url;   /* optional read replica(s), same backend; NULL = none */
     unsigned batches;          /* batches of single-statement sessions in flight at once,
@@ -40,6 +42,11 @@ struct orm_pool_stats {
     unsigned size, open, in_use, waiting;
     uint64_t acquired, timeouts, connects, connect_failures, discarded;
     uint64_t batches, batched;   /* batches run, and the statements they carried */
+    uint64_t connect_timeouts;   /* connection attempts cut at their deadline */
+    uint64_t statement_timeouts; /* database work cut at its deadline (usersvc's watchdog
+                                  * or the database's own statement/lock timeout) */
+    uint64_t batch_timeouts;     /* batched statements withdrawn after waiting too long */
+    uint64_t batch_busy_ms;      /* how long every batch slot has been taken (0: one free) */
 };
 
 /* Open the database at @url ("sqlite:PATH", "postgres://…", "mysql://…") for
@@ -62,7 +69,10 @@ void orm_db_stats(struct orm_db *db, struct orm_pool_stats *out);
 /* A copy of the replica pool's counters; false when there is no replica. */
 bool orm_db_replica_stats(struct orm_db *db, struct orm_pool_stats *out);
 
-/* Check that a connection can be had and answers. */
+/* Check that requests can be served now: a connection can be had and the
+ * database answers within the statement timeout, the batch slots are not
+ * all held longer than the pool timeout, and the backend can write (SQLite:
+ * space on the disk). */
 enum usv_err orm_db_ping(struct orm_db *db);
 
 /* How a session's work meets the database. Work of one statement needs no

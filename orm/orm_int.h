@@ -36,6 +36,10 @@ struct orm_backend;
 
 struct orm_conn {
     bool is_broken;                  /* unusable: the pool closes it on release */
+    bool timed_out;                  /* the database cut the last statement at its statement
+                                      * or lock timeout (the ORM counts it and clears it) */
+    uint64_t deadline_ms;            /* monotonic end of the current work, 0 = none: for
+                                      * backends that bound it themselves (SQLite) */
     bool has_returning;              /* this server runs INSERT ... RETURNING (set by open) */
     bool is_prepared[ORM_MAX_STMTS]; /* statement id already prepared here */
     uint64_t last_used_ms;           /* monotonic; written by the pool */
@@ -98,10 +102,22 @@ struct orm_batch_item {
     size_t n_params;
     struct orm_result *res;          /* the owner's, n_cols set */
     enum usv_err rc;                 /* the statement's outcome */
+    uint64_t wait_until_ms;          /* monotonic end of its wait to be sent (batch.c) */
+    bool is_write;                   /* of an ORM_TX_STATEMENT session, not a read */
+    /* private to batch.c: see orm_batch_item_done() */
+    void *batch_node;
+    bool *batch_woken;
     /* Set when the statement is its model's find by primary key
      * (ORM_OP_FIND; params[0] is the key, ORM_INT64): how to run many of
      * them at once. NULL for every other statement. */
     const struct orm_find_many *find_many;
+};
+
+/* Bounds a backend applies to a connection it opens. */
+struct orm_limits {
+    unsigned connect_timeout_ms;     /* the whole attempt, start-up included; 0 = driver's */
+    unsigned statement_timeout_ms;   /* the database's statement and lock timeouts, and the
+                                      * TCP user timeout; 0 = none */
 };
 
 struct orm_backend {
@@ -113,10 +129,16 @@ struct orm_backend {
 
     /* Does this backend handle @url (by its scheme)? */
     bool (*accepts)(const char *url);
-    /* Connect. On failure writes a message without credentials to @err. */
-    enum usv_err (*open)(const char *url, struct orm_conn **out, char *err, size_t errlen);
+    /* Connect within @lim. On failure writes a message without credentials to @err. */
+    enum usv_err (*open)(const char *url, const struct orm_limits *lim, struct orm_conn **out,
+                         char *err, size_t errlen);
+    /* The connection's socket, for the client-side deadline (orm/watchdog.h);
+     * -1 when there is none (the backend then honours orm_conn.deadline_ms). */
+    int (*socket)(struct orm_conn *c);
     void (*close)(struct orm_conn *c);     /* accepts NULL */
     enum usv_err (*ping)(struct orm_conn *c);
+    /* Optional: can this database take writes now (/readyz)? */
+    enum usv_err (*ready)(struct orm_conn *c);
 
     enum usv_err (*begin)(struct orm_conn *c, enum orm_tx mode);
     enum usv_err (*commit)(struct orm_conn *c);
@@ -158,6 +180,11 @@ struct orm_backend {
     void (*equals)(struct strbuf *b, const struct orm_column *c, unsigned n);
     const char *lock_suffix;       /* " FOR UPDATE", or "" where begin() already locks */
 };
+
+/* For execute_batch(): @item's outcome is final (rc and result set) while
+ * others of the batch still wait for another round trip: wake its owner
+ * now. Nothing may touch @item afterwards. A no-op outside a batch. */
+void orm_batch_item_done(struct orm_batch_item *item);
 
 /* The backend for @url, or NULL. */
 const struct orm_backend *orm_backend_for(const char *url);

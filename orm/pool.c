@@ -9,11 +9,13 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "orm/orm_int.h"
+#include "orm/watchdog.h"
 #include "base/log.h"
 #include "base/util.h"
 
@@ -22,6 +24,8 @@ struct pool {
     char *url;
     unsigned size;
     unsigned idle_check_ms;
+    struct orm_limits lim;
+    struct watchdog *wd;
 
     pthread_mutex_t mu;
     pthread_cond_t cond;             /* signalled when a slot or connection frees */
@@ -34,7 +38,8 @@ struct pool {
 
 enum usv_err
 pool_create(const struct orm_backend *be, const char *url, unsigned size,
-            unsigned idle_check_ms, struct pool **out)
+            unsigned idle_check_ms, const struct orm_limits *lim, struct watchdog *wd,
+            struct pool **out)
 {
     struct pool *p = xcalloc(1, sizeof(*p));
     pthread_condattr_t attr;
@@ -44,6 +49,8 @@ pool_create(const struct orm_backend *be, const char *url, unsigned size,
     p->url = xstrdup(url);
     p->size = size;
     p->idle_check_ms = idle_check_ms;
+    p->lim = *lim;
+    p->wd = wd;
     p->idle = xcalloc(size, sizeof(*p->idle));
     p->stats.size = size;
     if (pthread_mutex_init(&p->mu, NULL) != 0 || pthread_condattr_init(&attr) != 0)
@@ -83,21 +90,35 @@ drop_slot(struct pool *p)
     xunlock(&p->mu);
 }
 
+/* Connect within what is left of the wait for a connection (@deadline_ms). */
 static enum usv_err
-connect_slot(struct pool *p, struct orm_conn **out)
+connect_slot(struct pool *p, uint64_t deadline_ms, struct orm_conn **out)
 {
+    static _Atomic uint64_t last_log, suppressed;
     char err[256] = "";
     struct orm_conn *c = NULL;
-    enum usv_err rc = p->be->open(p->url, &c, err, sizeof(err));
+    struct orm_limits lim = p->lim;
+    uint64_t now = monotonic_ms();
+    enum usv_err rc;
+    bool timed_out;
 
+    /* A connection attempt never outlasts the wait it serves; a few ms at
+     * least, so a request that waited long still gets a try. */
+    lim.connect_timeout_ms = deadline_ms > now + 50 ? (unsigned)(deadline_ms - now) : 50;
+    rc = p->be->open(p->url, &lim, &c, err, sizeof(err));
+    timed_out = rc != USV_OK && monotonic_ms() >= now + lim.connect_timeout_ms;
     xlock(&p->mu);
     if (rc == USV_OK)
         p->stats.connects++;
     else
         p->stats.connect_failures++;
+    p->stats.connect_timeouts += timed_out;
     xunlock(&p->mu);
     if (rc != USV_OK) {
-        log_error("pool", "cannot connect to %s database: %s", p->be->name, err);
+        if (log_every(&last_log, 1000, &suppressed))
+            log_error("pool", "cannot connect to %s database%s: %s (%llu more suppressed)",
+                      p->be->name, timed_out ? " in time" : "", err,
+                      (unsigned long long)atomic_exchange(&suppressed, 0));
         drop_slot(p);
         return USV_UNAVAILABLE;
     }
@@ -105,10 +126,32 @@ connect_slot(struct pool *p, struct orm_conn **out)
     return USV_OK;
 }
 
+/* The idle check, cut at the end of the wait (a silent network would hold
+ * it as long as TCP retries). */
+static bool
+ping_in_time(struct pool *p, struct orm_conn *c, uint64_t deadline_ms)
+{
+    struct watchdog_entry we;
+    enum usv_err rc;
+    uint64_t now = monotonic_ms();
+
+    watchdog_arm(p->wd, &we, p->be->socket(c), deadline_ms > now + 50 ? deadline_ms : now + 50);
+    c->deadline_ms = we.deadline_ms;
+    rc = p->be->ping(c);
+    c->deadline_ms = 0;
+    if (watchdog_disarm(p->wd, &we)) {
+        orm_conn_error(c, "ping", "no answer before the deadline");
+        return false;
+    }
+    return rc == USV_OK;
+}
+
 enum usv_err
 pool_acquire(struct pool *p, unsigned timeout_ms, struct orm_conn **out)
 {
+    static _Atomic uint64_t last_log, suppressed;
     struct timespec deadline = monotonic_deadline(timeout_ms);
+    uint64_t deadline_ms = monotonic_ms() + timeout_ms;
     struct orm_conn *c = NULL;
 
     xlock(&p->mu);
@@ -122,7 +165,7 @@ pool_acquire(struct pool *p, unsigned timeout_ms, struct orm_conn **out)
             p->stats.in_use++;
             p->stats.acquired++;
             xunlock(&p->mu);
-            return connect_slot(p, out);
+            return connect_slot(p, deadline_ms, out);
         }
         p->n_waiting++;
         int e = pthread_cond_timedwait(&p->cond, &p->mu, &deadline);
@@ -130,6 +173,10 @@ pool_acquire(struct pool *p, unsigned timeout_ms, struct orm_conn **out)
         if (e == ETIMEDOUT && p->n_idle == 0 && p->n_open >= p->size) {
             p->stats.timeouts++;
             xunlock(&p->mu);
+            if (log_every(&last_log, 1000, &suppressed))
+                log_warn("pool", "no %s connection free within %u ms: 503 (%llu more suppressed)",
+                         p->be->name, timeout_ms,
+                         (unsigned long long)atomic_exchange(&suppressed, 0));
             return USV_UNAVAILABLE;
         }
     }
@@ -140,14 +187,14 @@ pool_acquire(struct pool *p, unsigned timeout_ms, struct orm_conn **out)
     /* A connection idle for long may have been cut by a server restart or a
      * firewall: check it before handing it out, and replace it if dead. */
     if (p->idle_check_ms > 0 && monotonic_ms() - c->last_used_ms >= p->idle_check_ms &&
-        p->be->ping(c) != USV_OK) {
+        !ping_in_time(p, c, deadline_ms)) {
         log_warn("pool", "idle %s connection is dead, reconnecting: %s", p->be->name,
                  c->errmsg);
         p->be->close(c);
         xlock(&p->mu);
         p->stats.discarded++;
         xunlock(&p->mu);
-        return connect_slot(p, out);
+        return connect_slot(p, deadline_ms, out);
     }
     *out = c;
     return USV_OK;

@@ -18,15 +18,22 @@ struct pool;
 struct orm_conn;
 struct orm_backend;
 
-/* Create a pool for @url (copied) on backend @be. Opens no connection. */
+struct orm_limits;
+struct watchdog;
+
+/* Create a pool for @url (copied) on backend @be. Opens no connection.
+ * Connections are opened within @lim (copied), their connection attempt
+ * and idle check cut when the wait for them ends (@wd, borrowed). */
 enum usv_err pool_create(const struct orm_backend *be, const char *url, unsigned size,
-                         unsigned idle_check_ms, struct pool **out);
+                         unsigned idle_check_ms, const struct orm_limits *lim,
+                         struct watchdog *wd, struct pool **out);
 
 /* Close all idle connections and free @pool. Accepts NULL. Every borrowed
  * connection must have been released. */
 void pool_destroy(struct pool *pool);
 
-/* Borrow a connection, waiting at most @timeout_ms. On USV_OK *@out is
+/* Borrow a connection, waiting at most @timeout_ms, connecting included.
+ * On USV_OK *@out is
  * yours until pool_release(); on USV_UNAVAILABLE (timeout, or the database
  * refused a new connection) *@out is untouched. */
 enum usv_err pool_acquire(struct pool *pool, unsigned timeout_ms, struct orm_conn **out);

@@ -38,7 +38,10 @@ static const struct opt opts[] = {
     NUM(pool_size, "DB_POOL_SIZE", "--pool-size", "0", 0, 1024,
         "database connections (0 = backend default: sqlite 8, postgres 16, mysql 16)"),
     NUM(pool_timeout_ms, "DB_POOL_TIMEOUT_MS", "--pool-timeout-ms", "2000", 0, 600000,
-        "longest wait for a pooled connection before answering 503"),
+        "longest wait for a pooled connection or a batch before answering 503"),
+    NUM(statement_timeout_ms, "DB_STATEMENT_TIMEOUT_MS", "--statement-timeout-ms", "5000", 1,
+        600000, "longest a request's database work may take once sent (503 beyond);"
+        " enforced by the database and by usersvc; migrations are not bound by it"),
     NUM(idle_check_ms, "DB_IDLE_CHECK_MS", "--idle-check-ms", "5000", 0, 86400000,
         "ping a connection idle this long before reusing it (0 = never)"),
     NUM(db_batches, "DB_BATCHES", "--db-batches", "2", 0, 1024,
@@ -57,7 +60,7 @@ static const struct opt opts[] = {
     NUM(thread_stack_kb, "THREAD_STACK_KB", "--thread-stack-kb", "256", 64, 65536,
         "stack size of each connection thread"),
     NUM(shutdown_timeout_ms, "SHUTDOWN_TIMEOUT_MS", "--shutdown-timeout-ms", "10000", 0,
-        600000, "on SIGTERM, longest wait for in-flight requests"),
+        600000, "longest a SIGTERM may take to end the process, whatever the database does"),
     NUM(drain_ms, "DRAIN_MS", "--drain-ms", "0", 0, 600000,
         "on SIGTERM, keep serving this long with /readyz at 503 so a load balancer"
         " drains the instance before it stops accepting"),

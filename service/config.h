@@ -21,6 +21,7 @@ struct cfg {
     long port;
     long pool_size;           /* 0 = backend default */
     long pool_timeout_ms;
+    long statement_timeout_ms;
     long idle_check_ms;
     long db_batches;          /* 0 = no batching */
     long max_body_bytes;

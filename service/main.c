@@ -8,11 +8,13 @@
  * reloaded (reload()) and waits again; shutdown stops accepting, lets
  * in-flight requests finish, and closes the pool. */
 #include <jansson.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "handlers/app.h"
@@ -23,6 +25,7 @@
 #include "orm/orm.h"
 #include "service/config.h"
 #include "service/metrics.h"
+#include "base/util.h"
 
 #ifndef USERSVC_VERSION
 #define USERSVC_VERSION "0.1.0"
@@ -66,6 +69,7 @@ open_db(const struct cfg *cfg, struct orm_db **db)
     struct orm_db_options opts = {
         .pool_size = (unsigned)cfg->pool_size,
         .pool_timeout_ms = (unsigned)cfg->pool_timeout_ms,
+        .statement_timeout_ms = (unsigned)cfg->statement_timeout_ms,
         .idle_check_ms = (unsigned)cfg->idle_check_ms,
         .replica_url = cfg->database_read_url[0] != '\0' ? cfg->database_read_url : NULL,
         .batches = (unsigned)cfg->db_batches,
@@ -192,6 +196,30 @@ reload(struct tls *tls)
         tls_reload(tls);
 }
 
+/* Kept back from the in-flight wait for closing connections and the pool. */
+#define SHUTDOWN_MARGIN_MS 200
+
+static uint64_t shutdown_deadline_ms;   /* written before the backstop starts */
+
+/* SHUTDOWN_TIMEOUT_MS is the longest a SIGTERM may take, whatever the
+ * database or the clients do: past it, the process ends here. */
+static void *
+exit_at_deadline(void *arg)
+{
+    uint64_t now = monotonic_ms();
+
+    if (shutdown_deadline_ms > now) {
+        uint64_t ms = shutdown_deadline_ms - now;
+        struct timespec ts = {.tv_sec = (time_t)(ms / 1000),
+                              .tv_nsec = (long)(ms % 1000) * 1000000L};
+
+        while (nanosleep(&ts, &ts) != 0)
+            ;
+    }
+    log_error("main", "shutdown took SHUTDOWN_TIMEOUT_MS; exiting with requests unfinished");
+    _exit(1);
+}
+
 static int
 cmd_serve(const struct cfg *cfg)
 {
@@ -202,6 +230,8 @@ cmd_serve(const struct cfg *cfg)
     char why[256], redacted[512];
     sigset_t set;
     int sig = 0;
+    pthread_t backstop;
+    uint64_t now_ms, left_ms;
     enum usv_err rc;
 
     /* Certificates first: a configuration error is exit 2, before any I/O. */
@@ -251,15 +281,26 @@ cmd_serve(const struct cfg *cfg)
         reload(hopts.tls);
     log_info("main", "%s received: draining (not ready), then finishing in-flight requests",
              sig == SIGINT ? "SIGINT" : "SIGTERM");
+    shutdown_deadline_ms = monotonic_ms() + (uint64_t)cfg->shutdown_timeout_ms;
+    if (pthread_create(&backstop, NULL, exit_at_deadline, NULL) != 0)
+        log_warn("main", "cannot start the shutdown backstop; shutdown may take longer");
     http_server_drain(srv);
     if (cfg->drain_ms > 0) {
-        struct timespec ts = {.tv_sec = cfg->drain_ms / 1000,
-                              .tv_nsec = (cfg->drain_ms % 1000) * 1000000L};
+        long drain_ms = cfg->drain_ms < cfg->shutdown_timeout_ms ? cfg->drain_ms
+                                                                 : cfg->shutdown_timeout_ms;
+        struct timespec ts = {.tv_sec = drain_ms / 1000,
+                              .tv_nsec = (drain_ms % 1000) * 1000000L};
 
         nanosleep(&ts, NULL);
     }
     http_server_quiesce(srv);
-    http_server_stop(srv, (unsigned)cfg->shutdown_timeout_ms);
+    /* In-flight requests get what is left of the bound, less a margin for
+     * closing the rest; database work ends by itself within the statement
+     * timeout, and the backstop ends the process at the bound regardless. */
+    now_ms = monotonic_ms();
+    left_ms = shutdown_deadline_ms > now_ms + SHUTDOWN_MARGIN_MS
+                  ? shutdown_deadline_ms - now_ms - SHUTDOWN_MARGIN_MS : 0;
+    http_server_stop(srv, (unsigned)left_ms);
     tls_destroy(hopts.tls);
     orm_db_close(db);
     log_info("main", "stopped");

@@ -37,6 +37,12 @@ pool_series(struct strbuf *out, const struct orm_pool_stats *primary,
           "Batches of one-statement requests run on one connection."),
         C(batched, "usersvc_db_batched_statements_total", "counter",
           "Statements those batches carried."),
+        C(batch_timeouts, "usersvc_db_batch_queue_timeouts_total", "counter",
+          "Batched statements withdrawn after waiting DB_POOL_TIMEOUT_MS (503)."),
+        C(connect_timeouts, "usersvc_db_connect_timeouts_total", "counter",
+          "Connection attempts cut at their deadline (503)."),
+        C(statement_timeouts, "usersvc_db_statement_timeouts_total", "counter",
+          "Database work cut at DB_STATEMENT_TIMEOUT_MS, by usersvc or the database (503)."),
 #undef U
 #undef C
     };

@@ -408,6 +408,151 @@ wait_pids() {
     return 1
 }
 
+# ---------------------------------------------------------------------------
+# The fault-injecting proxy (faultproxy.py): a TCP proxy between usersvc and
+# the database whose behaviour the test switches at run time.
+
+PROXY_PID=
+PROXY_CTL=
+PROXY_URL=
+
+# proxy_start: starts a proxy in front of DB_URL's host:port (created first
+# if need be; loopback only) and sets PROXY_URL to DB_URL through it. The
+# proxy exits by itself after 240 s or when this shell dies.
+proxy_start() {
+    local hostport i
+    [ -n "$DB_URL" ] || new_database
+    hostport=$(printf '%s' "$DB_URL" | sed -E 's#^[a-z]+://([^@/]*@)?([^/?]+).*#\2#')
+    case "$hostport" in
+        127.0.0.1:*|localhost:*) ;;
+        *) skip_all "the database is not on loopback with a port ($hostport)" ;;
+    esac
+    PROXY_CTL=$TMP/proxy.ctl
+    rm -f "$TMP/proxy.port" "$PROXY_CTL"
+    "$PYTHON" "$FAULT_DIR/faultproxy.py" --target "$hostport" --port-file "$TMP/proxy.port" \
+        --control "$PROXY_CTL" --lifetime 240 >"$TMP/proxy.log" 2>&1 &
+    PROXY_PID=$!
+    for i in $(seq 1 50); do
+        [ -s "$TMP/proxy.port" ] && [ -S "$PROXY_CTL" ] && break
+        sleep 0.1
+    done
+    [ -s "$TMP/proxy.port" ] || bail "faultproxy.py listens within 5 s"
+    PROXY_URL=$(printf '%s' "$DB_URL" \
+        | sed -E "s#^([a-z]+://([^@/]*@)?)[^/?]+#\\1127.0.0.1:$(cat "$TMP/proxy.port")#")
+}
+
+# proxy MODE [ARG]: switches the proxy (pass, blackhole, latency MS, reset,
+# reset_after N, silent, status); prints its answer, fails unless "ok".
+proxy() {
+    local out
+    out=$("$PYTHON" - "$PROXY_CTL" "$*" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.sendall((sys.argv[2] + "\n").encode())
+print(s.makefile().readline().strip())
+PY
+    )
+    echo "$out"
+    case "$out" in ok*) return 0 ;; *) return 1 ;; esac
+}
+
+_proxy_stop() {
+    [ -n "$PROXY_PID" ] || return 0
+    kill "$PROXY_PID" 2>/dev/null
+    wait "$PROXY_PID" 2>/dev/null
+    PROXY_PID=
+}
+
+# load_start PREFIX WORKERS MAX_S: WORKERS background loops of GET /users/$ID
+# and POST /users (login PREFIXwNiN), until the stop file, 400 requests or
+# 60 s each; each line "START_MS END_MS STATUS|RETRY_AFTER|CT|MS LOGIN" in
+# $TMP/PREFIX.load.W.
+load_start() {
+    local prefix=$1 workers=$2 max=$3 w
+    for w in $(seq 1 "$workers"); do
+        spawn _load_worker "$prefix" "$w" "$max"
+    done
+}
+
+_load_worker() {
+    local prefix=$1 w=$2 max=$3 i=0 t0 res login end
+    now; end=$((NOW_MS + 60000))
+    while [ ! -e "$STOP_FILE" ] && [ "$i" -lt 400 ]; do
+        now
+        [ "$NOW_MS" -lt "$end" ] || break
+        t0=$NOW_MS
+        i=$((i + 1))
+        if [ $((i % 2)) = 1 ]; then
+            login=-
+            res=$(hit GET "/users/$ID" "" "$max")
+        else
+            login="${prefix}w${w}i$i"
+            res=$(hit POST /users "{\"login\":\"$login\"}" "$max")
+        fi
+        now
+        echo "$t0 $NOW_MS $res $login" >>"$TMP/$prefix.load.$w"
+    done
+}
+
+# load_stop: stops the load workers (bounded) and clears the stop file.
+load_stop() {
+    stop_workers 15
+    rm -f "$STOP_FILE"
+}
+
+# check_bound PREFIX LIMIT_MS OK_STATUSES: every answer of the load came in
+# LIMIT_MS at most and had a status in OK_STATUSES ("200 201 503"); a 503
+# carries Retry-After.
+check_bound() {
+    local prefix=$1 limit=$2 okst=" $3 " bad slow n
+    n=$(cat "$TMP/$prefix".load.* 2>/dev/null | wc -l)
+    bad=$(cat "$TMP/$prefix".load.* 2>/dev/null | awk -v ok="$okst" '{ split($3, f, "|");
+        if (index(ok, " " f[1] " ") == 0 || (f[1] == "503" && f[2] == "")) print f[1] }' \
+        | sort | uniq -c | tr '\n' ' ')
+    slow=$(cat "$TMP/$prefix".load.* 2>/dev/null | awk -v l="$limit" '{ split($3, f, "|");
+        if (f[4] + 0 > l) print f[4] }' | sort -n | tail -n 3 | tr '\n' ' ')
+    expect_eq "$bad" "" "$prefix: all $n answers are among $3 (503 with Retry-After) [$(status_counts "$TMP/$prefix".load.*)]"
+    expect_eq "$slow" "" "$prefix: every answer within $limit ms (max $(cat "$TMP/$prefix".load.* | awk '{ split($3, f, "|"); if (f[4] + 0 > m) m = f[4] + 0 } END { print m + 0 }') ms)"
+}
+
+# check_writes PREFIX: every POST of the load answered 201 is stored exactly
+# once; none answered 4xx (a 409 would be a duplicate of one's own write);
+# nothing is stored that was never sent.
+check_writes() {
+    local prefix=$1 acked stored lost sent extra
+    acked=$(cat "$TMP/$prefix".load.* 2>/dev/null | awk '{ split($3, f, "|"); if (f[1] == "201") print $4 }' | sort)
+    sent=$(cat "$TMP/$prefix".load.* 2>/dev/null | awk '$4 != "-" { print $4 }' | sort)
+    stored=$(db_exec "SELECT login FROM users WHERE login LIKE '${prefix}w%'" | sort)
+    lost=$(comm -23 <(printf '%s\n' "$acked" | sed '/^$/d') <(printf '%s\n' "$stored" | sed '/^$/d') | head -n 3 | tr '\n' ' ')
+    extra=$(comm -23 <(printf '%s\n' "$stored" | sed '/^$/d') <(printf '%s\n' "$sent" | sed '/^$/d') | head -n 3 | tr '\n' ' ')
+    expect_eq "$lost" "" "$prefix: every acknowledged write ($(printf '%s\n' "$acked" | sed '/^$/d' | wc -l)) is stored"
+    expect_eq "$extra" "" "$prefix: nothing stored that was not sent"
+    expect_eq "$(printf '%s\n' "$stored" | sed '/^$/d' | sort | uniq -d | head -n 3)" "" "$prefix: nothing stored twice"
+    expect_eq "$(cat "$TMP/$prefix".load.* | awk '{ split($3, f, "|"); if (f[1] ~ /^4/) print }' | head -n 2)" "" "$prefix: no 4xx (no 409 for one's own row)"
+}
+
+# recovers_within MS: polls GET /users/$ID until 200, for at most MS; prints
+# the time it took, fails if it did not.
+recovers_within() {
+    local limit=$1 t0 st
+    now; t0=$NOW_MS
+    while :; do
+        st=$(hit GET "/users/$ID" "" 2 | cut -d'|' -f1)
+        now
+        if [ "$st" = 200 ]; then
+            ok "requests succeed again $((NOW_MS - t0)) ms after the fault ended (<= $limit ms)"
+            return 0
+        fi
+        if [ $((NOW_MS - t0)) -gt "$limit" ]; then
+            not_ok "requests succeed again within $limit ms of the fault's end (last: $st)"
+            return 1
+        fi
+        sleep 0.05
+    done
+}
+
 _fault_finish() {
     local rc=$?
     trap - EXIT
@@ -415,6 +560,7 @@ _fault_finish() {
     # (meson sends SIGTERM on a time-out and SIGKILL soon after).
     [ "$DBSRV_HALTED" = 1 ] && dbsrv_resume
     [ "${#FAULT_PIDS[@]}" -gt 0 ] && stop_workers 10
+    _proxy_stop
     if [ -n "$DBSRV_STATE" ]; then
         # usersvc must be stopped while the database is there to drop.
         [ -z "$T_SKIP_ALL" ] && stop_server

@@ -29,6 +29,9 @@
 #include "orm/migrate.h"
 #include "orm/orm.h"
 #include "orm/orm_int.h"
+
+/* No bounds: what the driver does by itself. */
+static const struct orm_limits test_limits = {0};
 #include "orm/sql.h"
 #include "orm/url.h"
 #include "base/util.h"
@@ -68,7 +71,7 @@ connect_to(const char *url)
     struct orm_conn *c = NULL;
     char err[256] = "";
 
-    if (be->open(url, &c, err, sizeof(err)) != USV_OK)
+    if (be->open(url, &test_limits, &c, err, sizeof(err)) != USV_OK)
         fail_msg("cannot connect: %s", err);
     return c;
 }
@@ -1355,7 +1358,7 @@ test_mysql_wrong_password_error_has_no_password(void **state)
              u.user != NULL ? u.user : "root", is_v6 ? "[" : "", u.host, is_v6 ? "]" : "",
              u.port, db_name);
     url_finish(&u);
-    assert_int_equal(be->open(url, &c, err, sizeof(err)), USV_UNAVAILABLE);
+    assert_int_equal(be->open(url, &test_limits, &c, err, sizeof(err)), USV_UNAVAILABLE);
     assert_null(c);
     assert_non_null(strstr(err, "1045"));           /* ER_ACCESS_DENIED_ERROR */
     assert_null(strstr(err, "Wr0ngS3cret"));

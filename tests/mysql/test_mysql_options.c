@@ -14,6 +14,9 @@
 
 #include "orm/orm_int.h"
 
+/* No bounds: what the driver does by itself. */
+static const struct orm_limits test_limits = {0};
+
 #define SECRET "S3cretPw"
 
 static const struct orm_backend *
@@ -32,7 +35,7 @@ open_fails(const char *url, enum usv_err want, const char *fragment)
 {
     struct orm_conn *c = NULL;
     char err[256] = "";
-    enum usv_err rc = backend()->open(url, &c, err, sizeof(err));
+    enum usv_err rc = backend()->open(url, &test_limits, &c, err, sizeof(err));
 
     if (rc != want)
         fail_msg("open(%s): expected %s, got %s (%s)", url, usv_err_name(want),

@@ -28,6 +28,9 @@
 #include "orm/migrate.h"
 #include "orm/orm.h"
 #include "orm/orm_int.h"
+
+/* No bounds: what the driver does by itself. */
+static const struct orm_limits test_limits = {0};
 #include "orm/sql.h"
 #include "base/util.h"
 
@@ -58,7 +61,7 @@ connect_to(const char *url)
     struct orm_conn *c = NULL;
     char err[256] = "";
 
-    if (be->open(url, &c, err, sizeof(err)) != USV_OK)
+    if (be->open(url, &test_limits, &c, err, sizeof(err)) != USV_OK)
         fail_msg("cannot connect: %s", err);
     return c;
 }
@@ -158,7 +161,7 @@ test_pg_open_errors_never_show_the_password(void **state)
         struct orm_conn *c = NULL;
         char err[256] = "";
 
-        assert_int_equal(USV_UNAVAILABLE, be->open(urls[i], &c, err, sizeof(err)));
+        assert_int_equal(USV_UNAVAILABLE, be->open(urls[i], &test_limits, &c, err, sizeof(err)));
         assert_null(c);
         assert_true(err[0] != '\0');
         if (strstr(err, "s3cr") != NULL || strstr(err, "3tpw") != NULL)
@@ -178,7 +181,7 @@ test_pg_wrong_password_is_unavailable(void **state)
     if (at == NULL || colon == NULL || colon > at)
         skip();                              /* no password in the URL to get wrong */
     snprintf(url, sizeof(url), "%.*s:wr0ngpw%s", (int)(colon - admin_url), admin_url, at);
-    assert_int_equal(USV_UNAVAILABLE, be->open(url, &c, err, sizeof(err)));
+    assert_int_equal(USV_UNAVAILABLE, be->open(url, &test_limits, &c, err, sizeof(err)));
     assert_null(strstr(err, "wr0ngpw"));
 }
 
@@ -679,7 +682,7 @@ test_pg_orm_retries_a_serialization_failure(void **state)
 /* ---- batches: pg_execute_batch (one pipeline, one Sync) -------------------- */
 
 /* Statement ids of users_model's SQL on the tests' own connections. */
-enum { BATCH_FIND = 20, BATCH_INSERT = 21, BATCH_SUICIDE = 22 };
+enum { BATCH_FIND = 20, BATCH_INSERT = 21, BATCH_SUICIDE = 22, BATCH_COUNTED = 23 };
 
 /* The users table as the migrations make it, emptied. */
 static void
@@ -740,7 +743,8 @@ batch_insert_init(struct batch_stmt *bs, const char *login)
     bs->params[4] = bs->params[3];
     orm_result_init(&bs->res, users_model.n_columns);
     bs->item = (struct orm_batch_item){.id = BATCH_INSERT, .params = bs->params,
-                                       .n_params = 5, .res = &bs->res, .rc = USV_INTERNAL};
+                                       .n_params = 5, .res = &bs->res, .rc = USV_INTERNAL,
+                                       .is_write = true};
 }
 
 static void
@@ -846,6 +850,55 @@ test_pg_batch_duplicate_login_fails_only_the_duplicate(void **state)
     be->close(other);
 }
 
+/* A write that fails costs only itself: the reads of the batch ran once
+ * (each in its own transaction: a sequence counts how often the server ran
+ * them) and are not sent again; the other writes are sent again once and
+ * stored once. */
+static void
+test_pg_batch_failed_write_leaves_the_reads_alone(void **state)
+{
+    struct orm_conn *c = connect_to(db_url), *other = connect_to(db_url);
+    struct batch_stmt bs[5];
+    char v[64];
+
+    users_table_empty(c);
+    exec_ok(other, "DROP SEQUENCE IF EXISTS usv_batch_reads");
+    exec_ok(other, "CREATE SEQUENCE usv_batch_reads");
+    exec_ok(other, "INSERT INTO users (login, created_at, updated_at)"
+                   " VALUES ('taken', now(), now())");
+    prepare_users(c, BATCH_INSERT, ORM_OP_INSERT_RETURNING, 5);
+    prepare_users(c, BATCH_FIND, ORM_OP_FIND, 1);
+    assert_int_equal(USV_OK, be->prepare(c, BATCH_COUNTED,
+                                         "SELECT nextval('usv_batch_reads')", 0));
+    batch_insert_init(&bs[0], "TAKEN");             /* fails: the login is taken */
+    batch_find_init(&bs[1], 1);
+    memset(&bs[2], 0, sizeof(bs[2]));
+    orm_result_init(&bs[2].res, 1);
+    bs[2].item = (struct orm_batch_item){.id = BATCH_COUNTED, .res = &bs[2].res,
+                                         .rc = USV_INTERNAL};
+    batch_insert_init(&bs[3], "hugo");
+    batch_insert_init(&bs[4], "ida");
+    run_batch(c, bs, 5);
+
+    assert_int_equal(USV_CONFLICT, bs[0].item.rc);
+    for (size_t i = 1; i < 5; i++) {
+        if (bs[i].item.rc != USV_OK)
+            fail_msg("item %zu: %s (%s)", i, usv_err_name(bs[i].item.rc), c->errmsg);
+        assert_int_equal(1, orm_result_rows(&bs[i].res));
+    }
+    assert_string_equal("taken", orm_result_cell(&bs[1].res, 0, 1, NULL));
+    assert_string_equal("1", orm_result_cell(&bs[2].res, 0, 0, NULL));
+    scalar(other, "SELECT last_value FROM usv_batch_reads", v, sizeof(v));
+    assert_string_equal("1", v);                    /* the read ran once */
+    scalar(other, "SELECT string_agg(login, ',' ORDER BY login) FROM users", v, sizeof(v));
+    assert_string_equal("hugo,ida,taken", v);
+    assert_false(c->is_broken);
+    exec_ok(other, "DROP SEQUENCE usv_batch_reads");
+    batch_finish(bs, 5);
+    be->close(c);
+    be->close(other);
+}
+
 static void
 test_pg_batch_on_a_connection_the_server_dropped_while_idle_is_revived(void **state)
 {
@@ -941,6 +994,7 @@ main(void)
         cmocka_unit_test(test_pg_orm_retries_a_serialization_failure),
         cmocka_unit_test(test_pg_batch_of_finds_returns_each_its_own_row),
         cmocka_unit_test(test_pg_batch_duplicate_login_fails_only_the_duplicate),
+        cmocka_unit_test(test_pg_batch_failed_write_leaves_the_reads_alone),
         cmocka_unit_test(test_pg_batch_on_a_connection_the_server_dropped_while_idle_is_revived),
         cmocka_unit_test(
             test_pg_batch_whose_session_dies_in_the_pipeline_fails_every_item_and_is_broken),

@@ -44,6 +44,10 @@ struct fake {
     pthread_cond_t changed;        /* any field below changed */
     unsigned n_held;               /* the first n_held leads wait for their gate */
     unsigned n_released;           /* leads number < n_released may finish */
+    unsigned released_one;         /* lead number + 1 that may finish out of turn (0: none) */
+    bool hand_over_last;           /* answer the newest item at once (orm_batch_item_done()):
+                                    * not the leader's own, the oldest */
+    unsigned handed_id;            /* its id */
     unsigned calls;                /* leads begun */
     unsigned running;              /* leads in progress now */
     unsigned max_running;
@@ -99,11 +103,17 @@ fake_lead(void *ctx, struct orm_batch_item *const *items, size_t n, unsigned tim
         if (items[i]->id < MAX_IDS)
             f->seen[items[i]->id]++;
     }
+    if (f->hand_over_last && n > 1) {
+        f->hand_over_last = false;
+        f->handed_id = items[n - 1]->id;
+        items[n - 1]->rc = rc_for(items[n - 1]->id);
+        orm_batch_item_done(items[--n]);
+    }
     f->running++;
     if (f->running > f->max_running)
         f->max_running = f->running;
     pthread_cond_broadcast(&f->changed);
-    while (k < f->n_held && k >= f->n_released)
+    while (k < f->n_held && k >= f->n_released && f->released_one != k + 1)
         pthread_cond_wait(&f->changed, &f->mu);
     for (size_t i = 0; i < n; i++)
         items[i]->rc = rc_for(items[i]->id);
@@ -118,6 +128,16 @@ release_leads(struct fake *f, unsigned n)
 {
     pthread_mutex_lock(&f->mu);
     f->n_released = n;
+    pthread_cond_broadcast(&f->changed);
+    pthread_mutex_unlock(&f->mu);
+}
+
+/* Let lead number @k alone finish, whatever the order. */
+static void
+release_one(struct fake *f, unsigned k)
+{
+    pthread_mutex_lock(&f->mu);
+    f->released_one = k + 1;
     pthread_cond_broadcast(&f->changed);
     pthread_mutex_unlock(&f->mu);
 }
@@ -362,8 +382,127 @@ test_batch_item_taken_by_another_leader_waits_past_its_timeout_for_its_outcome(v
     fake_finish(&f);
 }
 
+/* The lost wake-up: a caller that queued while every leader slot was taken
+ * is woken when one frees, although the batch that freed it ended before
+ * its stall time (so "may lead now" was false at that moment). Before the
+ * fix it slept until its own deadline (LONG_WAIT_MS, beyond BOUND_MS). */
 static void
-test_batch_lead_is_given_no_more_time_than_the_oldest_item_has_left(void **state)
+test_batch_freed_slot_wakes_a_caller_queued_while_all_were_busy(void **state)
+{
+    struct fake f;
+    struct batch *b = NULL;
+    struct caller c[3];
+
+    fake_init(&f, 2);
+    batch_create(2, 500, LONG_WAIT_MS, fake_lead, &f, &b);
+    caller_start(&c[0], b, 0);
+    wait_running(&f, 1);
+    caller_start(&c[1], b, 1);
+    wait_running(&f, 2);           /* the first stalled: a second batch runs too */
+    caller_start(&c[2], b, 2);
+    wait_queued(b, 1);             /* both slots taken: it queues */
+    /* The second batch ends at once, well before its own stall time; the
+     * first stays stuck. */
+    release_one(&f, 1);
+    caller_join(&c[1]);
+    assert_int_equal(rc_for(1), c[1].rc);
+    /* The queued caller leads the third batch while the first is held. */
+    wait_leads(&f, 3, 1);
+    caller_join(&c[2]);
+    assert_int_equal(rc_for(2), c[2].rc);
+    assert_int_equal(1, f.sizes[2]);
+    open_gate(&f);
+    caller_join(&c[0]);
+    assert_int_equal(rc_for(0), c[0].rc);
+    assert_stats(b, 0, 0);
+    batch_destroy(b);
+    fake_finish(&f);
+}
+
+/* A lead may hand an item over before it returns: that owner is woken at
+ * once, while the others of its batch still wait for the held lead. */
+static void
+test_batch_item_handed_over_early_returns_while_the_lead_goes_on(void **state)
+{
+    struct fake f;
+    struct batch *b = NULL;
+    struct caller first, queued[3];
+    unsigned h;
+
+    fake_init(&f, 2);
+    batch_create(1, BATCH_STALL_MS, LONG_WAIT_MS, fake_lead, &f, &b);
+    caller_start(&first, b, 0);
+    wait_running(&f, 1);
+    for (unsigned i = 0; i < 3; i++)
+        caller_start(&queued[i], b, 1 + i);
+    wait_queued(b, 3);
+    pthread_mutex_lock(&f.mu);
+    f.hand_over_last = true;
+    pthread_mutex_unlock(&f.mu);
+    release_one(&f, 0);            /* the second lead starts, takes all three, and is held */
+    caller_join(&first);
+    wait_leads(&f, 2, 1);
+    assert_int_equal(3, f.sizes[1]);
+    h = f.handed_id;
+    assert_true(h >= 1 && h <= 3);
+    /* Its caller returns although the lead that took it is still held. */
+    caller_join(&queued[h - 1]);
+    assert_int_equal(rc_for(h), queued[h - 1].rc);
+    open_gate(&f);
+    for (unsigned i = 0; i < 3; i++) {
+        if (i + 1 == h)
+            continue;
+        caller_join(&queued[i]);
+        assert_int_equal(rc_for(1 + i), queued[i].rc);
+    }
+    assert_stats(b, 0, 0);
+    batch_destroy(b);
+    fake_finish(&f);
+}
+
+/* An item that arrived last is given all the time it has left: the lead's
+ * wait for a connection is not cut to what the oldest item has left. */
+static void
+test_batch_lead_is_given_the_time_the_newest_item_has_left(void **state)
+{
+    enum { TIMEOUT_MS = 30000, HELD_MS = 300 };
+    const struct timespec held = {.tv_sec = 0, .tv_nsec = HELD_MS * 1000L * 1000L};
+    struct fake f;
+    struct batch *b = NULL;
+    struct caller first, old, young;
+    uint64_t t_young, t_done;
+
+    fake_init(&f, 1);
+    batch_create(1, BATCH_STALL_MS, TIMEOUT_MS, fake_lead, &f, &b);
+    caller_start(&first, b, 0);
+    wait_running(&f, 1);
+    caller_start(&old, b, 1);
+    wait_queued(b, 1);
+    nanosleep(&held, NULL);        /* the old item's wait ages; not synchronisation */
+    t_young = monotonic_ms();
+    caller_start(&young, b, 2);
+    wait_queued(b, 2);
+    open_gate(&f);
+    caller_join(&first);
+    caller_join(&old);
+    caller_join(&young);
+    t_done = monotonic_ms();
+
+    assert_int_equal(2, f.calls);
+    assert_int_equal(2, f.sizes[1]);
+    /* The young item's wait began after t_young; the lead began before
+     * t_done: it had at least TIMEOUT_MS - (t_done - t_young) left. */
+    if (f.timeouts[1] + 2 < TIMEOUT_MS - (t_done - t_young))
+        fail_msg("the lead was given %u ms; the newest item had at least %llu ms left",
+                 f.timeouts[1], (unsigned long long)(TIMEOUT_MS - (t_done - t_young)));
+    assert_int_equal(rc_for(1), old.rc);
+    assert_int_equal(rc_for(2), young.rc);
+    batch_destroy(b);
+    fake_finish(&f);
+}
+
+static void
+test_batch_lead_is_given_no_more_time_than_any_item_has_left(void **state)
 {
     enum { N = 3, TIMEOUT_MS = 30000, HELD_MS = 200 };
     const struct timespec held = {.tv_sec = 0, .tv_nsec = HELD_MS * 1000L * 1000L};
@@ -564,7 +703,10 @@ main(void)
         cmocka_unit_test(test_batch_queued_callers_time_out_unavailable_and_are_never_run),
         cmocka_unit_test(
             test_batch_item_taken_by_another_leader_waits_past_its_timeout_for_its_outcome),
-        cmocka_unit_test(test_batch_lead_is_given_no_more_time_than_the_oldest_item_has_left),
+        cmocka_unit_test(test_batch_lead_is_given_no_more_time_than_any_item_has_left),
+        cmocka_unit_test(test_batch_lead_is_given_the_time_the_newest_item_has_left),
+        cmocka_unit_test(test_batch_freed_slot_wakes_a_caller_queued_while_all_were_busy),
+        cmocka_unit_test(test_batch_item_handed_over_early_returns_while_the_lead_goes_on),
         cmocka_unit_test(test_batch_two_leaders_run_two_batches_at_once_and_no_third),
         cmocka_unit_test(test_batch_second_batch_waits_while_the_first_has_not_stalled),
         cmocka_unit_test(test_batch_stalled_batch_lets_a_second_one_start),

@@ -17,7 +17,7 @@
 #include "service/config.h"
 
 static const char *const env_names[] = {
-    "DATABASE_URL", "HOST", "PORT", "DB_POOL_SIZE", "DB_POOL_TIMEOUT_MS",
+    "DATABASE_URL", "HOST", "PORT", "DB_POOL_SIZE", "DB_POOL_TIMEOUT_MS", "DB_STATEMENT_TIMEOUT_MS",
     "DB_IDLE_CHECK_MS", "MAX_BODY_BYTES", "MAX_CONNECTIONS", "MAX_CONNECTIONS_PER_IP",
     "CONNECTION_TIMEOUT_S", "MAX_HEADER_BYTES", "THREAD_STACK_KB", "SHUTDOWN_TIMEOUT_MS",
     "LOG_LEVEL", "LOG_FORMAT",
@@ -69,6 +69,8 @@ test_config_defaults_match_the_api(void **state)
     assert_int_equal(8080, l.cfg.port);
     assert_int_equal(0, l.cfg.pool_size);   /* 0: the backend's documented default */
     assert_int_equal(2000, l.cfg.pool_timeout_ms);
+    assert_int_equal(5000, l.cfg.statement_timeout_ms);
+    assert_int_equal(10000, l.cfg.shutdown_timeout_ms);
     assert_int_equal(65536, l.cfg.max_body_bytes);
     assert_string_equal("info", l.cfg.log_level);
     assert_false(l.cfg.migrate);
@@ -86,6 +88,7 @@ test_config_environment_overrides_defaults(void **state)
     setenv("PORT", "7000", 1);
     setenv("DB_POOL_SIZE", "3", 1);
     setenv("DB_POOL_TIMEOUT_MS", "250", 1);
+    setenv("DB_STATEMENT_TIMEOUT_MS", "1500", 1);
     setenv("MAX_BODY_BYTES", "1024", 1);
     load(&l, false, 0, NULL);
     assert_int_equal(USV_OK, l.rc);
@@ -94,6 +97,7 @@ test_config_environment_overrides_defaults(void **state)
     assert_int_equal(7000, l.cfg.port);
     assert_int_equal(3, l.cfg.pool_size);
     assert_int_equal(250, l.cfg.pool_timeout_ms);
+    assert_int_equal(1500, l.cfg.statement_timeout_ms);
     assert_int_equal(1024, l.cfg.max_body_bytes);
     cfg_finish(&l.cfg);
 }
@@ -116,12 +120,14 @@ test_config_flag_with_equals_value(void **state)
     struct loaded l;
 
     load(&l, false, 0, ARGS("--port=9090", "--host=::1", "--pool-size=4",
-                            "--pool-timeout-ms=10", "--max-body-bytes=100"));
+                            "--pool-timeout-ms=10", "--max-body-bytes=100",
+                            "--statement-timeout-ms=750"));
     assert_int_equal(USV_OK, l.rc);
     assert_int_equal(9090, l.cfg.port);
     assert_string_equal("::1", l.cfg.host);
     assert_int_equal(4, l.cfg.pool_size);
     assert_int_equal(10, l.cfg.pool_timeout_ms);
+    assert_int_equal(750, l.cfg.statement_timeout_ms);
     assert_int_equal(100, l.cfg.max_body_bytes);
     cfg_finish(&l.cfg);
 }

@@ -32,6 +32,9 @@
 #include "orm/migrate.h"
 #include "orm/orm.h"
 #include "orm/orm_int.h"
+
+/* No bounds: what the driver does by itself. */
+static const struct orm_limits test_limits = {0};
 #include "orm/sql.h"
 
 struct fixture {
@@ -1116,7 +1119,7 @@ batch_conn(struct fixture *f)
     struct strbuf sql;
 
     snprintf(url, sizeof(url), "sqlite:%s", f->path);
-    if (be->open(url, &c, err, sizeof(err)) != USV_OK)
+    if (be->open(url, &test_limits, &c, err, sizeof(err)) != USV_OK)
         fail_msg("open: %s", err);
     strbuf_init(&sql);
     orm_sql_build(be, &users_model, ORM_OP_INSERT_RETURNING, &sql);

@@ -24,6 +24,10 @@
 
 #include "orm/orm.h"
 #include "orm/orm_int.h"
+#include "orm/watchdog.h"
+
+static const struct orm_limits test_limits = {0};
+static struct watchdog *test_wd;   /* one for the whole run */
 #include "orm/pool.h"
 
 extern const struct orm_backend orm_backend_sqlite;
@@ -84,7 +88,8 @@ make_pool(void **state, unsigned size)
     struct fixture *f = *state;
     struct pool *p = NULL;
 
-    assert_int_equal(USV_OK, pool_create(&orm_backend_sqlite, f->url, size, 0, &p));
+    assert_int_equal(USV_OK, pool_create(&orm_backend_sqlite, f->url, size, 0, &test_limits,
+                                         test_wd, &p));
     assert_non_null(p);
     return p;
 }
@@ -270,7 +275,8 @@ test_pool_failed_connect_returns_unavailable_and_frees_the_slot(void **state)
 
     /* A directory that does not exist: SQLite cannot create the file. */
     snprintf(url, sizeof(url), "sqlite:%s/missing/pool.db", f->dir);
-    assert_int_equal(USV_OK, pool_create(&orm_backend_sqlite, url, 1, 0, &p));
+    assert_int_equal(USV_OK, pool_create(&orm_backend_sqlite, url, 1, 0, &test_limits, test_wd,
+                                         &p));
     assert_int_equal(USV_UNAVAILABLE, pool_acquire(p, LONG_WAIT_MS, &c));
     assert_ptr_equal(untouched, c);
     /* The slot was given back, so the second try connects again, not times out. */
@@ -292,7 +298,8 @@ test_pool_idle_connection_that_answers_is_reused_after_the_idle_check(void **sta
     struct pool *p = NULL;
     struct orm_conn *a = NULL, *b = NULL;
 
-    assert_int_equal(USV_OK, pool_create(&orm_backend_sqlite, f->url, 1, 1, &p));
+    assert_int_equal(USV_OK, pool_create(&orm_backend_sqlite, f->url, 1, 1, &test_limits, test_wd,
+                                         &p));
     assert_int_equal(USV_OK, pool_acquire(p, LONG_WAIT_MS, &a));
     pool_release(p, a);
     sleep_ms(5);   /* idle longer than idle_check_ms: acquire pings first */
@@ -481,6 +488,10 @@ main(void)
         cmocka_unit_test_setup_teardown(
             test_pool_threads_never_exceed_the_bound_and_all_finish, setup, teardown),
     };
+    int failed;
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    watchdog_create(&test_wd);
+    failed = cmocka_run_group_tests(tests, NULL, NULL);
+    watchdog_destroy(test_wd);
+    return failed;
 }
