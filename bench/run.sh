@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 #
 # The usersvc benchmark: usersvc against the database's own limit, measured
-# in one run on one machine. See bench/README.md.
+# in one run on one machine; then HTTPS against plain HTTP, the server's TLS
+# limit, handshakes per second and openssl speed. See bench/README.md.
 #
 #   bench/run.sh                 full run: build-bench/ (release), every backend,
 #                                report in bench/results/YYYY-MM-DD-HHMM.md
@@ -127,7 +128,7 @@ deps() {
     if [ -z "$BINARY" ]; then
         "$ROOT/scripts/install-deps.sh" test >&2
     fi
-    local want=(wrk sqlite3 procps time)
+    local want=(wrk sqlite3 procps time openssl)
     has_backend postgres && want+=(postgresql postgresql-client postgresql-contrib)
     has_backend mysql && want+=(mariadb-server mariadb-client sysbench)
     install_missing "${want[@]}"
@@ -310,8 +311,13 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# start_service URL NAME [SERVE FLAGS...]: SVC_SCHEME (http or https) and
+# SVC_CURL (curl flags of the readiness probe, e.g. --cacert) for HTTPS.
+SVC_SCHEME=http
+SVC_CURL=()
 start_service() {
-    local url=$1 name=$2 extra=${3:-} i
+    local url=$1 name=$2 i
+    shift 2
     PORT=$(free_port)
     SVC_LOG=$STATE/usersvc-$name.log
     # Only flags configure it: the caller's environment must not leak in.
@@ -320,13 +326,15 @@ start_service() {
         -u DB_POOL_TIMEOUT_MS -u DB_IDLE_CHECK_MS -u MAX_BODY_BYTES -u MAX_CONNECTIONS \
         -u MAX_CONNECTIONS_PER_IP -u CONNECTION_TIMEOUT_S -u MAX_HEADER_BYTES -u THREAD_STACK_KB \
         -u SHUTDOWN_TIMEOUT_MS -u DRAIN_MS -u LOG_LEVEL -u LOG_FORMAT \
+        -u TLS_CERT_FILE -u TLS_KEY_FILE -u TLS_CLIENT_CA_FILE \
         "$SVC" serve --database "$url" --host 127.0.0.1 --port "$PORT" \
-        --log-level "$SVC_LOG_LEVEL" --max-connections 2048 $SERVE_ARGS $extra \
+        --log-level "$SVC_LOG_LEVEL" --max-connections 2048 $SERVE_ARGS "$@" \
         >"$SVC_LOG" 2>&1 &
     SVC_PID=$!
-    BASE_URL=http://127.0.0.1:$PORT
+    BASE_URL=$SVC_SCHEME://127.0.0.1:$PORT
     for i in $(seq 1 100); do
-        if curl -fsS -o /dev/null --max-time 1 "$BASE_URL/healthz" 2>/dev/null; then
+        if curl -fsS -o /dev/null --max-time 1 ${SVC_CURL[@]+"${SVC_CURL[@]}"} \
+                "$BASE_URL/healthz" 2>/dev/null; then
             return 0
         fi
         kill -0 "$SVC_PID" 2>/dev/null || break
@@ -692,7 +700,7 @@ bench_backend() {
         # Issue 15: a client that reuses its bearer token pays a cache lookup,
         # not a signature check: GET with a token >= 0.9 x GET without auth.
         stop_service || error "$backend: usersvc exited with an error on SIGTERM"
-        start_service "$url" "$backend-auth" "--auth-jwks $AUTH_DIR/jwks.json"
+        start_service "$url" "$backend-auth" --auth-jwks "$AUTH_DIR/jwks.json"
         log "$backend: GET with a bearer token (ES256, cached after its first use) vs without"
         pair "$backend" "GET /users/{id}, bearer token" 0.90 "usersvc GET without auth (above)" \
             svc_get_token plain_get
@@ -708,6 +716,114 @@ bench_backend() {
     if grep -qE ' (ERROR|WARN) ' "$SVC_LOG"; then
         note "$backend: the service logged warnings/errors:"
         grep -E ' (ERROR|WARN) ' "$SVC_LOG" | sort | uniq -c | sort -rn | head -5 >&2
+    fi
+}
+
+# ---------------------------------------------------------------------------
+# TLS: the same server binary over HTTP and over HTTPS, side by side on one
+# SQLite database (TLS does not depend on the backend), measured
+# alternately: keep-alive GET /users/{id} over both, HTTPS /healthz (this
+# server's TLS limit: TLS and HTTP with no database work), a new connection
+# per request (handshakes per second), and openssl speed for the crypto a
+# record and a handshake cost on one core.
+
+TLS_ROWS=()    # "what|rps|p50|p99|err|cpu svc µs/req"
+TLS_SPEED=     # "aead_records_per_s x25519_per_s ecdsa_sign_per_s"
+
+tls_row() { TLS_ROWS+=("$1|$R_RPS|$R_P50|$R_P99|$R_ERR|$R_CPU_SVC"); }
+
+# openssl speed, one core: AES-128-GCM on 256-byte records (records/s),
+# X25519 key agreements/s, ECDSA P-256 signatures/s.
+tls_speed() {
+    local s=$(( SHORT ? 1 : 3 )) aead x ec
+    aead=$(openssl speed -seconds "$s" -bytes 256 -evp aes-128-gcm 2>/dev/null \
+           | awk '/^(aes-128-gcm|AES-128-GCM)/ { v = $NF; sub(/k$/, "", v); printf "%.0f", v * 1000 / 256 }')
+    x=$(openssl speed -seconds "$s" ecdhx25519 2>/dev/null | awk '/ecdh \(X25519\)/ { print $NF }')
+    ec=$(openssl speed -seconds "$s" ecdsap256 2>/dev/null | awk '/ecdsa \(nistp256\)/ { print $(NF-1) }')
+    TLS_SPEED="${aead:--} ${x:--} ${ec:--}"
+    note "openssl speed (one core): AES-128-GCM ${aead:-?} 256-byte records/s, X25519 ${x:-?}/s, ECDSA P-256 sign ${ec:-?}/s"
+}
+
+bench_tls() {
+    local url dir=$STATE/tls r p_pid p_url t_pid t_url
+    CUR_BACKEND=sqlite
+    log "tls: HTTPS vs HTTP (one SQLite database, $CONNS connections), handshakes, openssl speed"
+    mkdir -p "$dir"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -keyout "$dir/server.key" -out "$dir/server.pem" -subj "/CN=127.0.0.1" \
+        -addext "subjectAltName=IP:127.0.0.1" 2>/dev/null || { error "tls: openssl req failed"; return; }
+    url=$(prepare_database sqlite)
+    start_service "$url" tls-http
+    p_pid=$SVC_PID p_url=$BASE_URL
+    SVC_SCHEME=https SVC_CURL=(--cacert "$dir/server.pem")
+    start_service "$url" tls-https --tls-cert "$dir/server.pem" --tls-key "$dir/server.key"
+    SVC_SCHEME=http SVC_CURL=()
+    t_pid=$SVC_PID t_url=$BASE_URL
+    note "HTTP pid $p_pid on $p_url, HTTPS pid $t_pid on $t_url"
+    for ((r = 1; r <= ROUNDS; r++)); do
+        SVC_PID=$p_pid BASE_URL=$p_url
+        svc_get; tls_row "HTTP keep-alive GET /users/{id}"
+        SVC_PID=$t_pid BASE_URL=$t_url
+        svc_get; tls_row "HTTPS keep-alive GET /users/{id}"
+        svc_healthz; tls_row "HTTPS keep-alive GET /healthz (TLS limit of this server)"
+        wrk_step "$CONNS" healthz.lua close; tls_row "HTTPS new connection per request (handshakes)"
+        SVC_PID=$p_pid BASE_URL=$p_url
+        wrk_step "$CONNS" healthz.lua close; tls_row "HTTP new connection per request"
+    done
+    tls_speed
+    for SVC_PID in $p_pid $t_pid; do
+        service_alive || error "tls: usersvc $SVC_PID is not running at the end (crashed?)"
+        stop_service || error "tls: usersvc exited with an error on SIGTERM"
+    done
+}
+
+# The median req/s (and the rest of its row) of step WHAT.
+tls_median() {
+    local what=$1 line rps=()
+    for line in "${TLS_ROWS[@]}"; do
+        [ "${line%%|*}" = "$what" ] && rps+=("$(cut -d'|' -f2 <<<"$line")")
+    done
+    [ ${#rps[@]} -gt 0 ] && echo "${rps[*]}" | median || echo 0
+}
+
+# usersvc CPU µs/request of the first HTTP GET row over the first HTTPS one.
+tls_cpu_ratio() {
+    local line h='' t=''
+    for line in "${TLS_ROWS[@]}"; do
+        case "$line" in
+            "HTTP keep-alive GET /users/{id}|"*) [ -n "$h" ] || h=${line##*|} ;;
+            "HTTPS keep-alive GET /users/{id}|"*) [ -n "$t" ] || t=${line##*|} ;;
+        esac
+    done
+    awk -v h="$h" -v t="$t" 'BEGIN { if (h == "" || t == "" || h == "-" || t == "-" || t == 0) print "-"; else printf "%.2f (%s vs %s µs)", h / t, h, t }'
+}
+
+tls_report() {
+    local line what rps p50 p99 err cpu http https limit hs aead x ec
+    [ ${#TLS_ROWS[@]} -gt 0 ] || return 0
+    echo
+    echo "## HTTPS (usersvc over TLS 1.3, AES-128-GCM, ECDSA P-256; SQLite; $CONNS connections)"
+    echo
+    echo "| step | req/s | p50 ms | p99 ms | errors | usersvc CPU µs/req |"
+    echo "|---|---:|---:|---:|---:|---:|"
+    for line in "${TLS_ROWS[@]}"; do
+        IFS='|' read -r what rps p50 p99 err cpu <<<"$line"
+        printf '| %s | %.0f | %s | %s | %s | %s |\n' "$what" "$rps" "$p50" "$p99" "$err" "$cpu"
+    done
+    http=$(tls_median "HTTP keep-alive GET /users/{id}")
+    https=$(tls_median "HTTPS keep-alive GET /users/{id}")
+    limit=$(tls_median "HTTPS keep-alive GET /healthz (TLS limit of this server)")
+    hs=$(tls_median "HTTPS new connection per request (handshakes)")
+    read -r aead x ec <<<"$TLS_SPEED"
+    echo
+    echo "- HTTPS keep-alive GET / plain HTTP GET: **$(fmt_ratio "$https" "$http")**"
+    echo "  (usersvc's own CPU per request, HTTP over HTTPS: $(tls_cpu_ratio); the rest of the gap is the load generator's TLS work on the same cores)"
+    echo "- HTTPS keep-alive GET / HTTPS /healthz (the TLS limit measured here): **$(fmt_ratio "$https" "$limit")**"
+    printf -- '- handshakes per second (full handshakes: no resumption): **%.0f**\n' "$hs"
+    echo "- openssl speed, one core: AES-128-GCM $aead records/s of 256 bytes; X25519 $x/s; ECDSA P-256 $ec signatures/s."
+    if [ "$x" != - ] && [ "$ec" != - ]; then
+        echo "  A server's handshake needs one X25519 key pair and agreement (~2 X25519 operations) and one signature:"
+        echo "  at most $(awk -v x="$x" -v e="$ec" 'BEGIN { printf "%.0f", 1 / (2 / x + 1 / e) }') handshakes/s per core for the crypto alone, $(awk -v x="$x" -v e="$ec" -v n="$(nproc)" 'BEGIN { printf "%.0f", n / (2 / x + 1 / e) }') on $(nproc) cores shared with the load generator."
     fi
 }
 
@@ -796,6 +912,7 @@ report() {
                 "$(awk -v a="$hi_r" -v b="$lo_r" -v n=$((hi_c - lo_c)) 'BEGIN { print (a - b) / n }')" "$lo_c" "$hi_c"
         done
     fi
+    tls_report
     echo
     if [ "$ERRORS" -eq 0 ]; then
         echo "Errors: none (no non-2xx response, no socket error, no crash, no tool failure)."
@@ -830,6 +947,7 @@ start_servers
 for b in sqlite postgres mysql; do
     has_backend "$b" && bench_backend "$b"
 done
+bench_tls
 
 log "report"
 TEXT=$(report)

@@ -2,7 +2,8 @@
  * access_log.c - what is recorded when a request ends (see http_int.h): one
  * count in the per-route metrics and one structured access log line
  * (method, path, route, status, bytes, duration, request id, subject,
- * outcome). The subject is whom the guard recognised (a token's sub).
+ * outcome; with mutual TLS the client certificate's subject as client_cert).
+ * The subject is whom the guard recognised (a token's sub).
  * MHD reports every request here, also one it refused itself before the
  * first access-handler call (bad framing): then method and path are "-".
  * Thread-safety: called on the connection thread of the request. */
@@ -12,6 +13,7 @@
 #include "base/util.h"
 #include "http/http_int.h"
 #include "http/stats.h"
+#include "http/tls.h"
 
 void
 access_log_request(struct http_req *req, enum MHD_RequestTerminationCode toe)
@@ -37,10 +39,13 @@ access_log_request(struct http_req *req, enum MHD_RequestTerminationCode toe)
             {"request_id", req->rid, 0},
             {"subject", req->subject[0] != '\0' ? req->subject : "-", 0},
             {"outcome", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted", 0},
+            {"client_cert", req->client_cert != NULL ? req->client_cert : "-", 0},
         };
 
         memcpy(path, target, n);   /* cut as snprintf() into it did */
         path[n] = '\0';
-        log_fields(LOG_INFO, "http", "request", f, ARRAY_SIZE(f));
+        /* client_cert, the last field, only with mutual TLS. */
+        log_fields(LOG_INFO, "http", "request", f,
+                   ARRAY_SIZE(f) - (tls_is_mutual(req->srv->opts.tls) ? 0 : 1));
     }
 }

@@ -24,6 +24,7 @@
 
 struct http_server;
 struct http_req;
+struct tls;
 
 /* What the server needs to know, filled by the composition root
  * (service/main.c) from its configuration. Copied by http_server_start();
@@ -47,6 +48,7 @@ struct http_opts {
      * Runs on connection threads, concurrently. */
     enum usv_err (*guard)(void *guard_ctx, struct http_req *req, const char *scope);
     void *guard_ctx;
+    struct tls *tls;               /* HTTPS (http/tls.h), borrowed; NULL: plain HTTP */
 };
 
 /* A handler. On USV_OK, *@out is the response body (new reference; may stay
@@ -66,7 +68,7 @@ struct route {
 /* Start serving @routes (borrowed) with @opts. @app (borrowed until
  * http_server_stop(), may be NULL) is the application's context, opaque
  * here: handlers get it back with http_req_app(). Logs
- * "listening on http://HOST:PORT". */
+ * "listening on http://HOST:PORT" (https:// with opts->tls). */
 enum usv_err http_server_start(const struct http_opts *opts, const struct route *routes,
                                size_t n_routes, void *app, struct http_server **out);
 

@@ -10,6 +10,8 @@
  *   framing.c     the checks of the request head (RFC 9112 framing, Host,
  *                 NUL bytes, a declared size) before any body is read
  *   access_log.c  the access log line and the per-route counters
+ * (tls.c, with its own header tls.h, is the transport: HTTPS and client
+ * certificates; server.c equips each connection with it.)
  * struct http_server and struct http_req are defined here so that these
  * files share them; http.h keeps both opaque.
  * Thread-safety: the server is shared (atomics only after start); a request
@@ -55,6 +57,7 @@ struct http_req {
     struct MHD_Connection *conn;
     const char *method, *path;     /* borrowed from MHD for the request's life */
     const char *raw_target;        /* the target as received, in MHD's buffer */
+    const char *client_cert;       /* mutual TLS: the client's subject (borrowed), or NULL */
     size_t raw_target_len;         /* its length then (unescaping shortens it later) */
     char *target;                  /* a copy of it then, before MHD splits it */
     char *joined[4];               /* repeated header lines, combined */

@@ -32,6 +32,7 @@
 #include "http/http_int.h"
 #include "http/router.h"
 #include "http/stats.h"
+#include "http/tls.h"
 
 /* MHD stops accept()ing at its own limit, leaving clients queued in the
  * listen backlog; ours is enforced by the accept policy instead, which closes
@@ -125,6 +126,21 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     return req_create(cls, uri, conn);
 }
 
+/* Mutual TLS: note the client's subject for the access log. The handshake
+ * already refused clients without a good certificate; one without it here
+ * (a connection tls_conn_open() could not equip) is closed unanswered. */
+static bool
+req_client_cert(struct http_req *req)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+    req->client_cert = tls_conn_client_subject(info != NULL ? info->socket_context : NULL);
+    if (req->client_cert == NULL)
+        log_error("tls", "closing a connection without a verified client certificate");
+    return req->client_cert != NULL;
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
            const char *version, const char *upload_data, size_t *upload_data_size,
@@ -140,6 +156,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
     }
     if (!req->is_started) {
         req_start(req, url, method);
+        if (tls_is_mutual(srv->opts.tls) && !req_client_cert(req))
+            return MHD_NO;
         guard_request(req);
         return framing_check_head(req, version);
     }
@@ -256,10 +274,15 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 {
     struct http_server *srv = cls;
 
-    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         atomic_fetch_add(&srv->n_connections, 1);
-    else if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+        if (srv->opts.tls != NULL)   /* before the handshake: see tls.h */
+            *socket_context = tls_conn_open(srv->opts.tls, conn);
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
         atomic_fetch_sub(&srv->n_connections, 1);
+        tls_conn_close(*socket_context);
+        *socket_context = NULL;
+    }
 }
 
 /* ---- the daemon ------------------------------------------------------ */
@@ -268,15 +291,18 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
  * (TLS certificate and key, ...): daemon_options() fills them and may add
  * flags; they reach MHD_start_daemon() as one MHD_OPTION_ARRAY. */
 #define MAX_EXTRA_OPTIONS 16
+_Static_assert(TLS_MHD_OPTIONS <= MAX_EXTRA_OPTIONS, "room for the TLS options");
 
 static void
 daemon_options(const struct http_server *srv, unsigned *flags, struct MHD_OptionItem *items)
 {
     size_t n = 0;
 
-    /* None yet. Add one as
+    /* Add one as
      *   items[n++] = (struct MHD_OptionItem){MHD_OPTION_..., value, ptr};
      * staying below MAX_EXTRA_OPTIONS. */
+    if (srv->opts.tls != NULL)
+        n += tls_mhd_options(srv->opts.tls, items + n, flags);
     items[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 }
 
@@ -342,7 +368,8 @@ http_server_start(const struct http_opts *opts, const struct route *routes, size
         return USV_UNAVAILABLE;
     }
     info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    log_info("http", "listening on http://%s%s%s:%u", strchr(opts->host, ':') ? "[" : "",
+    log_info("http", "listening on %s://%s%s%s:%u", opts->tls != NULL ? "https" : "http",
+             strchr(opts->host, ':') ? "[" : "",
              opts->host, strchr(opts->host, ':') ? "]" : "", info != NULL ? info->port : 0);
     *out = srv;
     return USV_OK;

@@ -13,6 +13,7 @@ set -euo pipefail
 
 mode=${1:-build}
 
+# libgnutls28-dev: the headers of GnuTLS, libmicrohttpd's TLS engine (http/tls.c).
 build_pkgs=(meson ninja-build pkg-config gcc libc6-dev libmicrohttpd-dev libjansson-dev
             libsqlite3-dev libpq-dev libmariadb-dev libgnutls28-dev python3)
 # The e2e scripts use bash, curl, jq, coreutils (timeout, od, sha256sum),
@@ -21,7 +22,8 @@ build_pkgs=(meson ninja-build pkg-config gcc libc6-dev libmicrohttpd-dev libjans
 test_pkgs=(libcmocka-dev curl jq sqlite3 postgresql postgresql-client mariadb-server
            mariadb-client util-linux passwd procps haproxy postgresql-15-auto-failover
            buildah debootstrap nodejs $(command -v npm >/dev/null || echo npm)  # container, openapi
-           python3-jwt python3-cryptography)  # independent JWT minting (tests/auth/mint.py)
+           python3-jwt python3-cryptography  # independent JWT minting (tests/auth/mint.py)
+           openssl testssl.sh)  # tls: certificates, s_client, the testssl.sh scanner
 
 case "$mode" in
     build) want=("${build_pkgs[@]}") ;;

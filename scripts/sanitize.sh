@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# Runs the unit tests and the SQLite end-to-end suite under sanitizers.
+# Runs the unit tests, the SQLite end-to-end suite and the TLS suite under
+# sanitizers.
 #
 #   scripts/sanitize.sh asan    # AddressSanitizer + UndefinedBehaviorSanitizer, build-asan/
 #   scripts/sanitize.sh tsan    # ThreadSanitizer, build-tsan/
 #
 # Configures (once) and compiles a build directory of its own with
-# -Db_sanitize=... -Db_lundef=false, then runs `meson test --suite unit` and
-# `meson test --suite e2e` with USERSVC_TEST_BACKEND=sqlite. The usersvc
+# -Db_sanitize=... -Db_lundef=false, then runs `meson test --suite unit`,
+# `meson test --suite e2e` and `--suite tls` with USERSVC_TEST_BACKEND=sqlite. The usersvc
 # processes the e2e tests start inherit the sanitizer options below, which
 # make the first report fatal (the server dies, the test notices). On top of
 # that, every test's output and every log the e2e tests kept (server stderr,
@@ -192,5 +193,6 @@ run_suite() {
 
 run_suite unit
 run_suite e2e --num-processes "$JOBS"
+run_suite tls --num-processes "$JOBS"
 log "summary ($KIND, $CC_WANT, ${SETUP[*]}; logs in $BUILD/meson-logs/sanitize-$KIND-*.txt)"
 finish

@@ -69,6 +69,9 @@ static const struct opt opts[] = {
     NUM(drain_ms, "DRAIN_MS", "--drain-ms", "0", 0, 600000,
         "on SIGTERM, keep serving this long with /readyz at 503 so a load balancer"
         " drains the instance before it stops accepting"),
+    STR(tls_cert, "TLS_CERT_FILE", "--tls-cert", "",
+        "PEM certificate (chain) file: serve HTTPS only (TLS 1.2/1.3); empty = plain HTTP"),
+    STR(tls_key, "TLS_KEY_FILE", "--tls-key", "", "PEM private key file of the certificate"),
     STR(tls_client_ca, "TLS_CLIENT_CA_FILE", "--tls-client-ca", "",
         "PEM CA file: require client certificates chaining to it (mutual TLS)"),
     STR(auth_jwks, "AUTH_JWKS_FILE", "--auth-jwks", "",
@@ -202,6 +205,8 @@ cfg_finish(struct cfg *cfg)
     free(cfg->database_url);
     free(cfg->database_read_url);
     free(cfg->host);
+    free(cfg->tls_cert);
+    free(cfg->tls_key);
     free(cfg->tls_client_ca);
     free(cfg->auth_jwks);
     free(cfg->auth_issuer);

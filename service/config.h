@@ -32,6 +32,8 @@ struct cfg {
     long thread_stack_kb;
     long shutdown_timeout_ms;
     long drain_ms;
+    char *tls_cert;           /* PEM certificate (chain); "" = plain HTTP */
+    char *tls_key;            /* PEM private key of tls_cert */
     char *tls_client_ca;      /* PEM CA(s) client certificates must chain to; "" = none */
     char *auth_jwks;          /* JWK Set file; "" = no token checks */
     char *auth_issuer;        /* "" = iss not checked */

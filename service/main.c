@@ -22,6 +22,7 @@
 #include "handlers/app.h"
 #include "handlers/routes.h"
 #include "http/http.h"
+#include "http/tls.h"
 #include "orm/migrate.h"
 #include "orm/orm.h"
 #include "service/config.h"
@@ -169,12 +170,14 @@ schema_version(struct orm_db *db)
     return version;
 }
 
-/* SIGHUP: reload the key set (and whatever else reloads) in place. A
- * failure is logged and keeps the previous state; serving goes on. */
+/* SIGHUP: reload certificates and the key set in place. A failure is
+ * logged and keeps the previous state; serving goes on. */
 static void
-reload(struct auth *auth)
+reload(struct tls *tls, struct auth *auth)
 {
     log_info("main", "SIGHUP received: reloading");
+    if (tls != NULL)
+        tls_reload(tls);
     auth_reload(auth);
 }
 
@@ -248,6 +251,7 @@ cmd_serve(const struct cfg *cfg)
     struct http_server *srv = NULL;
     struct auth *auth = NULL;
     struct http_opts hopts;
+    struct tls *tls = NULL;
     struct app app = {.render_metrics = metrics_render};
     char why[256], redacted[512];
     sigset_t set;
@@ -256,10 +260,16 @@ cmd_serve(const struct cfg *cfg)
     uint64_t now_ms, left_ms;
     enum usv_err rc;
 
-    /* Exposure and keys first: a configuration error is exit 2, before any I/O. */
+    /* Exposure, certificates and keys first: a configuration error is exit 2,
+     * before any I/O. */
     if (cfg_check_exposure(cfg) != USV_OK || !open_auth(cfg, &auth))
         return 2;
+    if (tls_create(cfg->tls_cert, cfg->tls_key, cfg->tls_client_ca, &tls) != USV_OK) {
+        auth_destroy(auth);
+        return 2;
+    }
     if (open_db(cfg, &db) != USV_OK) {
+        tls_destroy(tls);
         auth_destroy(auth);
         return 2;
     }
@@ -271,6 +281,7 @@ cmd_serve(const struct cfg *cfg)
     if (cfg->migrate && migrate_up(db, NULL) != USV_OK) {
         log_error("main", "migrations failed; not serving");
         orm_db_close(db);
+        tls_destroy(tls);
         auth_destroy(auth);
         return 1;
     }
@@ -280,6 +291,7 @@ cmd_serve(const struct cfg *cfg)
                   rc == USV_CONFLICT ? "; run 'usersvc migrate' or 'usersvc serve --migrate'"
                                      : "");
         orm_db_close(db);
+        tls_destroy(tls);
         auth_destroy(auth);
         return 1;
     }
@@ -295,13 +307,15 @@ cmd_serve(const struct cfg *cfg)
     app.db = db;
     app.schema_version = schema_version(db);
     hopts = http_opts_of(cfg, auth);
+    hopts.tls = tls;
     if (http_server_start(&hopts, app_routes, app_n_routes, &app, &srv) != USV_OK) {
         orm_db_close(db);
+        tls_destroy(tls);
         auth_destroy(auth);
         return 1;
     }
     while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
-        reload(auth);
+        reload(tls, auth);
     log_info("main", "%s received: draining (not ready), then finishing in-flight requests",
              sig == SIGINT ? "SIGINT" : "SIGTERM");
     shutdown_deadline_ms = monotonic_ms() + (uint64_t)cfg->shutdown_timeout_ms;
@@ -324,6 +338,7 @@ cmd_serve(const struct cfg *cfg)
     left_ms = shutdown_deadline_ms > now_ms + SHUTDOWN_MARGIN_MS
                   ? shutdown_deadline_ms - now_ms - SHUTDOWN_MARGIN_MS : 0;
     http_server_stop(srv, (unsigned)left_ms);
+    tls_destroy(tls);
     auth_destroy(auth);
     orm_db_close(db);
     log_info("main", "stopped");

@@ -19,6 +19,11 @@
 #                           supported; the password is used as written (no %-decoding).
 #   USERSVC_TEST_KEEP=1     keep the temporary directory (logs, sqlite file) and database
 #
+# Over TLS (tests/tls): a server started with --tls-cert/--tls-key prints
+# "listening on https://…", and BASE_URL becomes https://127.0.0.1:PORT; the
+# array CURL_TLS holds the curl arguments every request (and the start-up
+# probe) adds, e.g. CURL_TLS=(--cacert ca.pem --cert client.pem --key client.key).
+#
 # Helpers (see each function's comment):
 #   server    start_server [ARGS], launch_server ARGS, stop_server, new_database,
 #             db_exec SQL, free_port, server_alive
@@ -58,7 +63,7 @@ CURL_MAX_TIME=${CURL_MAX_TIME:-5}
 unset DATABASE_URL HOST PORT DB_POOL_SIZE DB_POOL_TIMEOUT_MS MAX_BODY_BYTES LOG_LEVEL \
     DB_IDLE_CHECK_MS MAX_CONNECTIONS MAX_CONNECTIONS_PER_IP CONNECTION_TIMEOUT_S MAX_HEADER_BYTES \
     THREAD_STACK_KB SHUTDOWN_TIMEOUT_MS AUTH_JWKS_FILE AUTH_ISSUER AUTH_AUDIENCE AUTH_LEEWAY_S \
-    ALLOW_UNAUTHENTICATED TLS_CLIENT_CA_FILE
+    ALLOW_UNAUTHENTICATED TLS_CERT_FILE TLS_KEY_FILE TLS_CLIENT_CA_FILE
 
 T_N=0
 T_FAILED=0
@@ -68,6 +73,7 @@ SERVER_N=0
 SERVER_LOG=/dev/null
 PORT_NUM=
 BASE_URL=
+CURL_TLS=()
 DB_URL=
 DB_NAMES=()
 DB_SECRET=
@@ -296,9 +302,9 @@ free_port() {
 
 # launch_server ARGS...: runs "$USERSVC_BIN ARGS..." in the background (with the
 # caller's environment), waits for the "listening on http://127.0.0.1:PORT" line
-# and for /healthz. Sets SERVER_PID, SERVER_LOG, PORT_NUM and BASE_URL.
+# (or https://) and for /healthz. Sets SERVER_PID, SERVER_LOG, PORT_NUM and BASE_URL.
 launch_server() {
-    local i port= code
+    local i port= code scheme=http
     [ -n "$SERVER_PID" ] && stop_server
     [ -x "$USERSVC_BIN" ] || bail "no executable $USERSVC_BIN (build first)"
     SERVER_N=$((SERVER_N + 1))
@@ -306,8 +312,10 @@ launch_server() {
     "$USERSVC_BIN" "$@" >"$TMP/server.$SERVER_N.out" 2>"$SERVER_LOG" </dev/null &
     SERVER_PID=$!
     for i in $(seq 1 150); do
-        port=$(grep -Eo 'listening on http://127\.0\.0\.1:[0-9]+' "$SERVER_LOG" 2>/dev/null \
-               | head -n 1 | sed 's/.*://')
+        port=$(grep -Eo 'listening on https?://127\.0\.0\.1:[0-9]+' "$SERVER_LOG" 2>/dev/null \
+               | head -n 1)
+        [ "${port#listening on https}" != "$port" ] && scheme=https
+        port=${port##*:}
         [ -n "$port" ] && break
         if ! kill -0 "$SERVER_PID" 2>/dev/null; then
             wait "$SERVER_PID"
@@ -317,11 +325,12 @@ launch_server() {
         fi
         sleep 0.1
     done
-    [ -n "$port" ] || bail "server printed 'listening on http://127.0.0.1:PORT' within 15 s"
+    [ -n "$port" ] || bail "server printed 'listening on http(s)://127.0.0.1:PORT' within 15 s"
     PORT_NUM=$port
-    BASE_URL="http://127.0.0.1:$PORT_NUM"
+    BASE_URL="$scheme://127.0.0.1:$PORT_NUM"
     for i in $(seq 1 50); do
-        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$BASE_URL/healthz" 2>/dev/null)
+        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 ${CURL_TLS[@]+"${CURL_TLS[@]}"} \
+               "$BASE_URL/healthz" 2>/dev/null)
         [ "$code" = 200 ] && return 0
         kill -0 "$SERVER_PID" 2>/dev/null || break
         sleep 0.1
@@ -406,7 +415,7 @@ request() {
     # curl -I writes the headers where the body would go.
     [ "$method" = HEAD ] && { out=/dev/null; mflag=(-I); }
     RESP_STATUS=$(curl -sS --max-time "$CURL_MAX_TIME" --path-as-is "${mflag[@]}" \
-        -o "$out" -D "$RESP_HEADERS" -w '%{http_code}' "$@" "$BASE_URL$path" \
+        ${CURL_TLS[@]+"${CURL_TLS[@]}"} -o "$out" -D "$RESP_HEADERS" -w '%{http_code}' "$@" "$BASE_URL$path" \
         2>"$TMP/curl.err")
     [ -n "$RESP_STATUS" ] || RESP_STATUS=000
     if [ "$RESP_STATUS" = 000 ]; then
