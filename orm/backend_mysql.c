@@ -117,8 +117,9 @@ struct mysql_conn {
     struct conn_config cfg;
     bool holds_migration_lock;         /* GET_LOCK taken: never reconnect silently */
     bool in_tx;                        /* between begin() and commit()/rollback() */
-    struct my_stmt stmts[ORM_MAX_STMTS];
-    char *sql[ORM_MAX_STMTS];          /* text of statement id, to prepare it again */
+    struct my_stmt *stmts;             /* by statement id, n_stmts long */
+    char **sql;                        /* text of statement id, to prepare it again */
+    size_t n_stmts;
     MYSQL_BIND *pbind;                 /* parameter bindings, cap_params long */
     struct param_aux *paux;
     size_t cap_params;
@@ -743,7 +744,7 @@ out:
 static void
 drop_statements(struct mysql_conn *mc)
 {
-    for (size_t i = 0; i < ORM_MAX_STMTS; i++)
+    for (size_t i = 0; i < mc->n_stmts; i++)
         stmt_finish(&mc->stmts[i]);
 }
 
@@ -911,8 +912,11 @@ my_close(struct orm_conn *c)
         return;
     /* Statements first: they belong to the connection. */
     drop_statements(mc);
-    for (size_t i = 0; i < ORM_MAX_STMTS; i++)
+    for (size_t i = 0; i < mc->n_stmts; i++)
         free(mc->sql[i]);
+    free(mc->sql);
+    free(mc->stmts);
+    orm_conn_finish(&mc->base);
     if (mc->db != NULL)
         mysql_close(mc->db);
     config_finish(&mc->cfg);
@@ -1048,12 +1052,23 @@ my_rollback(struct orm_conn *c)
     return exec(mc, "ROLLBACK");
 }
 
+/* Make room for statement @id in the per-connection tables. */
+static void
+reserve(struct mysql_conn *mc, unsigned id)
+{
+    size_t cap = mc->n_stmts;
+
+    mc->sql = orm_grow(mc->sql, &cap, (size_t)id + 1, sizeof(*mc->sql));
+    mc->stmts = orm_grow(mc->stmts, &mc->n_stmts, (size_t)id + 1, sizeof(*mc->stmts));
+}
+
 static enum usv_err
 my_prepare(struct orm_conn *c, unsigned id, const char *sql, size_t n_params)
 {
     struct mysql_conn *mc = to_mysql(c);
     enum usv_err rc;
 
+    reserve(mc, id);
     stmt_finish(&mc->stmts[id]);
     free(mc->sql[id]);
     mc->sql[id] = NULL;
@@ -1076,6 +1091,7 @@ my_prepare(struct orm_conn *c, unsigned id, const char *sql, size_t n_params)
 static enum usv_err
 stmt_ready(struct mysql_conn *mc, unsigned id, const char *sql)
 {
+    reserve(mc, id);
     if (mc->stmts[id].st != NULL)
         return USV_OK;
     return stmt_prepare(mc, &mc->stmts[id], sql);
@@ -1088,7 +1104,7 @@ my_execute(struct orm_conn *c, unsigned id, const struct orm_param *params, size
     struct mysql_conn *mc = to_mysql(c);
     enum usv_err rc;
 
-    if (mc->sql[id] == NULL)
+    if (id >= mc->n_stmts || mc->sql[id] == NULL)
         return fail_internal(mc, "execute", "statement was never prepared");
     rc = ensure_session(mc, "execute");
     if (rc == USV_OK)

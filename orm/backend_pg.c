@@ -44,8 +44,9 @@
 struct postgres_conn {
     struct orm_conn base;               /* first: the ORM sees only this */
     PGconn *conn;
-    char *sql[ORM_MAX_STMTS];           /* text of each statement the ORM prepared */
-    bool is_live[ORM_MAX_STMTS];        /* prepared in the current server session */
+    char **sql;                         /* text of each statement the ORM prepared */
+    bool *is_live;                      /* prepared in the current server session */
+    size_t n_stmts;                     /* length of sql and is_live */
     bool holds_lock;                    /* the migration lock: the session must not change */
     bool is_doomed;                     /* the server said FATAL: the session is ending */
 };
@@ -507,8 +508,11 @@ pg_close(struct orm_conn *c)
     if (pc == NULL)
         return;
     PQfinish(pc->conn);  /* accepts NULL */
-    for (size_t i = 0; i < ORM_MAX_STMTS; i++)
+    for (size_t i = 0; i < pc->n_stmts; i++)
         free(pc->sql[i]);
+    free(pc->sql);
+    free(pc->is_live);
+    orm_conn_finish(&pc->base);
     free(pc);
 }
 
@@ -523,7 +527,8 @@ revive(struct postgres_conn *pc)
     PQreset(pc->conn);
     if (PQstatus(pc->conn) != CONNECTION_OK)
         return fail(pc, "reconnect", NULL);
-    memset(pc->is_live, 0, sizeof(pc->is_live));
+    if (pc->n_stmts > 0)
+        memset(pc->is_live, 0, pc->n_stmts * sizeof(*pc->is_live));
     pc->base.is_broken = false;
     pc->is_doomed = false;
     rc = session_setup(pc);
@@ -671,8 +676,11 @@ static enum usv_err
 pg_prepare(struct orm_conn *c, unsigned id, const char *sql, size_t n_params)
 {
     struct postgres_conn *pc = to_pg(c);
+    size_t cap = pc->n_stmts;
     enum usv_err rc;
 
+    pc->is_live = orm_grow(pc->is_live, &cap, (size_t)id + 1, sizeof(*pc->is_live));
+    pc->sql = orm_grow(pc->sql, &pc->n_stmts, (size_t)id + 1, sizeof(*pc->sql));
     /* Kept for re-preparing after a reconnect, which the ORM never sees. */
     free(pc->sql[id]);
     pc->sql[id] = xstrdup(sql);

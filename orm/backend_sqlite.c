@@ -23,7 +23,8 @@
 struct sqlite_conn {
     struct orm_conn base;               /* first: the ORM sees only this */
     sqlite3 *db;
-    sqlite3_stmt *stmts[ORM_MAX_STMTS]; /* prepared statements by id */
+    sqlite3_stmt **stmts;               /* prepared statements by id, n_stmts long */
+    size_t n_stmts;
 };
 
 static struct sqlite_conn *
@@ -127,9 +128,11 @@ sqlite_close(struct orm_conn *c)
 
     if (sc == NULL)
         return;
-    for (size_t i = 0; i < ORM_MAX_STMTS; i++)
+    for (size_t i = 0; i < sc->n_stmts; i++)
         sqlite3_finalize(sc->stmts[i]);
+    free(sc->stmts);
     sqlite3_close(sc->db);
+    orm_conn_finish(&sc->base);
     free(sc);
 }
 
@@ -172,6 +175,7 @@ sqlite_prepare(struct orm_conn *c, unsigned id, const char *sql, size_t n_params
 {
     struct sqlite_conn *sc = to_sqlite(c);
 
+    sc->stmts = orm_grow(sc->stmts, &sc->n_stmts, (size_t)id + 1, sizeof(*sc->stmts));
     sqlite3_finalize(sc->stmts[id]);
     sc->stmts[id] = NULL;
     if (sqlite3_prepare_v3(sc->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &sc->stmts[id],

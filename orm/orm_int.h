@@ -29,15 +29,18 @@
 #include "base/strbuf.h"
 #include "base/err.h"
 
-/* Statement ids are small integers, prepared at most once per connection. */
-#define ORM_MAX_STMTS 256
+/* Statement ids are small integers, dense from 0, prepared at most once per
+ * connection. How many there are depends on the models (orm_db_open()) and
+ * grows as UPDATE texts are first needed, so every per-connection table
+ * indexed by id grows with orm_grow() where an id is first prepared. */
 
 struct orm_backend;
 
 struct orm_conn {
     bool is_broken;                  /* unusable: the pool closes it on release */
     bool has_returning;              /* this server runs INSERT ... RETURNING (set by open) */
-    bool is_prepared[ORM_MAX_STMTS]; /* statement id already prepared here */
+    bool *is_prepared;               /* statement id already prepared here; */
+    size_t n_is_prepared;            /* ... that many ids known (orm_grow()) */
     uint64_t last_used_ms;           /* monotonic; written by the pool */
     char errmsg[256];                /* last driver message; log only, never to clients */
 };
@@ -166,6 +169,15 @@ const struct orm_backend *orm_backend_for(const char *url);
 enum usv_err orm_db_acquire(struct orm_db *db, struct orm_conn **out);
 void orm_db_release(struct orm_db *db, struct orm_conn *c);
 const struct orm_backend *orm_db_backend_ops(const struct orm_db *db);
+
+/* Grow @arr (an array of @elem-byte items, *@cap long) to hold at least
+ * @need items; the new items are zeroed. Returns the (possibly moved) array
+ * and updates *@cap. Aborts on OOM, like xrealloc(). */
+void *orm_grow(void *arr, size_t *cap, size_t need, size_t elem);
+
+/* Free what the ORM keeps in @c (not @c itself). Every backend's close()
+ * calls it. Accepts NULL. */
+void orm_conn_finish(struct orm_conn *c);
 
 /* Write "@what: @driver message" to c->errmsg. */
 void orm_conn_error(struct orm_conn *c, const char *what, const char *msg);
