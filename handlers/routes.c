@@ -24,3 +24,10 @@ const size_t app_n_routes = sizeof(app_routes) / sizeof(app_routes[0]);
 
 const struct orm_model *const app_models[] = {&users_model};
 const size_t app_n_models = sizeof(app_models) / sizeof(app_models[0]);
+
+const struct migration *
+app_migrations(size_t *n)
+{
+    *n = n_migrations;         /* migrations/, embedded at build time */
+    return migrations;
+}

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT
- * routes.h - the application's route table and the models it serves.
+ * routes.h - the application's route table, the models it serves and their
+ * migrations: what service/main.c composes into a service.
  * Thread-safety: constant data. */
 #ifndef USERSVC_HANDLERS_ROUTES_H
 #define USERSVC_HANDLERS_ROUTES_H
 
 #include <stddef.h>
 
+#include "orm/migrations.h"
 #include "orm/model.h"
 #include "http/http.h"
 
@@ -14,5 +16,9 @@ extern const size_t app_n_routes;
 
 extern const struct orm_model *const app_models[];
 extern const size_t app_n_models;
+
+/* The migrations that create the tables of app_models, for
+ * orm_db_options.migrations: *@n entries, borrowed (constant data). */
+const struct migration *app_migrations(size_t *n);
 
 #endif

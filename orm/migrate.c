@@ -112,11 +112,14 @@ runner_finish(struct runner *r)
 }
 
 static const struct migration *
-find_embedded(const char *backend, int64_t version)
+find_embedded(struct orm_db *db, const char *backend, int64_t version)
 {
-    for (size_t i = 0; i < n_migrations; i++) {
-        if (migrations[i].version == version && strcmp(migrations[i].backend, backend) == 0)
-            return &migrations[i];
+    size_t n;
+    const struct migration *set = orm_db_migrations(db, &n);
+
+    for (size_t i = 0; i < n; i++) {
+        if (set[i].version == version && strcmp(set[i].backend, backend) == 0)
+            return &set[i];
     }
     return NULL;
 }
@@ -238,10 +241,12 @@ migrate_up(struct orm_db *db, unsigned *applied)
     const char *backend = orm_db_backend(db);
     struct runner r;
     unsigned count = 0;
+    size_t n_set;
+    const struct migration *set = orm_db_migrations(db, &n_set);
     enum usv_err rc = runner_start(&r, db, true);
 
-    for (size_t i = 0; rc == USV_OK && i < n_migrations; i++) {
-        const struct migration *m = &migrations[i];
+    for (size_t i = 0; rc == USV_OK && i < n_set; i++) {
+        const struct migration *m = &set[i];
         bool did_apply = false;
 
         if (strcmp(m->backend, backend) != 0)
@@ -310,7 +315,7 @@ migrate_down(struct orm_db *db, unsigned n, unsigned *reverted)
         rc = latest_version(&r, &version);
         if (rc != USV_OK || version == 0)
             break;
-        m = find_embedded(backend, version);
+        m = find_embedded(db, backend, version);
         if (m == NULL) {
             log_error("migrate", "migration %lld is not known to this binary; cannot revert it",
                       (long long)version);
@@ -342,7 +347,8 @@ migrate_status(struct orm_db *db, struct migrate_entry **entries, size_t *n)
 {
     const char *backend = orm_db_backend(db);
     struct migrate_entry *list = NULL;
-    size_t count = 0, rows = 0;
+    size_t count = 0, rows = 0, n_set;
+    const struct migration *set = orm_db_migrations(db, &n_set);
     struct orm_result res;
     struct runner r;
     enum usv_err rc = runner_start(&r, db, false);
@@ -364,18 +370,18 @@ migrate_status(struct orm_db *db, struct migrate_entry **entries, size_t *n)
     if (rc != USV_OK)
         goto out;
     rows = orm_result_rows(&res);
-    list = xcalloc(n_migrations + rows, sizeof(*list));
-    for (size_t i = 0; i < n_migrations; i++) {
-        if (strcmp(migrations[i].backend, backend) != 0)
+    list = xcalloc(n_set + rows, sizeof(*list));
+    for (size_t i = 0; i < n_set; i++) {
+        if (strcmp(set[i].backend, backend) != 0)
             continue;
-        list[count].version = migrations[i].version;
-        snprintf(list[count].name, sizeof(list[count].name), "%s", migrations[i].name);
+        list[count].version = set[i].version;
+        snprintf(list[count].name, sizeof(list[count].name), "%s", set[i].name);
         list[count].state = MIGRATE_PENDING;
         count++;
     }
     for (size_t row = 0; row < rows; row++) {
         int64_t version = strtoll(orm_result_cell(&res, row, 0, NULL), NULL, 10);
-        const struct migration *m = find_embedded(backend, version);
+        const struct migration *m = find_embedded(db, backend, version);
         const char *dirty = orm_result_cell(&res, row, 4, NULL);
         struct migrate_entry *e = NULL;
 

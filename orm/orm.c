@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "orm/batch.h"
+#include "orm/migrations.h"
 #include "orm/orm_int.h"
 #include "orm/pool.h"
 #include "orm/sql.h"
@@ -79,6 +80,8 @@ struct orm_db {
     unsigned pool_timeout_ms;
     struct model_stmts *models;      /* n_models; the array is immutable after open */
     size_t n_models;
+    const struct migration *migrations;  /* the schema's; borrowed */
+    size_t n_migrations;
 
     /* Statement id -> SQL text. Texts are never changed or freed before
      * close, but the array grows (UPDATE texts), so it is read under the
@@ -456,6 +459,8 @@ orm_db_open(const char *url, const struct orm_model *const *models, size_t n_mod
     db->models = xcalloc(n_models > 0 ? n_models : 1, sizeof(*db->models));
     db->n_models = n_models;
     db->pool_timeout_ms = opts->pool_timeout_ms;
+    db->migrations = opts->migrations != NULL ? opts->migrations : migrations;
+    db->n_migrations = opts->migrations != NULL ? opts->n_migrations : n_migrations;
     size = opts->pool_size != 0 ? opts->pool_size : be->default_pool_size;
     for (size_t i = 0; i < n_models; i++) {
         db->models[i].m = models[i];
@@ -509,6 +514,13 @@ const struct orm_backend *
 orm_db_backend_ops(const struct orm_db *db)
 {
     return db->be;
+}
+
+const struct migration *
+orm_db_migrations(const struct orm_db *db, size_t *n)
+{
+    *n = db->n_migrations;
+    return db->migrations;
 }
 
 void
@@ -934,6 +946,49 @@ orm_update(struct orm_session *s, const struct orm_model *m, json_t *current, js
     if (rc == USV_OK)
         rc = orm_find(s, m, key, false, row);
     return rc;
+}
+
+/* Does @msg name column @c of @m, as "<table>_<column>_" or "<table>.<column>"? */
+static bool
+names_column(const char *msg, const struct orm_model *m, const struct orm_column *c)
+{
+    char want[2][160];
+
+    snprintf(want[0], sizeof(want[0]), "%s_%s_", m->table, c->name);
+    snprintf(want[1], sizeof(want[1]), "%s.%s", m->table, c->name);
+    for (size_t i = 0; i < 2; i++) {
+        const char *p = strstr(msg, want[i]);
+        size_t n = strlen(want[i]);
+
+        /* "users.login" must not match "users.login2": the name ends there. */
+        if (p != NULL && (i == 0 || !(p[n] == '_' || (p[n] >= 'a' && p[n] <= 'z') ||
+                                      (p[n] >= '0' && p[n] <= '9'))))
+            return true;
+    }
+    return false;
+}
+
+const struct orm_column *
+orm_conflict_column(struct orm_session *s, const struct orm_model *m)
+{
+    const struct orm_column *best = NULL, *only = NULL;
+    size_t n_unique = 0;
+
+    for (size_t i = 0; i < m->n_columns; i++) {
+        const struct orm_column *c = &m->columns[i];
+
+        if (!(c->flags & ORM_UNIQUE))
+            continue;
+        n_unique++;
+        only = c;
+        /* The longest name that matches: "login_alias" beats "login". */
+        if (s->conn != NULL && names_column(s->conn->errmsg, m, c) &&
+            (best == NULL || strlen(c->name) > strlen(best->name)))
+            best = c;
+    }
+    if (best == NULL && n_unique == 1)
+        best = only;
+    return best;
 }
 
 enum usv_err

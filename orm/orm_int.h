@@ -169,6 +169,8 @@ const struct orm_backend *orm_backend_for(const char *url);
 enum usv_err orm_db_acquire(struct orm_db *db, struct orm_conn **out);
 void orm_db_release(struct orm_db *db, struct orm_conn *c);
 const struct orm_backend *orm_db_backend_ops(const struct orm_db *db);
+/* The migrations of the handle's schema (orm_db_options.migrations). */
+const struct migration *orm_db_migrations(const struct orm_db *db, size_t *n);
 
 /* Grow @arr (an array of @elem-byte items, *@cap long) to hold at least
  * @need items; the new items are zeroed. Returns the (possibly moved) array

@@ -66,6 +66,7 @@ open_db(const struct cfg *cfg, struct orm_db **db)
         .replica_url = cfg->database_read_url[0] != '\0' ? cfg->database_read_url : NULL,
         .batches = (unsigned)cfg->db_batches,
     };
+    opts.migrations = app_migrations(&opts.n_migrations);
     char redacted[512];
     enum usv_err rc = orm_db_open(cfg->database_url, app_models, app_n_models, &opts, db);
 

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT
+ * resource.h - the five handlers of a model served over HTTP, once for all.
+ *
+ * A resource is a model plus the path it lives at: POST and GET on the
+ * collection, GET, PATCH and DELETE on one member, with the behaviour
+ * API.md gives users (ETags, If-Match/If-None-Match, keyset pages with a
+ * Link header, problem details). Everything resource-specific comes from
+ * the model: validation, SQL, JSON shape, the words of the messages (its
+ * singular) and the 409 detail (the unique column the database named).
+ * Adding a resource is a model, a migration, one struct resource and five
+ * one-line route functions (see handlers/users.c); no handler logic.
+ * Thread-safety: handlers run concurrently, one request each; a struct
+ * resource is constant data. */
+#ifndef USERSVC_HANDLERS_RESOURCE_H
+#define USERSVC_HANDLERS_RESOURCE_H
+
+#include <jansson.h>
+
+#include "base/err.h"
+#include "http/http.h"
+#include "orm/model.h"
+
+struct resource {
+    const char *path;                 /* the collection: "/users" (members: "/users/{id}") */
+    const struct orm_model *model;
+    /* Column a list may be filtered on by equality ("?login=alice"), using
+     * the column's name as the query parameter; NULL = no filter. */
+    const char *filter;
+};
+
+enum usv_err resource_create(const struct resource *res, struct http_req *req, json_t **out);
+enum usv_err resource_get(const struct resource *res, struct http_req *req, json_t **out);
+enum usv_err resource_list(const struct resource *res, struct http_req *req, json_t **out);
+enum usv_err resource_patch(const struct resource *res, struct http_req *req, json_t **out);
+enum usv_err resource_delete(const struct resource *res, struct http_req *req, json_t **out);
+
+#endif
