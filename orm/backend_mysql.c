@@ -2,7 +2,9 @@
  * backend_mysql.c - MySQL and MariaDB through MariaDB Connector/C (libmariadb).
  *
  * DATABASE_URL is mysql://user:pass@host:port/db?options (or mariadb://),
- * parsed by orm/url.c; the options are listed at config_parse(). Every
+ * parsed once by orm/url.c; my_configure() checks the options (listed at
+ * config_parse()) once per handle, and every connection borrows the result.
+ * Every
  * pooled connection is configured the same way right after connecting:
  * utf8mb4 end to end, UTC, strict SQL mode (the server errs instead of
  * silently truncating) and READ COMMITTED (no gap locks for our single-row
@@ -58,7 +60,6 @@
 mysql_optionsv and MYSQL_OPT_SSL_ENFORCE, which Oracle's libmysqlclient lacks"
 #endif
 
-#define BE_DEFAULT_PORT 3306
 #define BE_CONNECT_TIMEOUT_S 5
 #define BE_RW_TIMEOUT_S 30
 #define BE_LOCK_WAIT_S 10          /* innodb_lock_wait_timeout and lock_wait_timeout */
@@ -148,9 +149,9 @@ unconst(const void *p)
 }
 
 static bool
-my_accepts(const char *url)
+my_accepts(const char *scheme)
 {
-    return strncasecmp(url, "mysql://", 8) == 0 || strncasecmp(url, "mariadb://", 10) == 0;
+    return strcmp(scheme, "mysql") == 0 || strcmp(scheme, "mariadb") == 0;
 }
 
 /* ---- errors --------------------------------------------------------- */
@@ -329,9 +330,8 @@ parse_tls_mode(const char *value, enum tls_mode *out, char *err, size_t errlen)
  * Unknown options are errors: a mistyped "ssl_mod=REQUIRED" must not quietly
  * connect in clear text. */
 static bool
-config_parse(const char *text, struct conn_config *cfg, char *err, size_t errlen)
+config_parse(const struct url *parsed, struct conn_config *cfg, char *err, size_t errlen)
 {
-    char why[160];
     struct url *u = &cfg->url;
     bool has_tls_files;
 
@@ -339,9 +339,10 @@ config_parse(const char *text, struct conn_config *cfg, char *err, size_t errlen
     cfg->connect_timeout_s = BE_CONNECT_TIMEOUT_S;
     cfg->read_timeout_s = BE_RW_TIMEOUT_S;
     cfg->write_timeout_s = BE_RW_TIMEOUT_S;
-    if (!url_parse(text, BE_DEFAULT_PORT, u, why, sizeof(why))) {
-        snprintf(err, errlen, "bad DATABASE_URL: %s", why);
-        return false;
+    url_copy(u, parsed);
+    if (u->n_hosts > 1) {
+        snprintf(err, errlen, "bad DATABASE_URL: MySQL takes one host, not a list");
+        goto fail;
     }
     if (u->path != NULL && strchr(u->path, '/') != NULL) {
         snprintf(err, errlen, "bad DATABASE_URL: the path must be one database name");
@@ -402,6 +403,29 @@ config_finish(struct conn_config *cfg)
 {
     url_finish(&cfg->url);
     memset(cfg, 0, sizeof(*cfg));
+}
+
+/* Once per handle: every connection of the pool borrows this. */
+static enum usv_err
+my_configure(const struct url *u, void **cfg, char *err, size_t errlen)
+{
+    struct conn_config *c = xcalloc(1, sizeof(*c));
+
+    if (!config_parse(u, c, err, errlen)) {
+        free(c);
+        return USV_BAD_REQUEST;
+    }
+    *cfg = c;
+    return USV_OK;
+}
+
+static void
+my_free_config(void *cfg)
+{
+    if (cfg == NULL)
+        return;
+    config_finish(cfg);
+    free(cfg);
 }
 
 /* ---- statements ----------------------------------------------------- */
@@ -878,7 +902,7 @@ fail:
 static void my_close(struct orm_conn *c);
 
 static enum usv_err
-my_open(const char *url, struct orm_conn **out, char *err, size_t errlen)
+my_open(const void *cfg, struct orm_conn **out, char *err, size_t errlen)
 {
     struct mysql_conn *mc = NULL;
     enum usv_err rc = USV_OK;
@@ -888,10 +912,8 @@ my_open(const char *url, struct orm_conn **out, char *err, size_t errlen)
         return USV_UNAVAILABLE;
     }
     mc = xcalloc(1, sizeof(*mc));
-    if (!config_parse(url, &mc->cfg, err, errlen)) {
-        rc = USV_BAD_REQUEST;
-        goto out;
-    }
+    /* A shallow copy: the strings stay the handle's (my_configure()). */
+    mc->cfg = *(const struct conn_config *)cfg;
     if (!connect_db(mc, err, errlen)) {
         rc = USV_UNAVAILABLE;
         goto out;
@@ -916,12 +938,12 @@ my_close(struct orm_conn *c)
         free(mc->sql[i]);
     free(mc->sql);
     free(mc->stmts);
-    orm_conn_finish(&mc->base);
     if (mc->db != NULL)
         mysql_close(mc->db);
-    config_finish(&mc->cfg);
     free(mc->pbind);
     free(mc->paux);
+    /* mc->cfg borrows the handle's configuration; last, as this may free it. */
+    orm_conn_finish(&mc->base);
     free(mc);
 }
 
@@ -1462,6 +1484,8 @@ const struct orm_backend orm_backend_mysql = {
      * by its LAST_INSERT_ID(). */
     .has_returning = false,
     .accepts = my_accepts,
+    .configure = my_configure,
+    .free_config = my_free_config,
     .open = my_open,
     .close = my_close,
     .ping = my_ping,

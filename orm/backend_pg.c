@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT
  * backend_pg.c - the PostgreSQL backend (libpq).
  *
- * Each pooled connection is one PGconn. The DATABASE_URL goes to libpq
- * unparsed, as the dbname of PQconnectdbParams() with expand_dbname: our
- * defaults (connect_timeout, application_name) come before it in the keyword
- * list, so anything the URL says wins and no URL string surgery is needed.
+ * Each pooled connection is one PGconn. The DATABASE_URL, parsed once by
+ * orm/url.c, becomes libpq keywords once per handle (pg_configure()): our
+ * defaults (connect_timeout, application_name) first, so anything the URL
+ * says wins; options libpq does not know are refused at start.
  * Statements are prepared once per connection under the name "usv_<id>" and
  * run with text parameters; rows come back as text, timestamps rewritten
  * from the server's ISO text into the service's canonical form, so they are
@@ -58,10 +58,10 @@ to_pg(struct orm_conn *c)
 }
 
 static bool
-pg_accepts(const char *url)
+pg_accepts(const char *scheme)
 {
     /* The two URI schemes libpq itself recognises. */
-    return strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0;
+    return strcmp(scheme, "postgres") == 0 || strcmp(scheme, "postgresql") == 0;
 }
 
 /* ---- errors ----------------------------------------------------------- */
@@ -374,108 +374,137 @@ session_setup(struct postgres_conn *pc)
                            " SET DateStyle = 'ISO, YMD'");
 }
 
-static int
-hex_value(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
+/* What every connection of a handle is opened with: libpq keywords built
+ * once from the parsed DATABASE_URL (pg_configure()). libpq never sees the
+ * URL text, so none of its messages can quote it. */
+struct pg_config {
+    struct url url;                 /* the parsed URL, for url_scrub() */
+    const char **keys, **values;    /* NULL-terminated; values point into url/hosts/ports */
+    size_t n;
+    char *hosts, *ports;            /* "h1,h2", "5432,5433", or NULL */
+};
 
-#define PG_MAX_SECRETS 4
-#define PG_SECRET_SIZE 256
-
-/* Append @s (@len bytes) to @secrets, and its %-decoded form when that
- * differs: either may turn up in a message. */
 static void
-add_secret(char secrets[][PG_SECRET_SIZE], size_t *n, const char *s, size_t len)
+pg_free_config(void *cfg)
 {
-    char *raw, *dec;
-    size_t k = 0;
+    struct pg_config *pc = cfg;
 
-    if (len == 0 || len >= PG_SECRET_SIZE || *n + 2 > PG_MAX_SECRETS)
+    if (pc == NULL)
         return;
-    raw = secrets[*n];
-    dec = secrets[*n + 1];
-    memcpy(raw, s, len);
-    raw[len] = '\0';
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '%' && i + 2 < len && hex_value(s[i + 1]) >= 0 &&
-            hex_value(s[i + 2]) >= 0) {
-            dec[k++] = (char)(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
-            i += 2;
-        } else {
-            dec[k++] = s[i];
-        }
-    }
-    dec[k] = '\0';
-    *n += (k > 0 && strcmp(raw, dec) != 0) ? 2 : 1;
+    url_finish(&pc->url);
+    free(pc->keys);
+    free(pc->values);
+    free(pc->hosts);
+    free(pc->ports);
+    free(pc);
 }
 
-/* Replace every occurrence of the URL's password (from user:password@ or a
- * password= parameter) in @msg with "***". libpq's messages about a
- * malformed URL may quote the whole URL, password included. */
 static void
-redact(char *msg, size_t size, const char *url)
+add_keyword(struct pg_config *pc, const char *key, const char *value)
 {
-    char secrets[PG_MAX_SECRETS][PG_SECRET_SIZE];
-    size_t n = 0;
-    const char *auth = strstr(url, "://");
-    const char *q;
+    pc->keys[pc->n] = key;
+    pc->values[pc->n++] = value;
+}
 
-    if (auth != NULL) {
-        const char *end;
+/* Is @key a connection option this libpq knows? */
+static bool
+is_libpq_option(const PQconninfoOption *opts, const char *key)
+{
+    for (const PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++) {
+        if (strcmp(o->keyword, key) == 0)
+            return true;
+    }
+    return false;
+}
 
-        auth += 3;
-        end = auth + strcspn(auth, "@/");
-        if (*end == '@') {
-            const char *colon = memchr(auth, ':', (size_t)(end - auth));
+/* postgres://user:password@host1:port1,host2:port2/dbname?keyword=value&...
+ * becomes libpq keywords as libpq's own URI parser would make them, after
+ * our defaults (connect_timeout, application_name), which the URL's own
+ * keywords override (later keywords win in PQconnectdbParams()). Query keys
+ * must be libpq options: a misspelt "sslmod=require" must not connect in
+ * clear text, and is refused here, at start. */
+static enum usv_err
+pg_configure(const struct url *u, void **cfg, char *err, size_t errlen)
+{
+    struct pg_config *pc = xcalloc(1, sizeof(*pc));
+    PQconninfoOption *opts = PQconndefaults();
+    size_t max = 8 + u->n_params;
+    bool has_port = false;
+    struct strbuf hosts, ports;
+    enum usv_err rc = USV_BAD_REQUEST;
 
-            if (colon != NULL)
-                add_secret(secrets, &n, colon + 1, (size_t)(end - colon - 1));
+    url_copy(&pc->url, u);
+    u = &pc->url;
+    pc->keys = xcalloc(max, sizeof(*pc->keys));
+    pc->values = xcalloc(max, sizeof(*pc->values));
+    strbuf_init(&hosts);
+    strbuf_init(&ports);
+    add_keyword(pc, "connect_timeout", PG_CONNECT_TIMEOUT_S);
+    add_keyword(pc, "application_name", "usersvc");
+    for (size_t i = 0; i < u->n_hosts; i++) {
+        strbuf_addf(&hosts, "%s%s", i > 0 ? "," : "", u->hosts[i].host);
+        strbuf_addf(&ports, "%s%u", i > 0 ? "," : "", u->hosts[i].port);
+        has_port = has_port || u->hosts[i].has_port;
+    }
+    if (strbuf_len(&hosts) > 0 && strspn(strbuf_str(&hosts), ",") != strbuf_len(&hosts)) {
+        pc->hosts = strbuf_take(&hosts);
+        add_keyword(pc, "host", pc->hosts);
+    }
+    if (has_port) {
+        pc->ports = strbuf_take(&ports);
+        add_keyword(pc, "port", pc->ports);
+    }
+    if (u->user != NULL)
+        add_keyword(pc, "user", u->user);
+    if (u->password != NULL)
+        add_keyword(pc, "password", u->password);
+    if (u->path != NULL)
+        add_keyword(pc, "dbname", u->path);
+    for (size_t i = 0; i < u->n_params; i++) {
+        const char *key = u->params[i].key;
+        bool is_plain = strspn(key, "abcdefghijklmnopqrstuvwxyz_") == strlen(key);
+
+        if (opts != NULL && !is_libpq_option(opts, key)) {
+            /* Name the key only when it is plainly a keyword, not a typo'd secret. */
+            snprintf(err, errlen, "unknown DATABASE_URL option%s%s%s (see libpq's "
+                     "connection parameters)", is_plain && !url_key_is_secret(key) ? " '" : "",
+                     is_plain && !url_key_is_secret(key) ? key : "",
+                     is_plain && !url_key_is_secret(key) ? "'" : "");
+            goto out;
         }
-    }
-    q = strchr(url, '?');
-    while (q != NULL) {
-        q++;
-        if (strncmp(q, "password=", 9) == 0)
-            add_secret(secrets, &n, q + 9, strcspn(q + 9, "&"));
-        q = strchr(q, '&');
-    }
-    for (size_t i = 0; i < n; i++) {
-        struct strbuf b;
-        const char *from = msg, *hit = strstr(msg, secrets[i]);
-
-        strbuf_init(&b);
-        while (hit != NULL) {
-            strbuf_add(&b, from, (size_t)(hit - from));
-            strbuf_adds(&b, "***");
-            from = hit + strlen(secrets[i]);
-            hit = strstr(from, secrets[i]);
+        if (strcmp(key, "dbname") == 0 || strcmp(key, "replication") == 0) {
+            /* dbname= could hold a whole connection string of its own. */
+            snprintf(err, errlen, "DATABASE_URL option '%s' is not allowed: name the database "
+                     "in the path", key);
+            goto out;
         }
-        strbuf_adds(&b, from);
-        snprintf(msg, size, "%s", strbuf_str(&b));
-        strbuf_finish(&b);
+        add_keyword(pc, key, u->params[i].value);
     }
+    pc->keys[pc->n] = NULL;
+    pc->values[pc->n] = NULL;
+    *cfg = pc;
+    pc = NULL;
+    rc = USV_OK;
+out:
+    PQconninfoFree(opts);
+    strbuf_finish(&hosts);
+    strbuf_finish(&ports);
+    pg_free_config(pc);
+    return rc;
 }
 
 static void pg_close(struct orm_conn *c);
 
 static enum usv_err
-pg_open(const char *url, struct orm_conn **out, char *err, size_t errlen)
+pg_open(const void *cfg, struct orm_conn **out, char *err, size_t errlen)
 {
-    /* Keywords before "dbname" are defaults the expanded URL overrides. */
-    const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
-    const char *const values[] = {PG_CONNECT_TIMEOUT_S, "usersvc", url, NULL};
+    const struct pg_config *conf = cfg;
     struct postgres_conn *pc = xcalloc(1, sizeof(*pc));
     enum usv_err rc = USV_UNAVAILABLE;
     char msg[256];
 
-    pc->conn = PQconnectdbParams(keys, values, 1);
+    /* expand_dbname 0: a dbname is a name, never a connection string. */
+    pc->conn = PQconnectdbParams(conf->keys, conf->values, 0);
     if (pc->conn == NULL) {
         snprintf(err, errlen, "out of memory");
         rc = USV_NOMEM;
@@ -483,7 +512,7 @@ pg_open(const char *url, struct orm_conn **out, char *err, size_t errlen)
     }
     if (PQstatus(pc->conn) != CONNECTION_OK) {
         one_line(msg, sizeof(msg), PQerrorMessage(pc->conn));
-        redact(msg, sizeof(msg), url);
+        url_scrub(msg, sizeof(msg), &conf->url);
         snprintf(err, errlen, "%s", msg);
         goto out;
     }
@@ -512,7 +541,7 @@ pg_close(struct orm_conn *c)
         free(pc->sql[i]);
     free(pc->sql);
     free(pc->is_live);
-    orm_conn_finish(&pc->base);
+    orm_conn_finish(&pc->base);   /* last: it may free the configuration */
     free(pc);
 }
 
@@ -986,6 +1015,8 @@ const struct orm_backend orm_backend_pg = {
     .has_transactional_ddl = true,
     .has_returning = true,
     .accepts = pg_accepts,
+    .configure = pg_configure,
+    .free_config = pg_free_config,
     .open = pg_open,
     .close = pg_close,
     .ping = pg_ping,

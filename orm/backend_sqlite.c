@@ -34,9 +34,23 @@ to_sqlite(struct orm_conn *c)
 }
 
 static bool
-sqlite_accepts(const char *url)
+sqlite_accepts(const char *scheme)
 {
-    return strncmp(url, "sqlite:", 7) == 0;
+    return strcmp(scheme, "sqlite") == 0;
+}
+
+/* The configuration is the file path ("sqlite:PATH", taken as written). */
+static enum usv_err
+sqlite_configure(const struct url *u, void **cfg, char *err, size_t errlen)
+{
+    *cfg = xstrdup(u->path);
+    return USV_OK;
+}
+
+static void
+sqlite_free_config(void *cfg)
+{
+    free(cfg);
 }
 
 /* Map an SQLite result code to the ORM contract and keep the message. */
@@ -74,9 +88,9 @@ fail(struct sqlite_conn *sc, const char *what)
 static void sqlite_close(struct orm_conn *c);
 
 static enum usv_err
-sqlite_open(const char *url, struct orm_conn **out, char *err, size_t errlen)
+sqlite_open(const void *cfg, struct orm_conn **out, char *err, size_t errlen)
 {
-    const char *path = url + strlen("sqlite:");
+    const char *path = cfg;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     struct sqlite_conn *sc = xcalloc(1, sizeof(*sc));
     char *msg = NULL;
@@ -132,7 +146,7 @@ sqlite_close(struct orm_conn *c)
         sqlite3_finalize(sc->stmts[i]);
     free(sc->stmts);
     sqlite3_close(sc->db);
-    orm_conn_finish(&sc->base);
+    orm_conn_finish(&sc->base);   /* last: it may free the configuration */
     free(sc);
 }
 
@@ -337,6 +351,8 @@ const struct orm_backend orm_backend_sqlite = {
     .has_transactional_ddl = true,
     .has_returning = true,
     .accepts = sqlite_accepts,
+    .configure = sqlite_configure,
+    .free_config = sqlite_free_config,
     .open = sqlite_open,
     .close = sqlite_close,
     .ping = sqlite_ping,

@@ -81,6 +81,7 @@ struct orm_db {
     struct model_stmts *models;      /* n_models; the array is immutable after open */
     size_t n_models;
     const struct migration *migrations;  /* the schema's; borrowed */
+    void *cfg, *replica_cfg;         /* the backend's configuration of each URL */
     size_t n_migrations;
 
     /* Statement id -> SQL text. Texts are never changed or freed before
@@ -202,6 +203,10 @@ orm_conn_finish(struct orm_conn *c)
     free(c->is_prepared);
     c->is_prepared = NULL;
     c->n_is_prepared = 0;
+    if (c->free_owned_cfg != NULL)
+        c->free_owned_cfg(c->owned_cfg);
+    c->owned_cfg = NULL;
+    c->free_owned_cfg = NULL;
 }
 
 /* ---- the handle ----------------------------------------------------- */
@@ -335,8 +340,11 @@ build_statements(struct orm_db *db, struct model_stmts *ms)
     fm->first_id = (unsigned)db->n_sql;
     fm->key_col = (size_t)(orm_model_pk(m) - m->columns);
     for (unsigned i = 0; i < ORM_FIND_MANY_SIZES; i++) {
+        unsigned id;
+
         orm_sql_build_find_many_by_key(db->be, m, 2u << i, &b);
-        fm->sql[i] = db->sql[add_statement(db, &b)];
+        id = add_statement(db, &b);     /* may move db->sql: read it after */
+        fm->sql[i] = db->sql[id];
     }
     strbuf_finish(&b);
 }
@@ -436,16 +444,38 @@ enum usv_err
 orm_db_open(const char *url, const struct orm_model *const *models, size_t n_models,
             const struct orm_db_options *opts, struct orm_db **out)
 {
-    const struct orm_backend *be = orm_backend_for(url);
+    const struct orm_backend *be = NULL, *replica_be = NULL;
+    void *cfg = NULL, *replica_cfg = NULL;
     struct orm_db *db;
     char why[200];
     unsigned size;
 
-    if (be == NULL)
+    /* DATABASE_URL is parsed here, once; the pools' connections are all
+     * opened from what the backend made of it. */
+    if (orm_backend_configure(url, &be, &cfg, why, sizeof(why)) != USV_OK) {
+        log_error("orm", "cannot open the database: %s", why);
         return USV_BAD_REQUEST;
+    }
+    if (opts->replica_url != NULL) {
+        if (orm_backend_configure(opts->replica_url, &replica_be, &replica_cfg, why,
+                                  sizeof(why)) != USV_OK) {
+            log_error("orm", "cannot open the read replica (DATABASE_READ_URL): %s", why);
+            be->free_config(cfg);
+            return USV_BAD_REQUEST;
+        }
+        if (replica_be != be) {
+            log_error("orm", "DATABASE_READ_URL must name a %s database, as DATABASE_URL "
+                      "does", be->name);   /* a replica speaks the primary's protocol */
+            be->free_config(cfg);
+            replica_be->free_config(replica_cfg);
+            return USV_BAD_REQUEST;
+        }
+    }
     for (size_t i = 0; i < n_models; i++) {
         if (!check_model(models[i], why, sizeof(why))) {
             log_error("orm", "cannot open the database: %s", why);
+            be->free_config(cfg);
+            be->free_config(replica_cfg);
             return USV_INVALID;
         }
     }
@@ -456,6 +486,8 @@ orm_db_open(const char *url, const struct orm_model *const *models, size_t n_mod
     if (pthread_mutex_init(&db->stmt_mu, NULL) != 0)
         abort();
     db->be = be;
+    db->cfg = cfg;
+    db->replica_cfg = replica_cfg;
     db->models = xcalloc(n_models > 0 ? n_models : 1, sizeof(*db->models));
     db->n_models = n_models;
     db->pool_timeout_ms = opts->pool_timeout_ms;
@@ -466,7 +498,7 @@ orm_db_open(const char *url, const struct orm_model *const *models, size_t n_mod
         db->models[i].m = models[i];
         build_statements(db, &db->models[i]);
     }
-    pool_create(be, url, size, opts->idle_check_ms, &db->pool);
+    pool_create(be, db->cfg, size, opts->idle_check_ms, &db->pool);
     if (opts->batches > 0 && be->execute_batch != NULL) {
         unsigned leaders = opts->batches;
 
@@ -475,13 +507,8 @@ orm_db_open(const char *url, const struct orm_model *const *models, size_t n_mod
         batch_create(leaders, BATCH_STALL_MS, opts->pool_timeout_ms, lead_batch, db,
                      &db->batch);
     }
-    if (opts->replica_url != NULL) {
-        if (orm_backend_for(opts->replica_url) != be) {
-            orm_db_close(db);
-            return USV_BAD_REQUEST;   /* a replica speaks the primary's protocol */
-        }
-        pool_create(be, opts->replica_url, size, opts->idle_check_ms, &db->replica);
-    }
+    if (db->replica_cfg != NULL)
+        pool_create(be, db->replica_cfg, size, opts->idle_check_ms, &db->replica);
     *out = db;
     return USV_OK;
 }
@@ -494,6 +521,8 @@ orm_db_close(struct orm_db *db)
     batch_destroy(db->batch);
     pool_destroy(db->pool);
     pool_destroy(db->replica);
+    db->be->free_config(db->cfg);
+    db->be->free_config(db->replica_cfg);
     for (size_t i = 0; i < db->n_sql; i++)
         free(db->sql[i]);
     free(db->sql);

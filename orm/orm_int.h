@@ -28,6 +28,7 @@
 #include "orm/orm.h"
 #include "base/strbuf.h"
 #include "base/err.h"
+#include "orm/url.h"
 
 /* Statement ids are small integers, dense from 0, prepared at most once per
  * connection. How many there are depends on the models (orm_db_open()) and
@@ -42,6 +43,8 @@ struct orm_conn {
     bool *is_prepared;               /* statement id already prepared here; */
     size_t n_is_prepared;            /* ... that many ids known (orm_grow()) */
     uint64_t last_used_ms;           /* monotonic; written by the pool */
+    void *owned_cfg;                 /* orm_connect_url(): freed by orm_conn_finish() */
+    void (*free_owned_cfg)(void *cfg);
     char errmsg[256];                /* last driver message; log only, never to clients */
 };
 
@@ -114,10 +117,18 @@ struct orm_backend {
     bool has_returning;            /* every server runs INSERT ... RETURNING; otherwise
                                     * each connection says (orm_conn.has_returning) */
 
-    /* Does this backend handle @url (by its scheme)? */
-    bool (*accepts)(const char *url);
-    /* Connect. On failure writes a message without credentials to @err. */
-    enum usv_err (*open)(const char *url, struct orm_conn **out, char *err, size_t errlen);
+    /* Does this backend serve URLs of @scheme (lower case, "postgres")? */
+    bool (*accepts)(const char *scheme);
+    /* Check @u (DATABASE_URL, parsed once by orm/url.c) and build from it
+     * all that open() needs: the options this backend knows, in its own
+     * form. Called once per handle, at orm_db_open(), so a malformed or
+     * unsupported URL is refused at start. On failure USV_BAD_REQUEST and a
+     * message in @err naming what is wrong, never quoting a password. */
+    enum usv_err (*configure)(const struct url *u, void **cfg, char *err, size_t errlen);
+    void (*free_config)(void *cfg);        /* accepts NULL */
+    /* Connect with @cfg (borrowed: it outlives every connection made from
+     * it). On failure writes a message without credentials to @err. */
+    enum usv_err (*open)(const void *cfg, struct orm_conn **out, char *err, size_t errlen);
     void (*close)(struct orm_conn *c);     /* accepts NULL */
     enum usv_err (*ping)(struct orm_conn *c);
 
@@ -162,8 +173,22 @@ struct orm_backend {
     const char *lock_suffix;       /* " FOR UPDATE", or "" where begin() already locks */
 };
 
-/* The backend for @url, or NULL. */
+/* The backend for @url's scheme ("sqlite:", "postgres://"...), or NULL. */
 const struct orm_backend *orm_backend_for(const char *url);
+
+/* Parse @url, configure its backend and connect once: for tests and tools
+ * that need one raw connection without a handle. The connection owns the
+ * configuration (freed by close()). USV_BAD_REQUEST for a URL that parse or
+ * configure refuse, else open()'s result; @err as for open(). */
+/* Parse @url once and let its backend configure itself from it: *@be and
+ * *@cfg (new; free with (*be)->free_config()). USV_BAD_REQUEST with @err
+ * naming what is wrong (never the password) for a malformed URL, an
+ * unsupported scheme or an option the backend refuses. */
+enum usv_err orm_backend_configure(const char *url, const struct orm_backend **be,
+                                   void **cfg, char *err, size_t errlen);
+
+enum usv_err orm_connect_url(const char *url, struct orm_conn **out, char *err,
+                             size_t errlen);
 
 /* Borrow a raw connection outside any transaction (migrations, health). */
 enum usv_err orm_db_acquire(struct orm_db *db, struct orm_conn **out);

@@ -19,7 +19,7 @@
 
 struct pool {
     const struct orm_backend *be;
-    char *url;
+    const void *cfg;                 /* the backend's configuration, borrowed */
     unsigned size;
     unsigned idle_check_ms;
 
@@ -33,7 +33,7 @@ struct pool {
 };
 
 enum usv_err
-pool_create(const struct orm_backend *be, const char *url, unsigned size,
+pool_create(const struct orm_backend *be, const void *cfg, unsigned size,
             unsigned idle_check_ms, struct pool **out)
 {
     struct pool *p = xcalloc(1, sizeof(*p));
@@ -41,7 +41,7 @@ pool_create(const struct orm_backend *be, const char *url, unsigned size,
 
     assert(size > 0);
     p->be = be;
-    p->url = xstrdup(url);
+    p->cfg = cfg;
     p->size = size;
     p->idle_check_ms = idle_check_ms;
     p->idle = xcalloc(size, sizeof(*p->idle));
@@ -68,7 +68,6 @@ pool_destroy(struct pool *p)
     pthread_cond_destroy(&p->cond);
     pthread_mutex_destroy(&p->mu);
     free(p->idle);
-    free(p->url);
     free(p);
 }
 
@@ -88,7 +87,7 @@ connect_slot(struct pool *p, struct orm_conn **out)
 {
     char err[256] = "";
     struct orm_conn *c = NULL;
-    enum usv_err rc = p->be->open(p->url, &c, err, sizeof(err));
+    enum usv_err rc = p->be->open(p->cfg, &c, err, sizeof(err));
 
     xlock(&p->mu);
     if (rc == USV_OK)

@@ -18,8 +18,10 @@ struct pool;
 struct orm_conn;
 struct orm_backend;
 
-/* Create a pool for @url (copied) on backend @be. Opens no connection. */
-enum usv_err pool_create(const struct orm_backend *be, const char *url, unsigned size,
+/* Create a pool of connections opened with backend @be's configuration
+ * @cfg (borrowed: made by be->configure(), it outlives the pool). Opens no
+ * connection. */
+enum usv_err pool_create(const struct orm_backend *be, const void *cfg, unsigned size,
                          unsigned idle_check_ms, struct pool **out);
 
 /* Close all idle connections and free @pool. Accepts NULL. Every borrowed

@@ -41,7 +41,7 @@ admin_exec(const char *url, const char *sql)
         fprintf(stderr, "testdb: no backend for the admin URL\n");
         return false;
     }
-    if (be->open(url, &c, err, sizeof(err)) != USV_OK) {
+    if (orm_connect_url(url, &c, err, sizeof(err)) != USV_OK) {
         fprintf(stderr, "testdb: cannot connect: %s\n", err);
         return false;
     }

@@ -1116,7 +1116,7 @@ batch_conn(struct fixture *f)
     struct strbuf sql;
 
     snprintf(url, sizeof(url), "sqlite:%s", f->path);
-    if (be->open(url, &c, err, sizeof(err)) != USV_OK)
+    if (orm_connect_url(url, &c, err, sizeof(err)) != USV_OK)
         fail_msg("open: %s", err);
     strbuf_init(&sql);
     orm_sql_build(be, &users_model, ORM_OP_INSERT_RETURNING, &sql);
