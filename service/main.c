@@ -73,9 +73,9 @@ open_db(const struct cfg *cfg, struct orm_db **db)
 
     /* The ORM has logged what is wrong; this names the URL, redacted. */
     if (rc != USV_OK)
-        log_error("main", "cannot use DATABASE_URL '%s' (expected sqlite:PATH, "
-                  "postgres://... or mysql://...; DATABASE_READ_URL must be of the same kind)",
-                url_redact(cfg->database_url, redacted, sizeof(redacted)));
+        log_error("main", "cannot open DATABASE_URL '%s' (why: the line above; the forms are "
+                  "sqlite:PATH, postgres://... and mysql://...)",
+                  url_redact(cfg->database_url, redacted, sizeof(redacted)));
     return rc;
 }
 
