@@ -537,63 +537,22 @@ out:
  * fractional digits always (base/util.c utc_stamp()). */
 #define STAMP_LEN 27
 
-/* Write @v as exactly @n decimal digits at @p; returns the end. */
-static char *
-put_digits(char *p, unsigned long v, int n)
-{
-    for (int i = n - 1; i >= 0; i--) {
-        p[i] = (char)('0' + v % 10);
-        v /= 10;
-    }
-    return p + n;
-}
-
-/* Write the canonical text of @t (UTC: the session's time zone) to @out,
- * STAMP_LEN bytes plus a NUL. No printf: this runs for two columns of
- * every row read. False for a value that has no such text (out of range),
- * which a DATETIME column cannot hold. A zero date, which strict mode
- * keeps out, would come out as "0000-00-00T00:00:00.000000Z". */
+/* Write the canonical text of @t (UTC: the session's time zone) to @out
+ * (orm_stamp_format(), the shared layer's). False for a value that has no
+ * such text (out of range), which a DATETIME column cannot hold. A zero
+ * date, which strict mode keeps out, would come out as
+ * "0000-00-00T00:00:00.000000Z". time_type is not checked: the protocol
+ * sends a midnight without fraction as a bare date (MYSQL_TIMESTAMP_DATE,
+ * time fields zero). */
 static bool
 format_stamp(const MYSQL_TIME *t, char *out)
 {
-    char *p = out;
+    struct orm_stamp st = {
+        .year = t->year, .month = t->month, .day = t->day, .hour = t->hour,
+        .minute = t->minute, .second = t->second, .usec = t->second_part,
+    };
 
-    if (t->year > 9999 || t->month > 12 || t->day > 31 || t->hour > 23 || t->minute > 59 ||
-        t->second > 59 || t->second_part > 999999 || t->neg)
-        return false;
-    /* time_type is not checked: the protocol sends a midnight without
-     * fraction as a bare date (MYSQL_TIMESTAMP_DATE, time fields zero). */
-    p = put_digits(p, t->year, 4);
-    *p++ = '-';
-    p = put_digits(p, t->month, 2);
-    *p++ = '-';
-    p = put_digits(p, t->day, 2);
-    *p++ = 'T';
-    p = put_digits(p, t->hour, 2);
-    *p++ = ':';
-    p = put_digits(p, t->minute, 2);
-    *p++ = ':';
-    p = put_digits(p, t->second, 2);
-    *p++ = '.';
-    p = put_digits(p, t->second_part, 6);
-    *p++ = 'Z';
-    *p = '\0';
-    return true;
-}
-
-/* Read @n digits at @s into *@out. */
-static bool
-get_digits(const char *s, int n, unsigned *out)
-{
-    unsigned v = 0;
-
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        v = v * 10 + (unsigned)(s[i] - '0');
-    }
-    *out = v;
-    return true;
+    return !t->neg && orm_stamp_format(&st, out);
 }
 
 /* Parse the server's text of a DATETIME, "YYYY-MM-DD HH:MM:SS" plus "."
@@ -601,21 +560,19 @@ get_digits(const char *s, int n, unsigned *out)
 static bool
 parse_stamp(const char *s, size_t len, MYSQL_TIME *t)
 {
-    unsigned frac = 0, scale = 1000000;
-    size_t n_frac = len > 20 ? len - 20 : 0;
+    struct orm_stamp st;
+    size_t used;
 
     memset(t, 0, sizeof(*t));
-    if ((len != 19 && (len < 21 || len > 26)) || s[4] != '-' || s[7] != '-' || s[10] != ' ' ||
-        s[13] != ':' || s[16] != ':' || (len > 19 && s[19] != '.'))
+    if (!orm_stamp_parse(s, len, &st, &used) || used != len || s[10] != ' ')
         return false;
-    if (!get_digits(s, 4, &t->year) || !get_digits(s + 5, 2, &t->month) ||
-        !get_digits(s + 8, 2, &t->day) || !get_digits(s + 11, 2, &t->hour) ||
-        !get_digits(s + 14, 2, &t->minute) || !get_digits(s + 17, 2, &t->second) ||
-        (n_frac > 0 && !get_digits(s + 20, (int)n_frac, &frac)))
-        return false;
-    for (size_t i = 0; i < n_frac; i++)
-        scale /= 10;
-    t->second_part = (unsigned long)frac * scale;
+    t->year = st.year;
+    t->month = st.month;
+    t->day = st.day;
+    t->hour = st.hour;
+    t->minute = st.minute;
+    t->second = st.second;
+    t->second_part = st.usec;
     t->time_type = MYSQL_TIMESTAMP_DATETIME;
     return true;
 }
@@ -984,22 +941,25 @@ looks_alive(struct mysql_conn *mc)
     return poll(&pfd, 1, 0) <= 0;
 }
 
-/* Called before a statement is sent. Outside a transaction a dead
- * connection has lost nothing this session needs (each statement so far
- * committed on its own), so it is replaced in place and the statement about
- * to be sent goes to the new session. Inside a transaction, or while the
- * migration lock is held, the session itself was the state: no revival. */
+static bool
+conn_looks_alive(struct orm_conn *c)
+{
+    return looks_alive(to_mysql(c));
+}
+
+static enum usv_err
+conn_reconnect(struct orm_conn *c)
+{
+    return reconnect(to_mysql(c));
+}
+
+/* Called before a statement is sent: the shared reconnect policy
+ * (orm_conn_ensure_session()). */
 static enum usv_err
 ensure_session(struct mysql_conn *mc, const char *what)
 {
-    if (mc->in_tx || looks_alive(mc))
-        return USV_OK;
-    if (mc->holds_migration_lock) {
-        orm_conn_error(&mc->base, what, "connection lost while holding the migration lock");
-        mc->base.is_broken = true;
-        return USV_UNAVAILABLE;
-    }
-    return reconnect(mc);
+    return orm_conn_ensure_session(&mc->base, what, mc->in_tx, mc->holds_migration_lock,
+                                   conn_looks_alive, conn_reconnect);
 }
 
 /* Run @sql, which returns no rows, as a plain query. */

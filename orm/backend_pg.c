@@ -66,24 +66,6 @@ pg_accepts(const char *scheme)
 
 /* ---- errors ----------------------------------------------------------- */
 
-/* Copy @msg into @buf as one line: libpq messages span lines (and end in one). */
-static void
-one_line(char *buf, size_t size, const char *msg)
-{
-    size_t n = 0;
-
-    for (const char *p = msg; *p != '\0' && n + 1 < size; p++) {
-        char ch = (*p == '\n' || *p == '\r' || *p == '\t') ? ' ' : *p;
-
-        if (ch == ' ' && (n == 0 || buf[n - 1] == ' '))
-            continue;
-        buf[n++] = ch;
-    }
-    while (n > 0 && buf[n - 1] == ' ')
-        n--;
-    buf[n] = '\0';
-}
-
 static bool
 is_sqlstate(const char *state, const char *want)
 {
@@ -101,9 +83,9 @@ fail(struct postgres_conn *pc, const char *what, const PGresult *r)
     char msg[200], line[240];
 
     if (primary != NULL)
-        one_line(msg, sizeof(msg), primary);
+        orm_one_line(msg, sizeof(msg), primary);
     else
-        one_line(msg, sizeof(msg), PQerrorMessage(pc->conn));
+        orm_one_line(msg, sizeof(msg), PQerrorMessage(pc->conn));
     snprintf(line, sizeof(line), "%s%s%s", state != NULL ? state : "",
              state != NULL ? " " : "", msg[0] != '\0' ? msg : "unknown error");
     orm_conn_error(&pc->base, what, line);
@@ -140,44 +122,6 @@ fail(struct postgres_conn *pc, const char *what, const PGresult *r)
 /* The type OID of timestamptz (pg_type.h; OIDs of built-in types are fixed). */
 #define PG_TIMESTAMPTZ_OID 1184
 
-/* Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's
- * days_from_civil). */
-static int64_t
-days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    int64_t era;
-    unsigned yoe, doy, doe;
-
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = (unsigned)(y - era * 400);
-    doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-/* @n digits at @s as a number, or -1. */
-static int
-digits(const char *s, size_t n)
-{
-    int v = 0;
-
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    return v;
-}
-
-/* Write @v as exactly @n decimal digits (it has at most @n). */
-static void
-put_digits(char *out, int v, int n)
-{
-    for (int k = n - 1; k >= 0; k--, v /= 10)
-        out[k] = (char)('0' + v % 10);
-}
-
 /* Rewrite a timestamptz as the session renders it with DateStyle ISO:
  * "2026-11-21 08:00:00.1234+00" (trailing zeros of the fraction dropped, no
  * fraction when it is zero; the offset of the session's time zone, which
@@ -187,49 +131,32 @@ put_digits(char *out, int v, int n)
 static bool
 canonical_timestamp(const char *s, size_t len, char out[UTC_STAMP_LEN + 1])
 {
-    char frac[7] = "000000";
-    size_t i = 19, n = 0;
-    int y, mo, d, h, mi, sec, off_h, off_m = 0, off_s = 0;
+    struct orm_stamp t;
+    size_t i;
+    unsigned off_h, off_m = 0, off_s = 0;
+    char num[3] = "";
 
-    if (len < 22 || s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' ||
-        s[16] != ':')
+    if (!orm_stamp_parse(s, len, &t, &i))
         return false;
-    y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2);
-    h = digits(s + 11, 2), mi = digits(s + 14, 2), sec = digits(s + 17, 2);
-    if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || mi < 0 || sec < 0)
-        return false;
-    if (s[i] == '.') {
-        for (i++; i < len && n < 6 && s[i] >= '0' && s[i] <= '9'; i++)
-            frac[n++] = s[i];
-    }
     /* The offset: +HH, +HH:MM or +HH:MM:SS. */
-    if (len - i != 3 && len - i != 6 && len - i != 9)
+    if ((len - i != 3 && len - i != 6 && len - i != 9) || (s[i] != '+' && s[i] != '-'))
         return false;
-    if ((s[i] != '+' && s[i] != '-') || (off_h = digits(s + i + 1, 2)) < 0)
-        return false;
-    if (len - i >= 6 && (s[i + 3] != ':' || (off_m = digits(s + i + 4, 2)) < 0))
-        return false;
-    if (len - i == 9 && (s[i + 6] != ':' || (off_s = digits(s + i + 7, 2)) < 0))
-        return false;
-    if (off_h != 0 || off_m != 0 || off_s != 0) {
-        int64_t t = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 +
-                    mi * 60 + sec;
-        int off = off_h * 3600 + off_m * 60 + off_s;
-        time_t utc = (time_t)(s[i] == '+' ? t - off : t + off);
-        struct tm tm;
+    for (size_t k = 1; k < len - i; k += 3) {
+        unsigned *part = k == 1 ? &off_h : k == 4 ? &off_m : &off_s;
 
-        if (gmtime_r(&utc, &tm) == NULL || tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 0)
+        if ((k > 1 && s[i + k - 1] != ':') || s[i + k] < '0' || s[i + k] > '9' ||
+            s[i + k + 1] < '0' || s[i + k + 1] > '9')
             return false;
-        y = tm.tm_year + 1900, mo = tm.tm_mon + 1, d = tm.tm_mday;
-        h = tm.tm_hour, mi = tm.tm_min, sec = tm.tm_sec;
+        memcpy(num, s + i + k, 2);
+        *part = (unsigned)(num[0] - '0') * 10 + (unsigned)(num[1] - '0');
     }
-    put_digits(out, y, 4), out[4] = '-', put_digits(out + 5, mo, 2), out[7] = '-';
-    put_digits(out + 8, d, 2), out[10] = 'T', put_digits(out + 11, h, 2), out[13] = ':';
-    put_digits(out + 14, mi, 2), out[16] = ':', put_digits(out + 17, sec, 2), out[19] = '.';
-    memcpy(out + 20, frac, 6);
-    out[26] = 'Z';
-    out[27] = '\0';
-    return true;
+    if (off_h != 0 || off_m != 0 || off_s != 0) {
+        long off = (long)(off_h * 3600 + off_m * 60 + off_s);
+
+        if (!orm_stamp_shift(&t, s[i] == '+' ? -off : off))
+            return false;
+    }
+    return orm_stamp_format(&t, out);
 }
 
 /* Collect the rows of @r into @res (may be NULL). @r must have succeeded. */
@@ -511,7 +438,7 @@ pg_open(const void *cfg, struct orm_conn **out, char *err, size_t errlen)
         goto out;
     }
     if (PQstatus(pc->conn) != CONNECTION_OK) {
-        one_line(msg, sizeof(msg), PQerrorMessage(pc->conn));
+        orm_one_line(msg, sizeof(msg), PQerrorMessage(pc->conn));
         url_scrub(msg, sizeof(msg), &conf->url);
         snprintf(err, errlen, "%s", msg);
         goto out;
@@ -586,26 +513,29 @@ looks_alive(struct postgres_conn *pc)
     return PQstatus(pc->conn) == CONNECTION_OK && !pc->is_doomed;
 }
 
-/* Called before anything is sent. Outside a transaction block a dead
- * connection has lost nothing this session needs (each statement so far
- * committed on its own), so it is replaced in place and the statement about
- * to be sent goes to the new session. Inside a transaction, or while the
- * migration lock is held, the session itself was the state: no revival. */
+static bool
+conn_looks_alive(struct orm_conn *c)
+{
+    return looks_alive(to_pg(c));
+}
+
+static enum usv_err
+conn_revive(struct orm_conn *c)
+{
+    return revive(to_pg(c));
+}
+
+/* Called before anything is sent: the shared reconnect policy
+ * (orm_conn_ensure_session()), with the transaction state libpq knows. */
 static enum usv_err
 ensure_session(struct postgres_conn *pc, const char *what)
 {
     PGTransactionStatusType ts = PQtransactionStatus(pc->conn);
 
-    if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR || ts == PQTRANS_ACTIVE)
-        return USV_OK;
-    if (looks_alive(pc))
-        return USV_OK;
-    if (pc->holds_lock) {
-        orm_conn_error(&pc->base, what, "connection lost while holding the migration lock");
-        pc->base.is_broken = true;
-        return USV_UNAVAILABLE;
-    }
-    return revive(pc);
+    return orm_conn_ensure_session(&pc->base, what,
+                                   ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR ||
+                                       ts == PQTRANS_ACTIVE,
+                                   pc->holds_lock, conn_looks_alive, conn_revive);
 }
 
 static enum usv_err

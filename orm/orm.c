@@ -171,13 +171,12 @@ orm_result_cell(const struct orm_result *r, size_t row, size_t col, size_t *len)
 void
 orm_conn_error(struct orm_conn *c, const char *what, const char *msg)
 {
-    size_t n;
+    char line[sizeof(c->errmsg)];
 
-    snprintf(c->errmsg, sizeof(c->errmsg), "%s: %s", what, msg != NULL ? msg : "(no message)");
-    /* Driver messages often end in a newline; keep log lines whole. */
-    n = strlen(c->errmsg);
-    while (n > 0 && (c->errmsg[n - 1] == '\n' || c->errmsg[n - 1] == '\r'))
-        c->errmsg[--n] = '\0';
+    /* Driver messages span lines and end in newlines; keep log lines whole. */
+    orm_one_line(line, sizeof(line), msg != NULL ? msg : "(no message)");
+    if (snprintf(c->errmsg, sizeof(c->errmsg), "%s: %s", what, line) < 0)
+        c->errmsg[0] = '\0';       /* a long message is cut, which is fine */
 }
 
 void *

@@ -180,6 +180,49 @@ const struct orm_backend *orm_backend_for(const char *url);
  * that need one raw connection without a handle. The connection owns the
  * configuration (freed by close()). USV_BAD_REQUEST for a URL that parse or
  * configure refuse, else open()'s result; @err as for open(). */
+/* ---- the shared backend layer (orm/backends.c) -------------------------
+ * What every backend needs and none should write again: the canonical
+ * timestamp text, driver messages made one log line, and the policy of
+ * reconnecting in place. */
+
+/* A moment in UTC, as a backend reads or writes it. */
+struct orm_stamp {
+    unsigned year, month, day, hour, minute, second;
+    unsigned long usec;              /* 0-999999 */
+};
+
+/* Write the service's canonical text of @t, "2026-11-21T08:00:00.123456Z"
+ * (ORM_STAMP_LEN bytes and a NUL), to @out. No printf: this runs for every
+ * timestamp of every row. False when @t has no such text (out of range). */
+#define ORM_STAMP_LEN 27
+bool orm_stamp_format(const struct orm_stamp *t, char out[ORM_STAMP_LEN + 1]);
+
+/* Read "YYYY-MM-DD HH:MM:SS" (or 'T' for ' ') and an optional fraction of
+ * 1-6 digits from the start of @s (@len bytes) into @t; *@used is the
+ * number of bytes read. False if @s does not start so. */
+bool orm_stamp_parse(const char *s, size_t len, struct orm_stamp *t, size_t *used);
+
+/* Move @t by @offset_s seconds (-: west of UTC, as "+02" means add -7200 to
+ * reach UTC). False when the result leaves years 0-9999. */
+bool orm_stamp_shift(struct orm_stamp *t, long offset_s);
+
+/* Copy the driver message @msg into @buf (@size bytes) as one log line:
+ * newlines, carriage returns and tabs become spaces, runs of spaces one. */
+void orm_one_line(char *buf, size_t size, const char *msg);
+
+/* The reconnect-in-place policy, for every backend that can tell a dead
+ * idle session without a round trip. Called before anything is sent on @c.
+ * Outside a transaction (@in_tx false) a dead connection has lost nothing
+ * this session needs (each statement so far committed on its own), so it
+ * is replaced in place (@reconnect) and the statement about to be sent goes
+ * to the new session. Inside a transaction, or while the migration lock is
+ * held (@holds_lock), the session itself was the state: no revival, the
+ * connection is marked broken and USV_UNAVAILABLE returned. @looks_alive
+ * is asked only outside a transaction (it may consume input). */
+enum usv_err orm_conn_ensure_session(struct orm_conn *c, const char *what, bool in_tx,
+                                     bool holds_lock, bool (*looks_alive)(struct orm_conn *c),
+                                     enum usv_err (*reconnect)(struct orm_conn *c));
+
 /* Parse @url once and let its backend configure itself from it: *@be and
  * *@cfg (new; free with (*be)->free_config()). USV_BAD_REQUEST with @err
  * naming what is wrong (never the password) for a malformed URL, an

@@ -264,6 +264,8 @@ parse(const char *text, unsigned default_port, struct url *u, char *err, size_t 
             if (host_end == NULL)
                 host_end = entry_end;
         }
+        if (host_end == entry && (entry_end != auth_end || entry != auth))
+            return fail(err, errlen, "the host list has an empty entry");
         if (!parse_host(entry, host_end, &h.host, err, errlen))
             return false;
         h.has_port = host_end != entry_end && host_end + 1 != entry_end;

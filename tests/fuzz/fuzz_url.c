@@ -144,7 +144,7 @@ check_shape(const struct url *u)
     for (size_t i = 0; i < u->n_hosts; i++) {
         CHECK(u->hosts[i].port >= 1 && u->hosts[i].port <= 65535);
         CHECK(u->hosts[i].has_port || u->hosts[i].port == DEFAULT_PORT);
-        CHECK(u->n_hosts == 1 || u->hosts[i].host[0] != '\0' || u->hosts[i].has_port);
+        CHECK(u->n_hosts == 1 || u->hosts[i].host[0] != '\0');
     }
     CHECK(u->path == NULL || u->path[0] != '\0');
     CHECK(u->n_params == 0 || u->params != NULL);

@@ -505,6 +505,9 @@ test_url_database_urls_parse_as_the_table_says(void **state)
         {"postgres://app:secret@db1:5432,db2:5433,[::1]/users?target_session_attrs=read-write",
          true, "postgres", "app", "secret", "db1", 5432, 3, "users", NULL, NULL},
         {"postgres://h1,,h2/db", false, NULL, NULL, NULL, NULL, 0, 0, NULL, "empty", NULL},
+        {"postgres://u:pw@,h2/db", false, NULL, NULL, NULL, NULL, 0, 0, NULL, "empty", "pw"},
+        {"postgres://h1,:5433/db", false, NULL, NULL, NULL, NULL, 0, 0, NULL, "empty", NULL},
+        {"postgres://h1,/db", false, NULL, NULL, NULL, NULL, 0, 0, NULL, "empty", NULL},
         {"postgres://h:99999/db", false, NULL, NULL, NULL, NULL, 0, 0, NULL, "port", NULL},
         {"postgres://u:pw@h:abc/db", false, NULL, NULL, NULL, NULL, 0, 0, NULL, "port", "pw@"},
         /* Query options, percent-encoded keys included. */
