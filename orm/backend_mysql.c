@@ -1208,7 +1208,7 @@ run_finds(struct mysql_conn *mc, struct orm_batch_item *const *items, size_t n, 
  * way PostgreSQL's does. What it can share is the statement: concurrent
  * GETs by key become one SELECT ... WHERE id IN (...), which costs the
  * server about what one of them did alone. The ORM sends only reads here
- * (orm_backend_mysql.batches_writes is false: MySQL 8 has no RETURNING);
+ * (orm_backend_mysql.batching is ORM_BATCH_FINDS: MySQL 8 has no RETURNING);
  * anything but a find runs on its own, in turn. Reads commit nothing, so
  * the finds answered before a connection is lost keep their rows; the
  * rest fail USV_UNAVAILABLE with the connection marked broken, never
@@ -1458,9 +1458,7 @@ const struct orm_backend orm_backend_mysql = {
      * would queue one by one on the leader's connection, and a batched
      * insert could not ask its connection for RETURNING. */
     .execute_batch = my_execute_batch,
-    .batches_writes = false,
-    .batches_reads = true,
-    .batches_finds_only = true,
+    .batching = ORM_BATCH_FINDS,
     .query = my_query,
     .lock_migrations = my_lock_migrations,
     .unlock_migrations = my_unlock_migrations,

@@ -480,7 +480,8 @@ orm_db_open(const char *url, const struct orm_model *const *models, size_t n_mod
     }
     /* A batched insert has no connection to ask: every connection must
      * have RETURNING (orm_insert). A backend table, not input. */
-    assert(be->has_returning || !be->batches_writes);
+    assert(be->has_returning || (be->batching != ORM_BATCH_WRITES &&
+                                 be->batching != ORM_BATCH_ALL));
     db = xcalloc(1, sizeof(*db));
     if (pthread_mutex_init(&db->stmt_mu, NULL) != 0)
         abort();
@@ -498,7 +499,7 @@ orm_db_open(const char *url, const struct orm_model *const *models, size_t n_mod
         build_statements(db, &db->models[i]);
     }
     pool_create(be, db->cfg, size, opts->idle_check_ms, &db->pool);
-    if (opts->batches > 0 && be->execute_batch != NULL) {
+    if (opts->batches > 0 && be->batching != ORM_BATCH_NONE) {
         unsigned leaders = opts->batches;
 
         if (be->max_batches != 0 && leaders > be->max_batches)
@@ -614,6 +615,65 @@ backoff(unsigned attempt)
     nanosleep(&ts, NULL);
 }
 
+enum usv_err
+orm_conn_transact(const struct orm_backend *be, struct orm_conn *c, enum orm_tx mode,
+                  enum usv_err (*work)(void *arg), void *arg)
+{
+    enum usv_err rc = be->begin(c, mode);
+
+    if (rc != USV_OK)
+        return rc;
+    rc = work(arg);
+    if (rc == USV_OK)
+        return be->commit(c);
+    if (!c->is_broken && be->rollback(c) != USV_OK) {
+        /* A connection that cannot roll back cannot be trusted again. */
+        log_warn("orm", "rollback failed: %s", c->errmsg);
+        c->is_broken = true;
+    }
+    return rc;
+}
+
+/* A session's work as orm_conn_transact() calls it. */
+struct session_work {
+    enum usv_err (*work)(struct orm_session *s, void *arg);
+    void *arg;
+    struct orm_session *s;
+};
+
+static enum usv_err
+run_work(void *arg)
+{
+    struct session_work *w = arg;
+
+    return w->work(w->s, w->arg);
+}
+
+/* Does a session of @mode on @pool borrow a connection? The one place that
+ * decides: where the backend batches such sessions (enum orm_batching),
+ * their statements join batches instead (run()). */
+static bool
+borrows_connection(const struct orm_db *db, const struct pool *pool, enum orm_tx mode)
+{
+    enum orm_batching b = db->be->batching;
+
+    if (pool != db->pool || db->batch == NULL)
+        return true;
+    if (mode == ORM_TX_STATEMENT)
+        return b != ORM_BATCH_WRITES && b != ORM_BATCH_ALL;
+    if (mode == ORM_TX_READ)
+        return b != ORM_BATCH_FINDS && b != ORM_BATCH_ALL;
+    return true;
+}
+
+/* In a session that borrowed no connection, does statement @id join a
+ * batch? Otherwise it runs alone on a connection borrowed for it. */
+static bool
+joins_batch(const struct orm_db *db, const struct orm_find_many *find_many)
+{
+    return db->be->batching != ORM_BATCH_FINDS || find_many != NULL;
+}
+
 /* One try of a session on @pool: no retry, no fallback. */
 static enum usv_err
 run_session(struct orm_db *db, struct pool *pool, enum orm_tx mode,
@@ -623,9 +683,7 @@ run_session(struct orm_db *db, struct pool *pool, enum orm_tx mode,
     enum usv_err rc;
 
     /* Without a connection, each statement of the work joins a batch (run()). */
-    if (pool == db->pool && db->batch != NULL &&
-        ((mode == ORM_TX_STATEMENT && db->be->batches_writes) ||
-         (mode == ORM_TX_READ && db->be->batches_reads)))
+    if (!borrows_connection(db, pool, mode))
         return work(&s, arg);
     rc = pool_acquire(pool, db->pool_timeout_ms, &s.conn);
     if (rc != USV_OK)
@@ -634,17 +692,9 @@ run_session(struct orm_db *db, struct pool *pool, enum orm_tx mode,
     if (mode != ORM_TX_WRITE) {
         rc = work(&s, arg);
     } else {
-        rc = db->be->begin(s.conn, mode);
-        if (rc == USV_OK) {
-            rc = work(&s, arg);
-            if (rc == USV_OK) {
-                rc = db->be->commit(s.conn);
-            } else if (!s.conn->is_broken && db->be->rollback(s.conn) != USV_OK) {
-                /* A connection that cannot roll back cannot be trusted again. */
-                log_warn("orm", "rollback failed: %s", s.conn->errmsg);
-                s.conn->is_broken = true;
-            }
-        }
+        struct session_work w = {.work = work, .arg = arg, .s = &s};
+
+        rc = orm_conn_transact(db->be, s.conn, mode, run_work, &w);
     }
     if (rc == USV_UNAVAILABLE || rc == USV_INTERNAL)
         log_error("orm", "%s%s session failed (%s): %s", db->be->name,
@@ -720,7 +770,7 @@ run(struct orm_session *s, unsigned id, const struct orm_param *params, size_t n
             .find_many = find_many_of(s->db, id),
         };
 
-        if (item.find_many == NULL && s->db->be->batches_finds_only)
+        if (!joins_batch(s->db, item.find_many))
             return run_alone(s->db, id, params, n, res);
         return batch_run(s->db->batch, &item);
     }

@@ -110,6 +110,19 @@ struct orm_batch_item {
     const struct orm_find_many *find_many;
 };
 
+/* What a backend can run as batches of concurrent sessions' statements
+ * (execute_batch(); orm_db_options.batches turns it on). orm.c decides from
+ * this alone, in one place, whether a session borrows a connection. */
+enum orm_batching {
+    ORM_BATCH_NONE,      /* every session borrows a connection */
+    ORM_BATCH_FINDS,     /* ORM_TX_READ sessions' finds by key, as one IN list (no
+                          * pipelining); any other read borrows a connection of its
+                          * own, since a batch would only queue it behind the others */
+    ORM_BATCH_WRITES,    /* ORM_TX_STATEMENT sessions (group commit); a batched insert
+                          * has no connection to ask, so needs has_returning */
+    ORM_BATCH_ALL,       /* both ORM_TX_STATEMENT and ORM_TX_READ sessions (pipelining) */
+};
+
 struct orm_backend {
     const char *name;              /* "sqlite", "postgres", "mysql": also the migration file stem */
     unsigned default_pool_size;
@@ -148,12 +161,7 @@ struct orm_backend {
      * without pipelining runs the finds by key as one statement
      * (orm_batch_item.find_many) and anything else one by one. */
     void (*execute_batch)(struct orm_conn *c, struct orm_batch_item *const *items, size_t n);
-    bool batches_writes;           /* batch ORM_TX_STATEMENT sessions: a batched insert
-                                    * has no connection to ask, so needs has_returning */
-    bool batches_reads;            /* batch ORM_TX_READ sessions */
-    bool batches_finds_only;       /* ... but only their finds by key: any other read
-                                    * borrows a connection of its own, since a batch
-                                    * would only queue it behind the others */
+    enum orm_batching batching;    /* what execute_batch() takes: the one capability */
     unsigned max_batches;          /* batches in flight at most (0 = as configured) */
     /* Run one statement once, unprepared (migrations, bookkeeping). @res may be NULL. */
     enum usv_err (*query)(struct orm_conn *c, const char *sql, const struct orm_param *params,
@@ -232,6 +240,14 @@ enum usv_err orm_backend_configure(const char *url, const struct orm_backend **b
 
 enum usv_err orm_connect_url(const char *url, struct orm_conn **out, char *err,
                              size_t errlen);
+
+/* One transaction on @c: begin(@mode), @work, commit() when it returned
+ * USV_OK, else rollback() (a connection that cannot roll back is marked
+ * broken). The code of every write session, requests' (orm_transact()) and
+ * migrations' (migrate.c) alike. Returns @work's result or the
+ * transaction's own error. */
+enum usv_err orm_conn_transact(const struct orm_backend *be, struct orm_conn *c,
+                               enum orm_tx mode, enum usv_err (*work)(void *arg), void *arg);
 
 /* Borrow a raw connection outside any transaction (migrations, health). */
 enum usv_err orm_db_acquire(struct orm_db *db, struct orm_conn **out);
