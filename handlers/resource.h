@@ -28,6 +28,40 @@ struct resource {
     const char *filter;
 };
 
+/* The five route functions of resource @res (a struct resource) as
+ * NAME_create, NAME_get, NAME_list, NAME_patch and NAME_delete. */
+#define RESOURCE_HANDLERS(NAME, res)                                           \
+    enum usv_err NAME##_create(struct http_req *req, json_t **out)            \
+    {                                                                          \
+        return resource_create(&(res), req, out);                              \
+    }                                                                          \
+    enum usv_err NAME##_get(struct http_req *req, json_t **out)               \
+    {                                                                          \
+        return resource_get(&(res), req, out);                                 \
+    }                                                                          \
+    enum usv_err NAME##_list(struct http_req *req, json_t **out)              \
+    {                                                                          \
+        return resource_list(&(res), req, out);                                \
+    }                                                                          \
+    enum usv_err NAME##_patch(struct http_req *req, json_t **out)             \
+    {                                                                          \
+        return resource_patch(&(res), req, out);                               \
+    }                                                                          \
+    enum usv_err NAME##_delete(struct http_req *req, json_t **out)            \
+    {                                                                          \
+        return resource_delete(&(res), req, out);                              \
+    }
+
+/* Their five entries of a route table (http/http.h struct route), for the
+ * collection @PATH ("/users") and its members (PATH "/{id}"). */
+#define RESOURCE_ROUTES(PATH, NAME)                                                   \
+    {.method = "GET",    .pattern = PATH,           .handler = NAME##_list},          \
+    {.method = "POST",   .pattern = PATH,           .handler = NAME##_create,         \
+     .is_body_first = true},                                                          \
+    {.method = "GET",    .pattern = PATH "/{id}",   .handler = NAME##_get},           \
+    {.method = "PATCH",  .pattern = PATH "/{id}",   .handler = NAME##_patch},         \
+    {.method = "DELETE", .pattern = PATH "/{id}",   .handler = NAME##_delete}
+
 enum usv_err resource_create(const struct resource *res, struct http_req *req, json_t **out);
 enum usv_err resource_get(const struct resource *res, struct http_req *req, json_t **out);
 enum usv_err resource_list(const struct resource *res, struct http_req *req, json_t **out);

@@ -6,6 +6,7 @@
 
 #include "handlers/health.h"
 #include "handlers/openapi.h"
+#include "handlers/resource.h"
 #include "handlers/users.h"
 
 const struct route app_routes[] = {
@@ -13,12 +14,7 @@ const struct route app_routes[] = {
     {.method = "GET",    .pattern = "/readyz",       .handler = health_ready},
     {.method = "GET",    .pattern = "/metrics",      .handler = health_metrics},
     {.method = "GET",    .pattern = "/openapi.json", .handler = openapi_get},
-    {.method = "GET",    .pattern = "/users",        .handler = users_list},
-    {.method = "POST",   .pattern = "/users",        .handler = users_create,
-     .is_body_first = true},
-    {.method = "GET",    .pattern = "/users/{id}",   .handler = users_get},
-    {.method = "PATCH",  .pattern = "/users/{id}",   .handler = users_patch},
-    {.method = "DELETE", .pattern = "/users/{id}",   .handler = users_delete},
+    RESOURCE_ROUTES("/users", users),
 };
 const size_t app_n_routes = sizeof(app_routes) / sizeof(app_routes[0]);
 

@@ -36,33 +36,5 @@ const struct orm_model users_model = {
 static const struct resource users = {.path = "/users", .model = &users_model,
                                       .filter = "login"};
 
-enum usv_err
-users_create(struct http_req *req, json_t **out)
-{
-    return resource_create(&users, req, out);
-}
-
-enum usv_err
-users_get(struct http_req *req, json_t **out)
-{
-    return resource_get(&users, req, out);
-}
-
-enum usv_err
-users_list(struct http_req *req, json_t **out)
-{
-    return resource_list(&users, req, out);
-}
-
-enum usv_err
-users_patch(struct http_req *req, json_t **out)
-{
-    return resource_patch(&users, req, out);
-}
-
-enum usv_err
-users_delete(struct http_req *req, json_t **out)
-{
-    return resource_delete(&users, req, out);
-}
-
+/* users_create, users_get, users_list, users_patch, users_delete. */
+RESOURCE_HANDLERS(users, users)

@@ -6,6 +6,7 @@
 
 #include "handlers/health.h"
 #include "handlers/openapi.h"
+#include "handlers/resource.h"
 #include "handlers/users.h"
 #include "tests/resource/models.h"
 
@@ -14,24 +15,9 @@ const struct route app_routes[] = {
     {.method = "GET",    .pattern = "/readyz",       .handler = health_ready},
     {.method = "GET",    .pattern = "/metrics",      .handler = health_metrics},
     {.method = "GET",    .pattern = "/openapi.json", .handler = openapi_get},
-    {.method = "GET",    .pattern = "/users",        .handler = users_list},
-    {.method = "POST",   .pattern = "/users",        .handler = users_create,
-     .is_body_first = true},
-    {.method = "GET",    .pattern = "/users/{id}",   .handler = users_get},
-    {.method = "PATCH",  .pattern = "/users/{id}",   .handler = users_patch},
-    {.method = "DELETE", .pattern = "/users/{id}",   .handler = users_delete},
-    {.method = "GET",    .pattern = "/widgets",      .handler = widgets_list},
-    {.method = "POST",   .pattern = "/widgets",      .handler = widgets_create,
-     .is_body_first = true},
-    {.method = "GET",    .pattern = "/widgets/{id}", .handler = widgets_get},
-    {.method = "PATCH",  .pattern = "/widgets/{id}", .handler = widgets_patch},
-    {.method = "DELETE", .pattern = "/widgets/{id}", .handler = widgets_delete},
-    {.method = "GET",    .pattern = "/wide",         .handler = wide_list},
-    {.method = "POST",   .pattern = "/wide",         .handler = wide_create,
-     .is_body_first = true},
-    {.method = "GET",    .pattern = "/wide/{id}",    .handler = wide_get},
-    {.method = "PATCH",  .pattern = "/wide/{id}",    .handler = wide_patch},
-    {.method = "DELETE", .pattern = "/wide/{id}",    .handler = wide_delete},
+    RESOURCE_ROUTES("/users", users),
+    RESOURCE_ROUTES("/widgets", widgets),
+    RESOURCE_ROUTES("/wide", wide),
 };
 const size_t app_n_routes = sizeof(app_routes) / sizeof(app_routes[0]);
 
