@@ -33,15 +33,20 @@ RUN apt-get update \
 WORKDIR /src
 # Only what the build reads (.dockerignore keeps the context to the same
 # list), most stable first so that layer caching survives doc and test edits.
-# tests/ brings only its meson.build and the unit tests: the other test
-# folders are optional subdirs that meson skips when absent.
+# tests/ brings only its meson.build, the unit tests and what they link (the
+# shared fixtures of tests/lib/, the test-only models of tests/resource/):
+# the other test folders are optional subdirs that meson skips when absent.
 COPY meson.build meson_options.txt openapi.json ./
 COPY migrations/ migrations/
+COPY base/ base/
 COPY orm/ orm/
+COPY http/ http/
 COPY service/ service/
 COPY handlers/ handlers/
 COPY tests/meson.build tests/
 COPY tests/unit/ tests/unit/
+COPY tests/lib/ tests/lib/
+COPY tests/resource/ tests/resource/
 
 # The shipped binary: release build, tests off, stripped, installed under
 # /out/usr/local. Migrations and openapi.json are embedded in it.
