@@ -3,8 +3,9 @@
  *
  * Every function that can fail returns enum usv_err (USV_OK == 0). One X-macro
  * table gives each code its HTTP status, RFC 9457 title and default detail, so
- * names, statuses, titles and details cannot drift apart. This is the leaf header every module may
- * include; only http/http.c renders a code as an HTTP response.
+ * names, statuses, titles and details cannot drift apart. This is the leaf
+ * header every module may include; only http/reply.c renders a code as an
+ * HTTP response.
  * Thread-safety: pure functions over constant tables. */
 #ifndef USERSVC_SERVICE_ERR_H
 #define USERSVC_SERVICE_ERR_H
@@ -34,7 +35,13 @@
       "internal error; the server log has the details")                         \
     X(INTERNAL,     500, "Internal Server Error",                               \
       "internal error; the server log has the details")                         \
-    /* append rows; never renumber */
+    /* append rows; never renumber */                                           \
+    /* a transfer coding we lack */                                             \
+    X(NOT_IMPLEMENTED, 501, "Not Implemented", "Not Implemented")               \
+    X(BAD_VERSION,  505, "HTTP Version Not Supported", "HTTP Version Not Supported") \
+    X(URI_TOO_LONG, 414, "URI Too Long", "URI Too Long")                        \
+    X(HEAD_TOO_LARGE, 431, "Request Header Fields Too Large",                   \
+      "Request Header Fields Too Large")
 
 enum usv_err {
 #define X(name, status, title, detail) USV_##name,

@@ -4,6 +4,9 @@
  * database answers, and the schema is at the latest embedded migration. */
 #include "handlers/health.h"
 
+#include <stdlib.h>
+
+#include "handlers/app.h"
 #include "orm/migrate.h"
 #include "orm/orm.h"
 
@@ -17,7 +20,7 @@ health_live(struct http_req *req, json_t **out)
 enum usv_err
 health_ready(struct http_req *req, json_t **out)
 {
-    struct orm_db *db = http_req_db(req);
+    struct orm_db *db = app_db(req);
     char why[256];
     enum usv_err rc;
 
@@ -42,6 +45,13 @@ health_ready(struct http_req *req, json_t **out)
 enum usv_err
 health_metrics(struct http_req *req, json_t **out)
 {
-    http_req_reply_metrics(req);
+    const struct app *app = app_of(req);
+    struct strbuf b;
+    size_t len;
+
+    strbuf_init(&b);
+    app->render_metrics(req, app, &b);
+    len = strbuf_len(&b);   /* before strbuf_take() resets it */
+    http_req_reply_text(req, strbuf_take(&b), len, "text/plain; version=0.0.4; charset=utf-8");
     return USV_OK;
 }

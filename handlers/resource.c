@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "base/util.h"
+#include "handlers/app.h"
 #include "http/etag.h"
 #include "orm/orm.h"
 
@@ -178,7 +179,7 @@ resource_create(const struct resource *res, struct http_req *req, json_t **out)
         return rc;
     }
     op.input = body;
-    rc = orm_transact(http_req_db(req), ORM_TX_STATEMENT, insert_work, &op);
+    rc = orm_transact(app_db(req), ORM_TX_STATEMENT, insert_work, &op);
     if (rc != USV_OK) {
         explain(req, &op, rc);
         json_decref(op.result);
@@ -199,7 +200,7 @@ resource_get(const struct resource *res, struct http_req *req, json_t **out)
 
     if (!http_req_path_id(req, &op.id))
         return USV_NOT_FOUND;   /* API.md: a malformed id is a 404 */
-    rc = orm_transact(http_req_db(req), ORM_TX_READ_REPLICA, find_work, &op);
+    rc = orm_transact(app_db(req), ORM_TX_READ_REPLICA, find_work, &op);
     if (rc != USV_OK) {
         explain(req, &op, rc);
         json_decref(op.result);
@@ -258,7 +259,7 @@ resource_list(const struct resource *res, struct http_req *req, json_t **out)
         op.page.column = res->filter;
         op.page.value = values[2];
     }
-    rc = orm_transact(http_req_db(req), ORM_TX_READ, list_work, &op);
+    rc = orm_transact(app_db(req), ORM_TX_READ, list_work, &op);
     if (rc != USV_OK) {
         json_decref(op.result);
         return rc;
@@ -294,7 +295,7 @@ resource_patch(const struct resource *res, struct http_req *req, json_t **out)
     if (op.input_rc == USV_OK)
         op.input_rc = orm_validate(res->model, body, ORM_FOR_UPDATE, &errors);
     op.input = body;
-    rc = orm_transact(http_req_db(req), ORM_TX_WRITE, update_work, &op);
+    rc = orm_transact(app_db(req), ORM_TX_WRITE, update_work, &op);
     if (rc == USV_INVALID)
         *out = errors_member(errors);
     else
@@ -316,7 +317,7 @@ resource_delete(const struct resource *res, struct http_req *req, json_t **out)
     if (!http_req_path_id(req, &op.id))
         return USV_NOT_FOUND;
     op.if_match = http_req_header(req, "If-Match");
-    rc = orm_transact(http_req_db(req), ORM_TX_WRITE, delete_work, &op);
+    rc = orm_transact(app_db(req), ORM_TX_WRITE, delete_work, &op);
     if (rc != USV_OK) {
         explain(req, &op, rc);
         return rc;

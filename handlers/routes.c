@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT
  * routes.c - every (method, path) the service answers. The router in
- * http/http.c answers 404 for other paths and 405 + Allow for other
+ * http/server.c answers 404 for other paths and 405 + Allow for other
  * methods on these paths. */
 #include "handlers/routes.h"
 

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * http.h - the HTTP server: libmicrohttpd glue, routing, responses.
+ * (Implemented in server.c, request.c, reply.c, framing.c and access_log.c;
+ * http_int.h says which concern lives where.)
  *
  * One thread per connection (MHD_USE_THREAD_PER_CONNECTION). A request's
  * body streams into a buffer capped at the configured size; the router
@@ -16,13 +18,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "service/config.h"
 #include "base/err.h"
+#include "base/strbuf.h"
 #include "base/util.h"
 
 struct http_server;
 struct http_req;
-struct orm_db;
+
+/* What the server needs to know, filled by the composition root
+ * (service/main.c) from its configuration. Copied by http_server_start();
+ * @host is borrowed until http_server_stop(). */
+struct http_opts {
+    const char *host;              /* listen address (numeric or a name) */
+    long port;                     /* 0: any free port (logged) */
+    long max_body_bytes;           /* a larger body is refused with 413 */
+    long max_connections;          /* beyond it a connection is closed at once */
+    long max_connections_per_ip;
+    long connection_timeout_s;     /* idle connections are closed after it */
+    long max_header_bytes;         /* MHD's per-connection memory (the head) */
+    long thread_stack_kb;          /* stack of each connection thread */
+};
 
 /* A handler. On USV_OK, *@out is the response body (new reference; may stay
  * NULL for no body). On an error, *@out may be a JSON object whose members
@@ -37,14 +52,16 @@ struct route {
     bool is_body_first;
 };
 
-/* Start serving @routes (borrowed) with @cfg and @db (borrowed until
- * http_server_stop()). Logs "listening on http://HOST:PORT". */
-enum usv_err http_server_start(const struct cfg *cfg, struct orm_db *db,
-                               const struct route *routes, size_t n_routes,
-                               struct http_server **out);
+/* Start serving @routes (borrowed) with @opts. @app (borrowed until
+ * http_server_stop(), may be NULL) is the application's context, opaque
+ * here: handlers get it back with http_req_app(). Logs
+ * "listening on http://HOST:PORT". */
+enum usv_err http_server_start(const struct http_opts *opts, const struct route *routes,
+                               size_t n_routes, void *app, struct http_server **out);
 
-/* The schema version reported by /metrics. */
-void http_server_set_schema_version(struct http_server *srv, int64_t version);
+/* Append the Prometheus exposition of the server's request counters and
+ * latency histograms (per route) to @out. */
+void http_server_render_stats(struct http_server *srv, struct strbuf *out);
 
 /* Start draining: /readyz answers 503 and every response closes its
  * connection, but new connections are still accepted. */
@@ -59,7 +76,11 @@ void http_server_stop(struct http_server *srv, unsigned timeout_ms);
 
 /* ---- for handlers --------------------------------------------------- */
 
-struct orm_db *http_req_db(struct http_req *req);
+/* The application context given to http_server_start(). */
+void *http_req_app(struct http_req *req);
+
+/* The server serving @req. */
+struct http_server *http_req_server(struct http_req *req);
 
 /* Is the server shutting down (quiesced)? */
 bool http_req_is_draining(struct http_req *req);
@@ -68,7 +89,10 @@ bool http_req_is_draining(struct http_req *req);
  * decimal integer in [1, 2^63-1], leading zeros allowed. False otherwise. */
 bool http_req_path_id(struct http_req *req, int64_t *out);
 
-/* A request header, or NULL. Borrowed until the request ends. */
+/* A request header, or NULL. Borrowed until the request ends. Repeated
+ * field lines of a list field (If-Match, If-None-Match) come back combined
+ * into one comma-separated list (RFC 9110 5.3); of another field, the
+ * first. */
 const char *http_req_header(struct http_req *req, const char *name);
 
 /* The request body as a JSON object (borrowed until the request ends).
@@ -85,9 +109,10 @@ enum usv_err http_req_json_body(struct http_req *req, const char *const *media_t
 enum usv_err http_req_query(struct http_req *req, const char *const *names,
                             const char **values);
 
-/* Answer with the Prometheus exposition of this server's metrics instead of
- * JSON (for GET /metrics). */
-void http_req_reply_metrics(struct http_req *req);
+/* Answer with @text (taken: allocated with malloc, @len bytes) of media
+ * type @type (a string literal) instead of JSON, when the handler returns
+ * USV_OK (for GET /metrics). */
+void http_req_reply_text(struct http_req *req, char *text, size_t len, const char *type);
 
 /* Serialize @body (borrowed) now, once, as the JSON response body, and
  * return the bytes that will be sent in @text (NUL-terminated, borrowed

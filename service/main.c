@@ -13,13 +13,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/log.h"
+#include "handlers/app.h"
 #include "handlers/routes.h"
+#include "http/http.h"
 #include "orm/migrate.h"
 #include "orm/orm.h"
 #include "orm/url.h"
 #include "service/config.h"
-#include "http/http.h"
-#include "base/log.h"
+#include "service/metrics.h"
 
 #ifndef USERSVC_VERSION
 #define USERSVC_VERSION "0.1.0"
@@ -163,11 +165,31 @@ schema_version(struct orm_db *db)
     return version;
 }
 
+/* The HTTP layer's options, from the configuration. */
+static struct http_opts
+http_opts_of(const struct cfg *cfg)
+{
+    struct http_opts o = {
+        .host = cfg->host,
+        .port = cfg->port,
+        .max_body_bytes = cfg->max_body_bytes,
+        .max_connections = cfg->max_connections,
+        .max_connections_per_ip = cfg->max_connections_per_ip,
+        .connection_timeout_s = cfg->connection_timeout_s,
+        .max_header_bytes = cfg->max_header_bytes,
+        .thread_stack_kb = cfg->thread_stack_kb,
+    };
+
+    return o;
+}
+
 static int
 cmd_serve(const struct cfg *cfg)
 {
     struct orm_db *db = NULL;
     struct http_server *srv = NULL;
+    struct http_opts hopts = http_opts_of(cfg);
+    struct app app = {.render_metrics = metrics_render};
     char why[256], redacted[512];
     sigset_t set;
     int sig = 0;
@@ -199,11 +221,14 @@ cmd_serve(const struct cfg *cfg)
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (http_server_start(cfg, db, app_routes, app_n_routes, &srv) != USV_OK) {
+    /* The composition root: handlers reach the database and the schema
+     * version through @app; the HTTP layer only carries the pointer. */
+    app.db = db;
+    app.schema_version = schema_version(db);
+    if (http_server_start(&hopts, app_routes, app_n_routes, &app, &srv) != USV_OK) {
         orm_db_close(db);
         return 1;
     }
-    http_server_set_schema_version(srv, schema_version(db));
     sigwait(&set, &sig);
     log_info("main", "%s received: draining (not ready), then finishing in-flight requests",
              sig == SIGINT ? "SIGINT" : "SIGTERM");

@@ -11,7 +11,8 @@
 # project has a `fuzz` meson option, meson builds the harnesses
 # (tests/fuzz/meson.build); until then this script compiles each harness
 # with `clang -fsanitize=fuzzer,address,undefined` and links the static
-# libraries meson built (libhandlers.a, libservice.a, liborm.a, libbase.a)
+# libraries meson built (libservice.a, libhandlers.a, libhttp.a, liborm.a,
+# libbase.a)
 # and their pkg-config libraries.
 #
 # Needs clang and libFuzzer's runtime: Debian's clang and libclang-rt-14-dev
@@ -25,7 +26,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${USERSVC_FUZZ_BUILD_DIR:-$ROOT/build-fuzz}
 CLANG=${CC:-clang}
-FUZZERS=(fuzz_body fuzz_router fuzz_url)
+FUZZERS=(fuzz_body fuzz_router fuzz_url fuzz_head)
 # Sanitizers of the harness link; the libraries get the same from b_sanitize.
 SAN=-fsanitize=address,undefined
 # libFuzzer must see a UBSan finding as a crash, whatever UBSAN_OPTIONS says.
@@ -82,10 +83,12 @@ if has_fuzz_option && [ -x "$BUILD/tests/fuzz/fuzz_body" ]; then
     exit 0
 fi
 
-# The static libraries, in link order: handlers need service (http_req_*),
-# service needs orm, everything needs base. A group resolves any cycle.
+# The static libraries, in link order: service (config, /metrics) needs the
+# handlers, the handlers need http (http_req_*) and orm, everything needs
+# base. A group resolves any cycle.
 libs=()
-for name in handlers/libhandlers.a service/libservice.a orm/liborm.a base/libbase.a; do
+for name in service/libservice.a handlers/libhandlers.a http/libhttp.a orm/liborm.a \
+            base/libbase.a; do
     [ -f "$BUILD/$name" ] || { say "missing $BUILD/$name"; exit 1; }
     libs+=("$BUILD/$name")
 done

@@ -2,7 +2,7 @@
  * fuzz_body.c - libFuzzer harness: a request body, parsed and validated
  * exactly as POST /users and PATCH /users/{id} do it.
  *
- * http/http.c parses the body with json_loadb(JSON_REJECT_DUPLICATES |
+ * http/request.c parses the body with json_loadb(JSON_REJECT_DUPLICATES |
  * JSON_DECODE_ANY | JSON_ALLOW_NUL); a non-object is a 400, an object goes
  * to orm_validate(&users_model, ...) and a 422 lists its errors in a
  * problem body. This harness does the same on arbitrary bytes and checks:
@@ -27,19 +27,13 @@
 #include "handlers/users.h"
 #include "orm/model.h"
 #include "base/err.h"
+#include "tests/fuzz/fuzz_check.h"
 
 #define PARSE_FLAGS (JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Like assert(), but also in -DNDEBUG builds, and libFuzzer sees an abort. */
-#define CHECK(cond)                                                                    \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-            abort();                                                                   \
-        }                                                                              \
-    } while (0)
 
 /* ---- API.md's rules, read independently of orm/model.c --------------- */
 

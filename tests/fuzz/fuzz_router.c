@@ -4,7 +4,7 @@
  *
  * Input: "METHOD PATH", split at the first space (no space: the whole input
  * is the method and the path is empty). Both become C strings, as
- * libmicrohttpd hands them to http/http.c (the path already
+ * libmicrohttpd hands them to http/server.c (the path already
  * %-decoded, so any byte but NUL can occur). Checks, against an independent
  * matcher written from API.md and router.h:
  *  - the outcome (USV_OK / USV_BAD_METHOD / USV_NOT_FOUND), the route picked
@@ -26,16 +26,9 @@
 #include "base/strbuf.h"
 #include "http/router.h"
 #include "base/util.h"
+#include "tests/fuzz/fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                    \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-            abort();                                                                   \
-        }                                                                              \
-    } while (0)
 
 /* parse_id() as API.md states it, without arithmetic that could overflow. */
 static bool

@@ -41,18 +41,11 @@
 #include "base/strbuf.h"
 #include "orm/url.h"
 #include "base/util.h"
+#include "tests/fuzz/fuzz_check.h"
 
 #define DEFAULT_PORT 3306u
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                    \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);   \
-            abort();                                                                   \
-        }                                                                              \
-    } while (0)
 
 static bool
 str_eq(const char *a, const char *b)

@@ -10,7 +10,9 @@
 # Node (>= 18) and npm come from Debian or NodeSource; the validator's
 # packages are pinned by package-lock.json and installed with `npm ci` into
 # $USERSVC_CACHE/openapi-node (default ~/.cache/usersvc/openapi-node), again
-# only when the lock file changes.
+# only when the lock file changes. The same packages include Redocly CLI
+# (lint with the recommended rules) and Dredd (runs the document's examples
+# against a real server).
 #
 # Environment: USERSVC_BUILD_DIR (meson build dir), USERSVC_CACHE,
 # USERSVC_TEST_JOBS (e2e tests at once, default 4), USERSVC_TEST_KEEP=1.
@@ -119,5 +121,62 @@ record_extra || EXTRA_FAILED=1
 node "$NODE_DIR/validate.mjs" "$ROOT/openapi.json" "$WORK/records"
 rc=$?
 [ "$EXTRA_FAILED" = 0 ] || rc=1
+
+# Two independent tools on the document. Redocly CLI with its recommended
+# rules: no error and no warning.
+lint_out=$WORK/redocly.txt
+(cd "$NODE_DIR" && NO_UPDATE_NOTIFIER=1 REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
+    timeout 120 npx --no-install redocly lint --extends=recommended --format=summary \
+    "$ROOT/openapi.json") >"$lint_out" 2>&1
+lint_rc=$?
+if [ "$lint_rc" = 0 ] && grep -q 'Your API description is valid' "$lint_out" \
+        && ! grep -Eq '^(error|warning) ' "$lint_out"; then
+    echo "ok - redocly lint --extends=recommended: no error, no warning"
+else
+    grep -E '^(error|warning) |validat' "$lint_out" | sed 's/^/#   /'
+    echo "not ok - redocly lint --extends=recommended (exit $lint_rc)"
+    rc=1
+fi
+
+# Dredd sends every operation's documented example request to a fresh server
+# and checks the answer against the documented response (its hooks,
+# dredd-hooks.cjs, say which transactions it cannot run and why).
+dredd_run() {
+    local pid port i out=$WORK/dredd.txt
+    "$BUILD/usersvc" serve --database "sqlite:$WORK/dredd.db" --host 127.0.0.1 --port 0 \
+        --migrate >/dev/null 2>"$WORK/dredd-server.log" </dev/null &
+    pid=$!
+    for i in $(seq 1 100); do
+        port=$(grep -Eo 'listening on http://127\.0\.0\.1:[0-9]+' "$WORK/dredd-server.log" \
+               | sed 's/.*://')
+        [ -n "$port" ] && break
+        sleep 0.1
+    done
+    if [ -z "$port" ]; then
+        echo "not ok - a server for Dredd started"; kill "$pid" 2>/dev/null; wait "$pid"
+        return 1
+    fi
+    cp "$HERE/dredd-hooks.cjs" "$NODE_DIR/dredd-hooks.cjs"
+    (cd "$NODE_DIR" && timeout 180 npx --no-install dredd "$ROOT/openapi.json" \
+        "http://127.0.0.1:$port" --hookfiles="$NODE_DIR/dredd-hooks.cjs" --color=false) \
+        >"$out" 2>&1
+    local drc=$?
+    kill -TERM "$pid"
+    wait "$pid"
+    local line passing
+    line=$(grep -E '^complete: [0-9]+ passing' "$out" | tail -n 1)
+    passing=$(sed -E 's/^complete: ([0-9]+) passing.*/\1/' <<<"$line")
+    grep -E '^(pass|fail|error): ' "$out" | sed 's/^/#   /'
+    # Every operation with a success example (health, readiness, metrics,
+    # the document, list, create, read, two updates, delete) must have run.
+    if [ "$drc" = 0 ] && [[ "$line" == *" 0 failing, 0 errors"* ]] && [ "${passing:-0}" -ge 10 ]; then
+        echo "ok - dredd: ${line#complete: }"
+    else
+        grep -E '^fail: (headers|body|statusCode)' "$out" | sed 's/^/#   /'
+        echo "not ok - dredd (exit $drc): ${line:-no summary}"
+        return 1
+    fi
+}
+dredd_run || rc=1
 echo "# openapi test took $(( $(date +%s) - T0 )) s"
 exit "$rc"

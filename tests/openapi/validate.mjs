@@ -8,10 +8,11 @@
 //    written by tests/e2e/lib.sh's `request` when USERSVC_RECORD_DIR is set)
 //    against the document:
 //    - the path and method map to an operation (path templates as OpenAPI
-//      matches them, after the server's percent-decoding); an unknown path or
-//      method must get what x-usersvc-responses documents (404, 405);
-//    - the status is documented for that operation (or for any request:
-//      x-usersvc-responses.anyRequest);
+//      matches them, after the server's percent-decoding); an unknown path
+//      must get components.responses.NotFound (404); a method the path does
+//      not answer must get a status its operations all document (405 with
+//      Allow, or one of the statuses every request may get: 400, 413, ...);
+//    - the status is documented for that operation;
 //    - every required header is present and every documented header's value
 //      matches its schema;
 //    - the Content-Type is one the response documents, and the body
@@ -153,7 +154,14 @@ function parseHeaders(raw) {
   return h;
 }
 
-const generic = doc["x-usersvc-responses"] ?? {};
+// Responses outside any operation: an unknown path gets NotFound; a method a
+// path does not answer gets what every operation of the path documents for
+// that status (405 with Allow, 400 for bad framing, ...).
+const notFound = doc.components?.responses?.NotFound;
+function sharedResponse(item, status) {
+  const ops = METHODS.map((m) => item[m]).filter(Boolean);
+  return ops.every((o) => o.responses?.[status]) ? ops[0]?.responses?.[status] : undefined;
+}
 const counts = new Map();        // "METHOD path status" -> n
 const seenDocumented = new Set(); // "method path status"
 let total = 0;
@@ -175,13 +183,13 @@ function check(rec) {
     ? item[method.toLowerCase()] : undefined;
   if (!pathKey) {
     where = "unknown path";
-    response = generic.unknownPath?.[status] ?? generic.anyRequest?.[status];
+    response = status === "404" ? notFound : undefined;
   } else if (!op) {
     where = `${pathKey}: method ${method} not documented`;
-    response = generic.methodNotAllowed?.[status] ?? generic.anyRequest?.[status];
+    response = sharedResponse(item, status);
   } else {
     where = `${method} ${pathKey}`;
-    response = op.responses?.[status] ?? generic.anyRequest?.[status];
+    response = op.responses?.[status];
     if (op.responses?.[status]) seenDocumented.add(`${method} ${pathKey} ${status}`);
   }
   const countKey = `${pathKey ? `${method} ${pathKey}` : `${method} (unknown path)`} ${status}`;
