@@ -33,9 +33,11 @@ RUN apt-get update \
 WORKDIR /src
 # Only what the build reads (.dockerignore keeps the context to the same
 # list), most stable first so that layer caching survives doc and test edits.
-# tests/ brings only its meson.build, the unit tests and tests/auth/ (the
-# PyJWT minting the auth unit tests run under): the other test folders are
-# optional subdirs that meson skips when absent.
+# tests/ brings only its meson.build, the unit tests and what they link or
+# run under (the shared fixtures of tests/lib/, the test-only models of
+# tests/resource/, tests/auth/: the PyJWT minting the auth unit tests run
+# under): the other test folders are optional subdirs that meson skips when
+# absent.
 COPY meson.build meson_options.txt openapi.json ./
 COPY base/ base/
 COPY migrations/ migrations/
@@ -47,6 +49,8 @@ COPY handlers/ handlers/
 COPY tests/meson.build tests/
 COPY tests/unit/ tests/unit/
 COPY tests/auth/ tests/auth/
+COPY tests/lib/ tests/lib/
+COPY tests/resource/ tests/resource/
 
 # The shipped binary: release build, tests off, stripped, installed under
 # /out/usr/local. Migrations and openapi.json are embedded in it.

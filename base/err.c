@@ -5,19 +5,25 @@
 #include <stddef.h>
 
 static const int http_status_of[] = {
-#define X(name, status, title) [USV_##name] = status,
+#define X(name, status, title, detail) [USV_##name] = status,
     USV_ERR_TABLE(X)
 #undef X
 };
 
 static const char *const title_of[] = {
-#define X(name, status, title) [USV_##name] = title,
+#define X(name, status, title, detail) [USV_##name] = title,
+    USV_ERR_TABLE(X)
+#undef X
+};
+
+static const char *const detail_of[] = {
+#define X(name, status, title, detail) [USV_##name] = detail,
     USV_ERR_TABLE(X)
 #undef X
 };
 
 static const char *const name_of[] = {
-#define X(name, status, title) [USV_##name] = #name,
+#define X(name, status, title, detail) [USV_##name] = #name,
     USV_ERR_TABLE(X)
 #undef X
 };
@@ -38,6 +44,14 @@ usv_err_title(enum usv_err err)
     if ((size_t)err >= N_ERRS)
         return "Internal Server Error";
     return title_of[err];
+}
+
+const char *
+usv_err_detail(enum usv_err err)
+{
+    if ((size_t)err >= N_ERRS)
+        return "internal error; the server log has the details";
+    return detail_of[err];
 }
 
 const char *

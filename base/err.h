@@ -2,37 +2,51 @@
  * err.h - the one error enum of usersvc, and its HTTP meaning.
  *
  * Every function that can fail returns enum usv_err (USV_OK == 0). One X-macro
- * table gives each code its HTTP status and RFC 9457 title, so names, statuses
- * and titles cannot drift apart. This is the leaf header every module may
- * include; only http/reply.c renders a code as an HTTP response.
+ * table gives each code its HTTP status, RFC 9457 title and default detail, so
+ * names, statuses, titles and details cannot drift apart. This is the leaf
+ * header every module may include; only http/reply.c renders a code as an
+ * HTTP response.
  * Thread-safety: pure functions over constant tables. */
 #ifndef USERSVC_SERVICE_ERR_H
 #define USERSVC_SERVICE_ERR_H
 
-#define USV_ERR_TABLE(X)                                            \
-    X(OK,           200, "OK")                                      \
-    X(NOT_MODIFIED, 304, "Not Modified")                            \
-    X(BAD_REQUEST,  400, "Bad Request")                             \
-    X(NOT_FOUND,    404, "Not Found")                               \
-    X(BAD_METHOD,   405, "Method Not Allowed")                      \
-    X(CONFLICT,     409, "Conflict")                                \
-    X(PRECONDITION, 412, "Precondition Failed")                     \
-    X(TOO_LARGE,    413, "Content Too Large")                       \
-    X(BAD_MEDIA,    415, "Unsupported Media Type")                  \
-    X(INVALID,      422, "Unprocessable Content")                   \
-    X(UNAVAILABLE,  503, "Service Unavailable")                     \
-    X(RETRY,        503, "Service Unavailable") /* transient: serialization failure, deadlock */ \
-    X(NOMEM,        500, "Internal Server Error")                   \
-    X(INTERNAL,     500, "Internal Server Error") /* append rows; never renumber */ \
-    X(NOT_IMPLEMENTED, 501, "Not Implemented")   /* a transfer coding we lack */ \
-    X(BAD_VERSION,  505, "HTTP Version Not Supported")                \
-    X(URI_TOO_LONG, 414, "URI Too Long")                              \
-    X(HEAD_TOO_LARGE, 431, "Request Header Fields Too Large")         \
-    X(UNAUTHORIZED, 401, "Unauthorized")                              \
-    X(FORBIDDEN,    403, "Forbidden")
+/* X(name, HTTP status, RFC 9457 title, default problem detail): the detail
+ * is what a client reads when the code's producer says nothing more precise
+ * (http_req_set_detail()). */
+#define USV_ERR_TABLE(X)                                                        \
+    X(OK,           200, "OK", "OK")                                            \
+    X(NOT_MODIFIED, 304, "Not Modified", "Not Modified")                        \
+    X(BAD_REQUEST,  400, "Bad Request", "Bad Request")                          \
+    X(NOT_FOUND,    404, "Not Found", "no such resource")                       \
+    X(BAD_METHOD,   405, "Method Not Allowed", "Method Not Allowed")            \
+    X(CONFLICT,     409, "Conflict",                                            \
+      "the request conflicts with the current state of the resource")           \
+    X(PRECONDITION, 412, "Precondition Failed",                                 \
+      "the resource does not match the given precondition")                     \
+    X(TOO_LARGE,    413, "Content Too Large", "Content Too Large")              \
+    X(BAD_MEDIA,    415, "Unsupported Media Type", "Unsupported Media Type")    \
+    X(INVALID,      422, "Unprocessable Content", "Unprocessable Content")      \
+    X(UNAVAILABLE,  503, "Service Unavailable",                                 \
+      "the database is unavailable; retry later")                               \
+    /* transient: serialization failure, deadlock */                            \
+    X(RETRY,        503, "Service Unavailable",                                 \
+      "the database is unavailable; retry later")                               \
+    X(NOMEM,        500, "Internal Server Error",                               \
+      "internal error; the server log has the details")                         \
+    X(INTERNAL,     500, "Internal Server Error",                               \
+      "internal error; the server log has the details")                         \
+    /* append rows; never renumber */                                           \
+    /* a transfer coding we lack */                                             \
+    X(NOT_IMPLEMENTED, 501, "Not Implemented", "Not Implemented")               \
+    X(BAD_VERSION,  505, "HTTP Version Not Supported", "HTTP Version Not Supported") \
+    X(URI_TOO_LONG, 414, "URI Too Long", "URI Too Long")                        \
+    X(HEAD_TOO_LARGE, 431, "Request Header Fields Too Large",                   \
+      "Request Header Fields Too Large")                                        \
+    X(UNAUTHORIZED, 401, "Unauthorized", "Unauthorized")                        \
+    X(FORBIDDEN,    403, "Forbidden", "Forbidden")
 
 enum usv_err {
-#define X(name, status, title) USV_##name,
+#define X(name, status, title, detail) USV_##name,
     USV_ERR_TABLE(X)
 #undef X
 };
@@ -42,6 +56,9 @@ int usv_err_http_status(enum usv_err err);
 
 /* RFC 9457 title for @err; a static string. */
 const char *usv_err_title(enum usv_err err);
+
+/* The default problem "detail" for @err; a static string. */
+const char *usv_err_detail(enum usv_err err);
 
 /* The enum's own name without prefix ("CONFLICT"), for logs; a static string. */
 const char *usv_err_name(enum usv_err err);

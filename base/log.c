@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT
  * log.c - see log.h. A line is built in a stack buffer and written with one
  * write(2), so lines from many threads never interleave; a line longer than
- * the buffer is cut, never split. */
+ * the buffer is cut, never split. Lines written while a thread serves a
+ * request end with its request_id (a thread-local set by the HTTP layer). */
 #include "log.h"
 
 #include <stdarg.h>
@@ -15,6 +16,13 @@
 
 static atomic_int threshold = LOG_INFO;
 static atomic_bool is_json_format;
+
+/* The request the calling thread serves (log_set_request_id()); "" = none.
+ * MHD runs one request at a time per thread, so a thread-local is exact. */
+static _Thread_local char request_id[LOG_REQUEST_ID_MAX + 1];
+
+/* Fields a line carries at most when the request id is added to them. */
+#define LOG_MAX_FIELDS 24
 
 static const char *const level_names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
 static const char *const level_json[] = {"error", "warn", "info", "debug"};
@@ -226,23 +234,52 @@ emit(enum log_level level, const char *component, const char *msg,
 }
 
 void
+log_set_request_id(const char *rid)
+{
+    size_t n = rid != NULL ? strnlen(rid, LOG_REQUEST_ID_MAX) : 0;
+
+    memcpy(request_id, rid != NULL ? rid : "", n);
+    request_id[n] = '\0';
+}
+
+const char *
+log_request_id(void)
+{
+    return request_id;
+}
+
+void
 log_write(enum log_level level, const char *component, const char *fmt, ...)
 {
     char msg[LINE_MAX_BYTES];
+    struct log_field rid = {.key = "request_id", .s = request_id};
     va_list ap;
 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    emit(level, component, msg, NULL, 0);
+    emit(level, component, msg, &rid, request_id[0] != '\0' ? 1 : 0);
 }
 
 void
 log_fields(enum log_level level, const char *component, const char *msg,
            const struct log_field *fields, size_t n)
 {
-    if (log_enabled(level))
+    struct log_field all[LOG_MAX_FIELDS];
+    bool has_rid = request_id[0] == '\0' || n >= LOG_MAX_FIELDS;
+
+    if (!log_enabled(level))
+        return;
+    for (size_t i = 0; i < n && !has_rid; i++)
+        has_rid = strcmp(fields[i].key, "request_id") == 0;
+    if (has_rid) {
         emit(level, component, msg, fields, n);
+        return;
+    }
+    memcpy(all, fields, n * sizeof(*fields));
+    all[n].key = "request_id";
+    all[n].s = request_id;
+    emit(level, component, msg, all, n + 1);
 }
 
 bool

@@ -37,6 +37,18 @@ bool log_every(_Atomic uint64_t *last, unsigned every_ms, _Atomic uint64_t *supp
 void log_write(enum log_level level, const char *component, const char *fmt, ...)
     PRINTF_LIKE(3, 4);
 
+/* The request id every line written by this thread carries, as the field
+ * request_id, until the next call: the HTTP layer sets it where a request
+ * starts, so the ORM's lines (and everyone's) can be matched to the access
+ * line of the request they served. NULL or "" = none. Copied (at most
+ * LOG_REQUEST_ID_MAX bytes). Thread-local: affects the calling thread only. */
+#define LOG_REQUEST_ID_MAX 40
+void log_set_request_id(const char *rid);
+
+/* The calling thread's request id ("" when none); valid until the next
+ * log_set_request_id() on this thread. */
+const char *log_request_id(void);
+
 /* A structured field: exactly one of @s (string) or @num is used. */
 struct log_field {
     const char *key;
@@ -44,7 +56,8 @@ struct log_field {
     double num;
 };
 
-/* Write one line with a fixed message and @n fields (strings borrowed). */
+/* Write one line with a fixed message and @n fields (strings borrowed); the
+ * request id is added unless a field already is "request_id". */
 void log_fields(enum log_level level, const char *component, const char *msg,
                 const struct log_field *fields, size_t n);
 

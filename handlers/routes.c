@@ -7,26 +7,21 @@
 
 #include "handlers/health.h"
 #include "handlers/openapi.h"
+#include "handlers/resource.h"
 #include "handlers/users.h"
 
 const struct route app_routes[] = {
-    {.method = "GET",    .pattern = "/healthz",      .handler = health_live},
-    {.method = "GET",    .pattern = "/readyz",       .handler = health_ready},
-    {.method = "GET",    .pattern = "/metrics",      .handler = health_metrics,
-     .scope = "metrics:read"},
-    {.method = "GET",    .pattern = "/openapi.json", .handler = openapi_get},
-    {.method = "GET",    .pattern = "/users",        .handler = users_list,
-     .scope = "users:read"},
-    {.method = "POST",   .pattern = "/users",        .handler = users_create,
-     .scope = "users:write", .is_body_first = true},
-    {.method = "GET",    .pattern = "/users/{id}",   .handler = users_get,
-     .scope = "users:read"},
-    {.method = "PATCH",  .pattern = "/users/{id}",   .handler = users_patch,
-     .scope = "users:write"},
-    {.method = "DELETE", .pattern = "/users/{id}",   .handler = users_delete,
-     .scope = "users:write"},
+    OPS_ROUTES,
+    RESOURCE_ROUTES("/users", users),
 };
 const size_t app_n_routes = sizeof(app_routes) / sizeof(app_routes[0]);
 
 const struct orm_model *const app_models[] = {&users_model};
 const size_t app_n_models = sizeof(app_models) / sizeof(app_models[0]);
+
+const struct migration *
+app_migrations(size_t *n)
+{
+    *n = n_migrations;         /* migrations/, embedded at build time */
+    return migrations;
+}

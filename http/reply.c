@@ -114,22 +114,7 @@ http_req_reply_json(struct http_req *req, const json_t *body, const char **text,
 static const char *
 default_detail(enum usv_err rc)
 {
-    switch (rc) {
-    case USV_NOT_FOUND:
-        return "no such resource";
-    case USV_CONFLICT:
-        return "the request conflicts with the current state of the resource";
-    case USV_PRECONDITION:
-        return "the resource does not match the given precondition";
-    case USV_UNAVAILABLE:
-    case USV_RETRY:
-        return "the database is unavailable; retry later";
-    case USV_NOMEM:
-    case USV_INTERNAL:
-        return "internal error; the server log has the details";
-    default:
-        return usv_err_title(rc);
-    }
+    return usv_err_detail(rc);   /* the error table's (base/err.h) */
 }
 
 static json_t *

@@ -377,6 +377,7 @@ req_start(struct http_req *req, const char *url, const char *method)
         snprintf(req->rid, sizeof(req->rid), "%s", rid);
     else
         req_new_rid(req);
+    log_set_request_id(req->rid);   /* every log line of this request carries it */
 }
 
 void

@@ -2,7 +2,9 @@
  * backend_mysql.c - MySQL and MariaDB through MariaDB Connector/C (libmariadb).
  *
  * DATABASE_URL is mysql://user:pass@host:port/db?options (or mariadb://),
- * parsed by orm/url.c; the options are listed at config_parse(). Every
+ * parsed once by orm/url.c; my_configure() checks the options (listed at
+ * config_parse()) once per handle, and every connection borrows the result.
+ * Every
  * pooled connection is configured the same way right after connecting:
  * utf8mb4 end to end, UTC, strict SQL mode (the server errs instead of
  * silently truncating) and READ COMMITTED (no gap locks for our single-row
@@ -61,7 +63,6 @@
 mysql_optionsv and MYSQL_OPT_SSL_ENFORCE, which Oracle's libmysqlclient lacks"
 #endif
 
-#define BE_DEFAULT_PORT 3306
 #define BE_CONNECT_TIMEOUT_S 5
 #define BE_RW_TIMEOUT_S 30
 #define BE_LOCK_WAIT_S 10          /* innodb_lock_wait_timeout and lock_wait_timeout */
@@ -121,9 +122,11 @@ struct mysql_conn {
     bool holds_migration_lock;         /* GET_LOCK taken: never reconnect silently */
     bool in_tx;                        /* between begin() and commit()/rollback() */
     bool is_mariadb;                   /* has max_statement_time */
-    struct orm_limits lim;
-    struct my_stmt stmts[ORM_MAX_STMTS];
-    char *sql[ORM_MAX_STMTS];          /* text of statement id, to prepare it again */
+    struct orm_limits lim;             /* the bounds of open(); a reconnect's connect is
+                                        * bounded by the statement timeout */
+    struct my_stmt *stmts;             /* by statement id, n_stmts long */
+    char **sql;                        /* text of statement id, to prepare it again */
+    size_t n_stmts;
     MYSQL_BIND *pbind;                 /* parameter bindings, cap_params long */
     struct param_aux *paux;
     size_t cap_params;
@@ -152,9 +155,9 @@ unconst(const void *p)
 }
 
 static bool
-my_accepts(const char *url)
+my_accepts(const char *scheme)
 {
-    return strncasecmp(url, "mysql://", 8) == 0 || strncasecmp(url, "mariadb://", 10) == 0;
+    return strcmp(scheme, "mysql") == 0 || strcmp(scheme, "mariadb") == 0;
 }
 
 /* ---- errors --------------------------------------------------------- */
@@ -340,9 +343,8 @@ parse_tls_mode(const char *value, enum tls_mode *out, char *err, size_t errlen)
  * Unknown options are errors: a mistyped "ssl_mod=REQUIRED" must not quietly
  * connect in clear text. */
 static bool
-config_parse(const char *text, struct conn_config *cfg, char *err, size_t errlen)
+config_parse(const struct url *parsed, struct conn_config *cfg, char *err, size_t errlen)
 {
-    char why[160];
     struct url *u = &cfg->url;
     bool has_tls_files;
 
@@ -350,9 +352,10 @@ config_parse(const char *text, struct conn_config *cfg, char *err, size_t errlen
     cfg->connect_timeout_s = BE_CONNECT_TIMEOUT_S;
     cfg->read_timeout_s = BE_RW_TIMEOUT_S;
     cfg->write_timeout_s = BE_RW_TIMEOUT_S;
-    if (!url_parse(text, BE_DEFAULT_PORT, u, why, sizeof(why))) {
-        snprintf(err, errlen, "bad DATABASE_URL: %s", why);
-        return false;
+    url_copy(u, parsed);
+    if (u->n_hosts > 1) {
+        snprintf(err, errlen, "bad DATABASE_URL: MySQL takes one host, not a list");
+        goto fail;
     }
     if (u->path != NULL && strchr(u->path, '/') != NULL) {
         snprintf(err, errlen, "bad DATABASE_URL: the path must be one database name");
@@ -413,6 +416,29 @@ config_finish(struct conn_config *cfg)
 {
     url_finish(&cfg->url);
     memset(cfg, 0, sizeof(*cfg));
+}
+
+/* Once per handle: every connection of the pool borrows this. */
+static enum usv_err
+my_configure(const struct url *u, void **cfg, char *err, size_t errlen)
+{
+    struct conn_config *c = xcalloc(1, sizeof(*c));
+
+    if (!config_parse(u, c, err, errlen)) {
+        free(c);
+        return USV_BAD_REQUEST;
+    }
+    *cfg = c;
+    return USV_OK;
+}
+
+static void
+my_free_config(void *cfg)
+{
+    if (cfg == NULL)
+        return;
+    config_finish(cfg);
+    free(cfg);
 }
 
 /* ---- statements ----------------------------------------------------- */
@@ -524,63 +550,22 @@ out:
  * fractional digits always (base/util.c utc_stamp()). */
 #define STAMP_LEN 27
 
-/* Write @v as exactly @n decimal digits at @p; returns the end. */
-static char *
-put_digits(char *p, unsigned long v, int n)
-{
-    for (int i = n - 1; i >= 0; i--) {
-        p[i] = (char)('0' + v % 10);
-        v /= 10;
-    }
-    return p + n;
-}
-
-/* Write the canonical text of @t (UTC: the session's time zone) to @out,
- * STAMP_LEN bytes plus a NUL. No printf: this runs for two columns of
- * every row read. False for a value that has no such text (out of range),
- * which a DATETIME column cannot hold. A zero date, which strict mode
- * keeps out, would come out as "0000-00-00T00:00:00.000000Z". */
+/* Write the canonical text of @t (UTC: the session's time zone) to @out
+ * (orm_stamp_format(), the shared layer's). False for a value that has no
+ * such text (out of range), which a DATETIME column cannot hold. A zero
+ * date, which strict mode keeps out, would come out as
+ * "0000-00-00T00:00:00.000000Z". time_type is not checked: the protocol
+ * sends a midnight without fraction as a bare date (MYSQL_TIMESTAMP_DATE,
+ * time fields zero). */
 static bool
 format_stamp(const MYSQL_TIME *t, char *out)
 {
-    char *p = out;
+    struct orm_stamp st = {
+        .year = t->year, .month = t->month, .day = t->day, .hour = t->hour,
+        .minute = t->minute, .second = t->second, .usec = t->second_part,
+    };
 
-    if (t->year > 9999 || t->month > 12 || t->day > 31 || t->hour > 23 || t->minute > 59 ||
-        t->second > 59 || t->second_part > 999999 || t->neg)
-        return false;
-    /* time_type is not checked: the protocol sends a midnight without
-     * fraction as a bare date (MYSQL_TIMESTAMP_DATE, time fields zero). */
-    p = put_digits(p, t->year, 4);
-    *p++ = '-';
-    p = put_digits(p, t->month, 2);
-    *p++ = '-';
-    p = put_digits(p, t->day, 2);
-    *p++ = 'T';
-    p = put_digits(p, t->hour, 2);
-    *p++ = ':';
-    p = put_digits(p, t->minute, 2);
-    *p++ = ':';
-    p = put_digits(p, t->second, 2);
-    *p++ = '.';
-    p = put_digits(p, t->second_part, 6);
-    *p++ = 'Z';
-    *p = '\0';
-    return true;
-}
-
-/* Read @n digits at @s into *@out. */
-static bool
-get_digits(const char *s, int n, unsigned *out)
-{
-    unsigned v = 0;
-
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        v = v * 10 + (unsigned)(s[i] - '0');
-    }
-    *out = v;
-    return true;
+    return !t->neg && orm_stamp_format(&st, out);
 }
 
 /* Parse the server's text of a DATETIME, "YYYY-MM-DD HH:MM:SS" plus "."
@@ -588,21 +573,19 @@ get_digits(const char *s, int n, unsigned *out)
 static bool
 parse_stamp(const char *s, size_t len, MYSQL_TIME *t)
 {
-    unsigned frac = 0, scale = 1000000;
-    size_t n_frac = len > 20 ? len - 20 : 0;
+    struct orm_stamp st;
+    size_t used;
 
     memset(t, 0, sizeof(*t));
-    if ((len != 19 && (len < 21 || len > 26)) || s[4] != '-' || s[7] != '-' || s[10] != ' ' ||
-        s[13] != ':' || s[16] != ':' || (len > 19 && s[19] != '.'))
+    if (!orm_stamp_parse(s, len, &st, &used) || used != len || s[10] != ' ')
         return false;
-    if (!get_digits(s, 4, &t->year) || !get_digits(s + 5, 2, &t->month) ||
-        !get_digits(s + 8, 2, &t->day) || !get_digits(s + 11, 2, &t->hour) ||
-        !get_digits(s + 14, 2, &t->minute) || !get_digits(s + 17, 2, &t->second) ||
-        (n_frac > 0 && !get_digits(s + 20, (int)n_frac, &frac)))
-        return false;
-    for (size_t i = 0; i < n_frac; i++)
-        scale /= 10;
-    t->second_part = (unsigned long)frac * scale;
+    t->year = st.year;
+    t->month = st.month;
+    t->day = st.day;
+    t->hour = st.hour;
+    t->minute = st.minute;
+    t->second = st.second;
+    t->second_part = st.usec;
     t->time_type = MYSQL_TIMESTAMP_DATETIME;
     return true;
 }
@@ -755,7 +738,7 @@ out:
 static void
 drop_statements(struct mysql_conn *mc)
 {
-    for (size_t i = 0; i < ORM_MAX_STMTS; i++)
+    for (size_t i = 0; i < mc->n_stmts; i++)
         stmt_finish(&mc->stmts[i]);
 }
 
@@ -951,7 +934,7 @@ fail:
 static void my_close(struct orm_conn *c);
 
 static enum usv_err
-my_open(const char *url, const struct orm_limits *lim, struct orm_conn **out, char *err,
+my_open(const void *cfg, const struct orm_limits *lim, struct orm_conn **out, char *err,
         size_t errlen)
 {
     struct mysql_conn *mc = NULL;
@@ -962,11 +945,10 @@ my_open(const char *url, const struct orm_limits *lim, struct orm_conn **out, ch
         return USV_UNAVAILABLE;
     }
     mc = xcalloc(1, sizeof(*mc));
-    mc->lim = *lim;
-    if (!config_parse(url, &mc->cfg, err, errlen)) {
-        rc = USV_BAD_REQUEST;
-        goto out;
-    }
+    if (lim != NULL)
+        mc->lim = *lim;
+    /* A shallow copy: the strings stay the handle's (my_configure()). */
+    mc->cfg = *(const struct conn_config *)cfg;
     if (!connect_db(mc, err, errlen)) {
         rc = USV_UNAVAILABLE;
         goto out;
@@ -989,13 +971,16 @@ my_close(struct orm_conn *c)
         return;
     /* Statements first: they belong to the connection. */
     drop_statements(mc);
-    for (size_t i = 0; i < ORM_MAX_STMTS; i++)
+    for (size_t i = 0; i < mc->n_stmts; i++)
         free(mc->sql[i]);
+    free(mc->sql);
+    free(mc->stmts);
     if (mc->db != NULL)
         mysql_close(mc->db);
-    config_finish(&mc->cfg);
     free(mc->pbind);
     free(mc->paux);
+    /* mc->cfg borrows the handle's configuration; last, as this may free it. */
+    orm_conn_finish(&mc->base);
     free(mc);
 }
 
@@ -1036,22 +1021,25 @@ looks_alive(struct mysql_conn *mc)
     return poll(&pfd, 1, 0) <= 0;
 }
 
-/* Called before a statement is sent. Outside a transaction a dead
- * connection has lost nothing this session needs (each statement so far
- * committed on its own), so it is replaced in place and the statement about
- * to be sent goes to the new session. Inside a transaction, or while the
- * migration lock is held, the session itself was the state: no revival. */
+static bool
+conn_looks_alive(struct orm_conn *c)
+{
+    return looks_alive(to_mysql(c));
+}
+
+static enum usv_err
+conn_reconnect(struct orm_conn *c)
+{
+    return reconnect(to_mysql(c));
+}
+
+/* Called before a statement is sent: the shared reconnect policy
+ * (orm_conn_ensure_session()). */
 static enum usv_err
 ensure_session(struct mysql_conn *mc, const char *what)
 {
-    if (mc->in_tx || looks_alive(mc))
-        return USV_OK;
-    if (mc->holds_migration_lock) {
-        orm_conn_error(&mc->base, what, "connection lost while holding the migration lock");
-        mc->base.is_broken = true;
-        return USV_UNAVAILABLE;
-    }
-    return reconnect(mc);
+    return orm_conn_ensure_session(&mc->base, what, mc->in_tx, mc->holds_migration_lock,
+                                   conn_looks_alive, conn_reconnect);
 }
 
 /* Run @sql, which returns no rows, as a plain query. */
@@ -1126,12 +1114,23 @@ my_rollback(struct orm_conn *c)
     return exec(mc, "ROLLBACK");
 }
 
+/* Make room for statement @id in the per-connection tables. */
+static void
+reserve(struct mysql_conn *mc, unsigned id)
+{
+    size_t cap = mc->n_stmts;
+
+    mc->sql = orm_grow(mc->sql, &cap, (size_t)id + 1, sizeof(*mc->sql));
+    mc->stmts = orm_grow(mc->stmts, &mc->n_stmts, (size_t)id + 1, sizeof(*mc->stmts));
+}
+
 static enum usv_err
 my_prepare(struct orm_conn *c, unsigned id, const char *sql, size_t n_params)
 {
     struct mysql_conn *mc = to_mysql(c);
     enum usv_err rc;
 
+    reserve(mc, id);
     stmt_finish(&mc->stmts[id]);
     free(mc->sql[id]);
     mc->sql[id] = NULL;
@@ -1154,6 +1153,7 @@ my_prepare(struct orm_conn *c, unsigned id, const char *sql, size_t n_params)
 static enum usv_err
 stmt_ready(struct mysql_conn *mc, unsigned id, const char *sql)
 {
+    reserve(mc, id);
     if (mc->stmts[id].st != NULL)
         return USV_OK;
     return stmt_prepare(mc, &mc->stmts[id], sql);
@@ -1166,7 +1166,7 @@ my_execute(struct orm_conn *c, unsigned id, const struct orm_param *params, size
     struct mysql_conn *mc = to_mysql(c);
     enum usv_err rc;
 
-    if (mc->sql[id] == NULL)
+    if (id >= mc->n_stmts || mc->sql[id] == NULL)
         return fail_internal(mc, "execute", "statement was never prepared");
     rc = ensure_session(mc, "execute");
     if (rc == USV_OK)
@@ -1288,7 +1288,7 @@ run_finds(struct mysql_conn *mc, struct orm_batch_item *const *items, size_t n, 
  * way PostgreSQL's does. What it can share is the statement: concurrent
  * GETs by key become one SELECT ... WHERE id IN (...), which costs the
  * server about what one of them did alone. The ORM sends only reads here
- * (orm_backend_mysql.batches_writes is false: MySQL 8 has no RETURNING);
+ * (orm_backend_mysql.batching is ORM_BATCH_FINDS: MySQL 8 has no RETURNING);
  * anything but a find runs on its own, in turn. Reads commit nothing, so
  * the finds answered before a connection is lost keep their rows; the
  * rest fail USV_UNAVAILABLE with the connection marked broken, never
@@ -1544,6 +1544,8 @@ const struct orm_backend orm_backend_mysql = {
      * by its LAST_INSERT_ID(). */
     .has_returning = false,
     .accepts = my_accepts,
+    .configure = my_configure,
+    .free_config = my_free_config,
     .open = my_open,
     .socket = my_conn_socket,
     .close = my_close,
@@ -1557,9 +1559,7 @@ const struct orm_backend orm_backend_mysql = {
      * would queue one by one on the leader's connection, and a batched
      * insert could not ask its connection for RETURNING. */
     .execute_batch = my_execute_batch,
-    .batches_writes = false,
-    .batches_reads = true,
-    .batches_finds_only = true,
+    .batching = ORM_BATCH_FINDS,
     .query = my_query,
     .lock_migrations = my_lock_migrations,
     .unlock_migrations = my_unlock_migrations,

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT
  * backend_pg.c - the PostgreSQL backend (libpq).
  *
- * Each pooled connection is one PGconn. The DATABASE_URL goes to libpq
- * unparsed, as the dbname of PQconnectdbParams() with expand_dbname: our
- * defaults (connect_timeout, application_name) come before it in the keyword
- * list, so anything the URL says wins and no URL string surgery is needed.
+ * Each pooled connection is one PGconn. The DATABASE_URL, parsed once by
+ * orm/url.c, becomes libpq keywords once per handle (pg_configure()): our
+ * defaults (connect_timeout, application_name) first, so anything the URL
+ * says wins; options libpq does not know are refused at start.
  * Statements are prepared once per connection under the name "usv_<id>" and
  * run with text parameters; rows come back as text, timestamps rewritten
  * from the server's ISO text into the service's canonical form, so they are
@@ -46,8 +46,9 @@
 struct postgres_conn {
     struct orm_conn base;               /* first: the ORM sees only this */
     PGconn *conn;
-    char *sql[ORM_MAX_STMTS];           /* text of each statement the ORM prepared */
-    bool is_live[ORM_MAX_STMTS];        /* prepared in the current server session */
+    char **sql;                         /* text of each statement the ORM prepared */
+    bool *is_live;                      /* prepared in the current server session */
+    size_t n_stmts;                     /* length of sql and is_live */
     bool holds_lock;                    /* the migration lock: the session must not change */
     bool is_doomed;                     /* the server said FATAL: the session is ending */
     unsigned reconnect_timeout_ms;      /* a reconnect in place happens during the work:
@@ -61,31 +62,13 @@ to_pg(struct orm_conn *c)
 }
 
 static bool
-pg_accepts(const char *url)
+pg_accepts(const char *scheme)
 {
     /* The two URI schemes libpq itself recognises. */
-    return strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0;
+    return strcmp(scheme, "postgres") == 0 || strcmp(scheme, "postgresql") == 0;
 }
 
 /* ---- errors ----------------------------------------------------------- */
-
-/* Copy @msg into @buf as one line: libpq messages span lines (and end in one). */
-static void
-one_line(char *buf, size_t size, const char *msg)
-{
-    size_t n = 0;
-
-    for (const char *p = msg; *p != '\0' && n + 1 < size; p++) {
-        char ch = (*p == '\n' || *p == '\r' || *p == '\t') ? ' ' : *p;
-
-        if (ch == ' ' && (n == 0 || buf[n - 1] == ' '))
-            continue;
-        buf[n++] = ch;
-    }
-    while (n > 0 && buf[n - 1] == ' ')
-        n--;
-    buf[n] = '\0';
-}
 
 static bool
 is_sqlstate(const char *state, const char *want)
@@ -104,9 +87,9 @@ fail(struct postgres_conn *pc, const char *what, const PGresult *r)
     char msg[200], line[240];
 
     if (primary != NULL)
-        one_line(msg, sizeof(msg), primary);
+        orm_one_line(msg, sizeof(msg), primary);
     else
-        one_line(msg, sizeof(msg), PQerrorMessage(pc->conn));
+        orm_one_line(msg, sizeof(msg), PQerrorMessage(pc->conn));
     snprintf(line, sizeof(line), "%s%s%s", state != NULL ? state : "",
              state != NULL ? " " : "", msg[0] != '\0' ? msg : "unknown error");
     orm_conn_error(&pc->base, what, line);
@@ -145,44 +128,6 @@ fail(struct postgres_conn *pc, const char *what, const PGresult *r)
 /* The type OID of timestamptz (pg_type.h; OIDs of built-in types are fixed). */
 #define PG_TIMESTAMPTZ_OID 1184
 
-/* Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's
- * days_from_civil). */
-static int64_t
-days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    int64_t era;
-    unsigned yoe, doy, doe;
-
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = (unsigned)(y - era * 400);
-    doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-/* @n digits at @s as a number, or -1. */
-static int
-digits(const char *s, size_t n)
-{
-    int v = 0;
-
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    return v;
-}
-
-/* Write @v as exactly @n decimal digits (it has at most @n). */
-static void
-put_digits(char *out, int v, int n)
-{
-    for (int k = n - 1; k >= 0; k--, v /= 10)
-        out[k] = (char)('0' + v % 10);
-}
-
 /* Rewrite a timestamptz as the session renders it with DateStyle ISO:
  * "2026-11-21 08:00:00.1234+00" (trailing zeros of the fraction dropped, no
  * fraction when it is zero; the offset of the session's time zone, which
@@ -192,49 +137,32 @@ put_digits(char *out, int v, int n)
 static bool
 canonical_timestamp(const char *s, size_t len, char out[UTC_STAMP_LEN + 1])
 {
-    char frac[7] = "000000";
-    size_t i = 19, n = 0;
-    int y, mo, d, h, mi, sec, off_h, off_m = 0, off_s = 0;
+    struct orm_stamp t;
+    size_t i;
+    unsigned off_h, off_m = 0, off_s = 0;
+    char num[3] = "";
 
-    if (len < 22 || s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' ||
-        s[16] != ':')
+    if (!orm_stamp_parse(s, len, &t, &i))
         return false;
-    y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2);
-    h = digits(s + 11, 2), mi = digits(s + 14, 2), sec = digits(s + 17, 2);
-    if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || mi < 0 || sec < 0)
-        return false;
-    if (s[i] == '.') {
-        for (i++; i < len && n < 6 && s[i] >= '0' && s[i] <= '9'; i++)
-            frac[n++] = s[i];
-    }
     /* The offset: +HH, +HH:MM or +HH:MM:SS. */
-    if (len - i != 3 && len - i != 6 && len - i != 9)
+    if ((len - i != 3 && len - i != 6 && len - i != 9) || (s[i] != '+' && s[i] != '-'))
         return false;
-    if ((s[i] != '+' && s[i] != '-') || (off_h = digits(s + i + 1, 2)) < 0)
-        return false;
-    if (len - i >= 6 && (s[i + 3] != ':' || (off_m = digits(s + i + 4, 2)) < 0))
-        return false;
-    if (len - i == 9 && (s[i + 6] != ':' || (off_s = digits(s + i + 7, 2)) < 0))
-        return false;
-    if (off_h != 0 || off_m != 0 || off_s != 0) {
-        int64_t t = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 +
-                    mi * 60 + sec;
-        int off = off_h * 3600 + off_m * 60 + off_s;
-        time_t utc = (time_t)(s[i] == '+' ? t - off : t + off);
-        struct tm tm;
+    for (size_t k = 1; k < len - i; k += 3) {
+        unsigned *part = k == 1 ? &off_h : k == 4 ? &off_m : &off_s;
 
-        if (gmtime_r(&utc, &tm) == NULL || tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 0)
+        if ((k > 1 && s[i + k - 1] != ':') || s[i + k] < '0' || s[i + k] > '9' ||
+            s[i + k + 1] < '0' || s[i + k + 1] > '9')
             return false;
-        y = tm.tm_year + 1900, mo = tm.tm_mon + 1, d = tm.tm_mday;
-        h = tm.tm_hour, mi = tm.tm_min, sec = tm.tm_sec;
+        memcpy(num, s + i + k, 2);
+        *part = (unsigned)(num[0] - '0') * 10 + (unsigned)(num[1] - '0');
     }
-    put_digits(out, y, 4), out[4] = '-', put_digits(out + 5, mo, 2), out[7] = '-';
-    put_digits(out + 8, d, 2), out[10] = 'T', put_digits(out + 11, h, 2), out[13] = ':';
-    put_digits(out + 14, mi, 2), out[16] = ':', put_digits(out + 17, sec, 2), out[19] = '.';
-    memcpy(out + 20, frac, 6);
-    out[26] = 'Z';
-    out[27] = '\0';
-    return true;
+    if (off_h != 0 || off_m != 0 || off_s != 0) {
+        long off = (long)(off_h * 3600 + off_m * 60 + off_s);
+
+        if (!orm_stamp_shift(&t, s[i] == '+' ? -off : off))
+            return false;
+    }
+    return orm_stamp_format(&t, out);
 }
 
 /* Collect the rows of @r into @res (may be NULL). @r must have succeeded. */
@@ -379,93 +307,123 @@ session_setup(struct postgres_conn *pc)
                            " SET DateStyle = 'ISO, YMD'");
 }
 
-static int
-hex_value(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
+/* What every connection of a handle is opened with: libpq keywords built
+ * once from the parsed DATABASE_URL (pg_configure()). libpq never sees the
+ * URL text, so none of its messages can quote it. */
+struct pg_config {
+    struct url url;                 /* the parsed URL, for url_scrub() */
+    const char **keys, **values;    /* NULL-terminated; values point into url/hosts/ports */
+    size_t n;
+    char *hosts, *ports;            /* "h1,h2", "5432,5433", or NULL */
+};
 
-#define PG_MAX_SECRETS 4
-#define PG_SECRET_SIZE 256
-
-/* Append @s (@len bytes) to @secrets, and its %-decoded form when that
- * differs: either may turn up in a message. */
 static void
-add_secret(char secrets[][PG_SECRET_SIZE], size_t *n, const char *s, size_t len)
+pg_free_config(void *cfg)
 {
-    char *raw, *dec;
-    size_t k = 0;
+    struct pg_config *pc = cfg;
 
-    if (len == 0 || len >= PG_SECRET_SIZE || *n + 2 > PG_MAX_SECRETS)
+    if (pc == NULL)
         return;
-    raw = secrets[*n];
-    dec = secrets[*n + 1];
-    memcpy(raw, s, len);
-    raw[len] = '\0';
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '%' && i + 2 < len && hex_value(s[i + 1]) >= 0 &&
-            hex_value(s[i + 2]) >= 0) {
-            dec[k++] = (char)(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
-            i += 2;
-        } else {
-            dec[k++] = s[i];
-        }
-    }
-    dec[k] = '\0';
-    *n += (k > 0 && strcmp(raw, dec) != 0) ? 2 : 1;
+    url_finish(&pc->url);
+    free(pc->keys);
+    free(pc->values);
+    free(pc->hosts);
+    free(pc->ports);
+    free(pc);
 }
 
-/* Replace every occurrence of the URL's password (from user:password@ or a
- * password= parameter) in @msg with "***". libpq's messages about a
- * malformed URL may quote the whole URL, password included. */
 static void
-redact(char *msg, size_t size, const char *url)
+add_keyword(struct pg_config *pc, const char *key, const char *value)
 {
-    char secrets[PG_MAX_SECRETS][PG_SECRET_SIZE];
-    size_t n = 0;
-    const char *auth = strstr(url, "://");
-    const char *q;
+    pc->keys[pc->n] = key;
+    pc->values[pc->n++] = value;
+}
 
-    if (auth != NULL) {
-        const char *end;
+/* Is @key a connection option this libpq knows? */
+static bool
+is_libpq_option(const PQconninfoOption *opts, const char *key)
+{
+    for (const PQconninfoOption *o = opts; o != NULL && o->keyword != NULL; o++) {
+        if (strcmp(o->keyword, key) == 0)
+            return true;
+    }
+    return false;
+}
 
-        auth += 3;
-        end = auth + strcspn(auth, "@/");
-        if (*end == '@') {
-            const char *colon = memchr(auth, ':', (size_t)(end - auth));
+/* postgres://user:password@host1:port1,host2:port2/dbname?keyword=value&...
+ * becomes libpq keywords as libpq's own URI parser would make them, after
+ * our defaults (connect_timeout, application_name), which the URL's own
+ * keywords override (later keywords win in PQconnectdbParams()). Query keys
+ * must be libpq options: a misspelt "sslmod=require" must not connect in
+ * clear text, and is refused here, at start. */
+static enum usv_err
+pg_configure(const struct url *u, void **cfg, char *err, size_t errlen)
+{
+    struct pg_config *pc = xcalloc(1, sizeof(*pc));
+    PQconninfoOption *opts = PQconndefaults();
+    size_t max = 8 + u->n_params;
+    bool has_port = false;
+    struct strbuf hosts, ports;
+    enum usv_err rc = USV_BAD_REQUEST;
 
-            if (colon != NULL)
-                add_secret(secrets, &n, colon + 1, (size_t)(end - colon - 1));
+    url_copy(&pc->url, u);
+    u = &pc->url;
+    pc->keys = xcalloc(max, sizeof(*pc->keys));
+    pc->values = xcalloc(max, sizeof(*pc->values));
+    strbuf_init(&hosts);
+    strbuf_init(&ports);
+    add_keyword(pc, "connect_timeout", PG_CONNECT_TIMEOUT_S);
+    add_keyword(pc, "application_name", "usersvc");
+    for (size_t i = 0; i < u->n_hosts; i++) {
+        strbuf_addf(&hosts, "%s%s", i > 0 ? "," : "", u->hosts[i].host);
+        strbuf_addf(&ports, "%s%u", i > 0 ? "," : "", u->hosts[i].port);
+        has_port = has_port || u->hosts[i].has_port;
+    }
+    if (strbuf_len(&hosts) > 0 && strspn(strbuf_str(&hosts), ",") != strbuf_len(&hosts)) {
+        pc->hosts = strbuf_take(&hosts);
+        add_keyword(pc, "host", pc->hosts);
+    }
+    if (has_port) {
+        pc->ports = strbuf_take(&ports);
+        add_keyword(pc, "port", pc->ports);
+    }
+    if (u->user != NULL)
+        add_keyword(pc, "user", u->user);
+    if (u->password != NULL)
+        add_keyword(pc, "password", u->password);
+    if (u->path != NULL)
+        add_keyword(pc, "dbname", u->path);
+    for (size_t i = 0; i < u->n_params; i++) {
+        const char *key = u->params[i].key;
+        bool is_plain = strspn(key, "abcdefghijklmnopqrstuvwxyz_") == strlen(key);
+
+        if (opts != NULL && !is_libpq_option(opts, key)) {
+            /* Name the key only when it is plainly a keyword, not a typo'd secret. */
+            snprintf(err, errlen, "unknown DATABASE_URL option%s%s%s (see libpq's "
+                     "connection parameters)", is_plain && !url_key_is_secret(key) ? " '" : "",
+                     is_plain && !url_key_is_secret(key) ? key : "",
+                     is_plain && !url_key_is_secret(key) ? "'" : "");
+            goto out;
         }
-    }
-    q = strchr(url, '?');
-    while (q != NULL) {
-        q++;
-        if (strncmp(q, "password=", 9) == 0)
-            add_secret(secrets, &n, q + 9, strcspn(q + 9, "&"));
-        q = strchr(q, '&');
-    }
-    for (size_t i = 0; i < n; i++) {
-        struct strbuf b;
-        const char *from = msg, *hit = strstr(msg, secrets[i]);
-
-        strbuf_init(&b);
-        while (hit != NULL) {
-            strbuf_add(&b, from, (size_t)(hit - from));
-            strbuf_adds(&b, "***");
-            from = hit + strlen(secrets[i]);
-            hit = strstr(from, secrets[i]);
+        if (strcmp(key, "dbname") == 0 || strcmp(key, "replication") == 0) {
+            /* dbname= could hold a whole connection string of its own. */
+            snprintf(err, errlen, "DATABASE_URL option '%s' is not allowed: name the database "
+                     "in the path", key);
+            goto out;
         }
-        strbuf_adds(&b, from);
-        snprintf(msg, size, "%s", strbuf_str(&b));
-        strbuf_finish(&b);
+        add_keyword(pc, key, u->params[i].value);
     }
+    pc->keys[pc->n] = NULL;
+    pc->values[pc->n] = NULL;
+    *cfg = pc;
+    pc = NULL;
+    rc = USV_OK;
+out:
+    PQconninfoFree(opts);
+    strbuf_finish(&hosts);
+    strbuf_finish(&ports);
+    pg_free_config(pc);
+    return rc;
 }
 
 static void pg_close(struct orm_conn *c);
@@ -499,38 +457,57 @@ connect_within(PGconn *conn, bool is_reset, unsigned timeout_ms)
     }
 }
 
+/* Keywords every connection gets before the handle's own (pg_config, where
+ * the URL's keywords override them: later keywords win): keepalives and the
+ * TCP user timeout notice a dead peer on every socket; the options make the
+ * server cut a statement, or a wait for a lock, at the statement timeout
+ * (migrations lift it, see pg_lock_migrations()). */
+#define PG_N_LIMIT_KEYS 6
+
 static enum usv_err
-pg_open(const char *url, const struct orm_limits *lim, struct orm_conn **out, char *err,
+pg_open(const void *cfg, const struct orm_limits *lim, struct orm_conn **out, char *err,
         size_t errlen)
 {
+    static const struct orm_limits no_limits = {0};
+    const struct pg_config *conf = cfg;
     char user_timeout[16], options[96];
-    /* Keywords before "dbname" are defaults the expanded URL overrides.
-     * Keepalives and the TCP user timeout notice a dead peer on every
-     * socket; the options make the server cut a statement, or a wait for a
-     * lock, at the statement timeout (migrations lift it, see
-     * pg_lock_migrations()). */
-    const char *const keys[] = {"connect_timeout", "application_name", "keepalives",
-                                "keepalives_idle", "keepalives_interval", "keepalives_count",
-                                "tcp_user_timeout", "options", "dbname", NULL};
-    const char *values[] = {PG_CONNECT_TIMEOUT_S, "usersvc", "1", "5", "1", "3",
-                            user_timeout, options, url, NULL};
+    const char **keys = xcalloc(PG_N_LIMIT_KEYS + conf->n + 1, sizeof(*keys));
+    const char **values = xcalloc(PG_N_LIMIT_KEYS + conf->n + 1, sizeof(*values));
+    const char *const limit_keys[PG_N_LIMIT_KEYS] = {
+        "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+        "tcp_user_timeout", "options"};
+    const char *const limit_values[PG_N_LIMIT_KEYS] = {"1", "5", "1", "3", user_timeout,
+                                                       options};
     struct postgres_conn *pc = xcalloc(1, sizeof(*pc));
     enum usv_err rc = USV_UNAVAILABLE;
     unsigned connect_ms;
     char msg[256];
 
+    if (lim == NULL)
+        lim = &no_limits;
     snprintf(user_timeout, sizeof(user_timeout), "%u", lim->statement_timeout_ms);
     if (lim->statement_timeout_ms != 0)
         snprintf(options, sizeof(options), "-c statement_timeout=%u -c lock_timeout=%u",
                  lim->statement_timeout_ms, lim->statement_timeout_ms);
     else
         options[0] = '\0';
+    for (size_t i = 0; i < PG_N_LIMIT_KEYS; i++) {
+        keys[i] = limit_keys[i];
+        values[i] = limit_values[i];
+    }
+    for (size_t i = 0; i < conf->n; i++) {
+        keys[PG_N_LIMIT_KEYS + i] = conf->keys[i];
+        values[PG_N_LIMIT_KEYS + i] = conf->values[i];
+    }
     /* libpq's connect_timeout only applies to its blocking connect; ours
      * polls, so the bound is ours: what the caller has left, else 5 s. */
     connect_ms = lim->connect_timeout_ms != 0 ? lim->connect_timeout_ms : PG_CONNECT_TIMEOUT_MS;
     pc->reconnect_timeout_ms = lim->statement_timeout_ms != 0 ? lim->statement_timeout_ms
                                                               : PG_CONNECT_TIMEOUT_MS;
-    pc->conn = PQconnectStartParams(keys, values, 1);
+    /* expand_dbname 0: a dbname is a name, never a connection string. */
+    pc->conn = PQconnectStartParams(keys, values, 0);
+    free(keys);
+    free(values);
     if (pc->conn != NULL && PQstatus(pc->conn) != CONNECTION_BAD &&
         !connect_within(pc->conn, false, connect_ms) && PQstatus(pc->conn) != CONNECTION_BAD) {
         snprintf(err, errlen, "no answer within %u ms", connect_ms);
@@ -542,8 +519,8 @@ pg_open(const char *url, const struct orm_limits *lim, struct orm_conn **out, ch
         goto out;
     }
     if (PQstatus(pc->conn) != CONNECTION_OK) {
-        one_line(msg, sizeof(msg), PQerrorMessage(pc->conn));
-        redact(msg, sizeof(msg), url);
+        orm_one_line(msg, sizeof(msg), PQerrorMessage(pc->conn));
+        url_scrub(msg, sizeof(msg), &conf->url);
         snprintf(err, errlen, "%s", msg);
         goto out;
     }
@@ -568,8 +545,11 @@ pg_close(struct orm_conn *c)
     if (pc == NULL)
         return;
     PQfinish(pc->conn);  /* accepts NULL */
-    for (size_t i = 0; i < ORM_MAX_STMTS; i++)
+    for (size_t i = 0; i < pc->n_stmts; i++)
         free(pc->sql[i]);
+    free(pc->sql);
+    free(pc->is_live);
+    orm_conn_finish(&pc->base);   /* last: it may free the configuration */
     free(pc);
 }
 
@@ -585,7 +565,8 @@ revive(struct postgres_conn *pc)
         !connect_within(pc->conn, true, pc->reconnect_timeout_ms) ||
         PQstatus(pc->conn) != CONNECTION_OK)
         return fail(pc, "reconnect", NULL);
-    memset(pc->is_live, 0, sizeof(pc->is_live));
+    if (pc->n_stmts > 0)
+        memset(pc->is_live, 0, pc->n_stmts * sizeof(*pc->is_live));
     pc->base.is_broken = false;
     pc->is_doomed = false;
     rc = session_setup(pc);
@@ -614,26 +595,29 @@ looks_alive(struct postgres_conn *pc)
     return PQstatus(pc->conn) == CONNECTION_OK && !pc->is_doomed;
 }
 
-/* Called before anything is sent. Outside a transaction block a dead
- * connection has lost nothing this session needs (each statement so far
- * committed on its own), so it is replaced in place and the statement about
- * to be sent goes to the new session. Inside a transaction, or while the
- * migration lock is held, the session itself was the state: no revival. */
+static bool
+conn_looks_alive(struct orm_conn *c)
+{
+    return looks_alive(to_pg(c));
+}
+
+static enum usv_err
+conn_revive(struct orm_conn *c)
+{
+    return revive(to_pg(c));
+}
+
+/* Called before anything is sent: the shared reconnect policy
+ * (orm_conn_ensure_session()), with the transaction state libpq knows. */
 static enum usv_err
 ensure_session(struct postgres_conn *pc, const char *what)
 {
     PGTransactionStatusType ts = PQtransactionStatus(pc->conn);
 
-    if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR || ts == PQTRANS_ACTIVE)
-        return USV_OK;
-    if (looks_alive(pc))
-        return USV_OK;
-    if (pc->holds_lock) {
-        orm_conn_error(&pc->base, what, "connection lost while holding the migration lock");
-        pc->base.is_broken = true;
-        return USV_UNAVAILABLE;
-    }
-    return revive(pc);
+    return orm_conn_ensure_session(&pc->base, what,
+                                   ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR ||
+                                       ts == PQTRANS_ACTIVE,
+                                   pc->holds_lock, conn_looks_alive, conn_revive);
 }
 
 static enum usv_err
@@ -733,8 +717,11 @@ static enum usv_err
 pg_prepare(struct orm_conn *c, unsigned id, const char *sql, size_t n_params)
 {
     struct postgres_conn *pc = to_pg(c);
+    size_t cap = pc->n_stmts;
     enum usv_err rc;
 
+    pc->is_live = orm_grow(pc->is_live, &cap, (size_t)id + 1, sizeof(*pc->is_live));
+    pc->sql = orm_grow(pc->sql, &pc->n_stmts, (size_t)id + 1, sizeof(*pc->sql));
     /* Kept for re-preparing after a reconnect, which the ORM never sees. */
     free(pc->sql[id]);
     pc->sql[id] = xstrdup(sql);
@@ -1121,6 +1108,8 @@ const struct orm_backend orm_backend_pg = {
     .has_transactional_ddl = true,
     .has_returning = true,
     .accepts = pg_accepts,
+    .configure = pg_configure,
+    .free_config = pg_free_config,
     .open = pg_open,
     .socket = pg_socket,
     .close = pg_close,
@@ -1131,8 +1120,7 @@ const struct orm_backend orm_backend_pg = {
     .prepare = pg_prepare,
     .execute = pg_execute,
     .execute_batch = pg_execute_batch,
-    .batches_writes = true,
-    .batches_reads = true,
+    .batching = ORM_BATCH_ALL,
     .query = pg_query,
     .lock_migrations = pg_lock_migrations,
     .unlock_migrations = pg_unlock_migrations,

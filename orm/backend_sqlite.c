@@ -31,7 +31,8 @@
 struct sqlite_conn {
     struct orm_conn base;               /* first: the ORM sees only this */
     sqlite3 *db;
-    sqlite3_stmt *stmts[ORM_MAX_STMTS]; /* prepared statements by id */
+    sqlite3_stmt **stmts;               /* prepared statements by id, n_stmts long */
+    size_t n_stmts;
 };
 
 static struct sqlite_conn *
@@ -41,9 +42,23 @@ to_sqlite(struct orm_conn *c)
 }
 
 static bool
-sqlite_accepts(const char *url)
+sqlite_accepts(const char *scheme)
 {
-    return strncmp(url, "sqlite:", 7) == 0;
+    return strcmp(scheme, "sqlite") == 0;
+}
+
+/* The configuration is the file path ("sqlite:PATH", taken as written). */
+static enum usv_err
+sqlite_configure(const struct url *u, void **cfg, char *err, size_t errlen)
+{
+    *cfg = xstrdup(u->path);
+    return USV_OK;
+}
+
+static void
+sqlite_free_config(void *cfg)
+{
+    free(cfg);
 }
 
 /* Map an SQLite result code to the ORM contract and keep the message. */
@@ -104,12 +119,11 @@ past_deadline(void *arg)
 }
 
 static enum usv_err
-sqlite_open(const char *url, const struct orm_limits *lim, struct orm_conn **out, char *err,
+sqlite_open(const void *cfg, const struct orm_limits *lim, struct orm_conn **out, char *err,
             size_t errlen)
 {
     unsigned busy_ms = SQLITE_BUSY_TIMEOUT_MS;
-
-    const char *path = url + strlen("sqlite:");
+    const char *path = cfg;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     struct sqlite_conn *sc = xcalloc(1, sizeof(*sc));
     char *msg = NULL;
@@ -142,7 +156,7 @@ sqlite_open(const char *url, const struct orm_limits *lim, struct orm_conn **out
     sqlite3_extended_result_codes(sc->db, 1);
     /* Waiting for another writer's lock counts against the statement
      * timeout too. */
-    if (lim->statement_timeout_ms != 0 && lim->statement_timeout_ms < busy_ms)
+    if (lim != NULL && lim->statement_timeout_ms != 0 && lim->statement_timeout_ms < busy_ms)
         busy_ms = lim->statement_timeout_ms;
     sqlite3_busy_timeout(sc->db, (int)busy_ms);
     sqlite3_progress_handler(sc->db, 1000, past_deadline, sc);
@@ -176,9 +190,11 @@ sqlite_close(struct orm_conn *c)
 
     if (sc == NULL)
         return;
-    for (size_t i = 0; i < ORM_MAX_STMTS; i++)
+    for (size_t i = 0; i < sc->n_stmts; i++)
         sqlite3_finalize(sc->stmts[i]);
+    free(sc->stmts);
     sqlite3_close(sc->db);
+    orm_conn_finish(&sc->base);   /* last: it may free the configuration */
     free(sc);
 }
 
@@ -257,6 +273,7 @@ sqlite_prepare(struct orm_conn *c, unsigned id, const char *sql, size_t n_params
 {
     struct sqlite_conn *sc = to_sqlite(c);
 
+    sc->stmts = orm_grow(sc->stmts, &sc->n_stmts, (size_t)id + 1, sizeof(*sc->stmts));
     sqlite3_finalize(sc->stmts[id]);
     sc->stmts[id] = NULL;
     if (sqlite3_prepare_v3(sc->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &sc->stmts[id],
@@ -418,6 +435,8 @@ const struct orm_backend orm_backend_sqlite = {
     .has_transactional_ddl = true,
     .has_returning = true,
     .accepts = sqlite_accepts,
+    .configure = sqlite_configure,
+    .free_config = sqlite_free_config,
     .open = sqlite_open,
     .socket = sqlite_socket,
     .close = sqlite_close,
@@ -429,8 +448,7 @@ const struct orm_backend orm_backend_sqlite = {
     .prepare = sqlite_prepare,
     .execute = sqlite_execute,
     .execute_batch = sqlite_execute_batch,
-    .batches_writes = true,
-    .batches_reads = false,     /* WAL readers run in parallel: only commits gain */
+    .batching = ORM_BATCH_WRITES,   /* WAL readers run in parallel: only commits gain */
     .max_batches = 1,           /* one writer at a time */
     .query = sqlite_query,
     .lock_migrations = sqlite_lock_migrations,

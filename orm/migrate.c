@@ -112,11 +112,14 @@ runner_finish(struct runner *r)
 }
 
 static const struct migration *
-find_embedded(const char *backend, int64_t version)
+find_embedded(struct orm_db *db, const char *backend, int64_t version)
 {
-    for (size_t i = 0; i < n_migrations; i++) {
-        if (migrations[i].version == version && strcmp(migrations[i].backend, backend) == 0)
-            return &migrations[i];
+    size_t n;
+    const struct migration *set = orm_db_migrations(db, &n);
+
+    for (size_t i = 0; i < n; i++) {
+        if (set[i].version == version && strcmp(set[i].backend, backend) == 0)
+            return &set[i];
     }
     return NULL;
 }
@@ -183,53 +186,63 @@ run_statements(struct runner *r, const struct migration *m, const char *directio
     return USV_OK;
 }
 
-/* Apply @m in its own transaction unless another runner already did. */
+/* What apply_work() does and finds. */
+struct apply {
+    struct runner *r;
+    const struct migration *m;
+    bool is_recorded;      /* another runner applied it (or it is dirty) */
+};
+
+/* Inside the migration's transaction: check its record, run it, record it. */
+static enum usv_err
+apply_work(void *arg)
+{
+    struct apply *a = arg;
+    const struct migration *m = a->m;
+    char checksum[80] = "";
+    bool is_dirty = false;
+    enum usv_err rc = read_record(a->r, m->version, &a->is_recorded, checksum,
+                                  sizeof(checksum), &is_dirty);
+
+    if (rc != USV_OK || !a->is_recorded) {
+        if (rc == USV_OK)
+            rc = run_statements(a->r, m, "up", m->up);
+        if (rc == USV_OK)
+            rc = write_record(a->r, m, false);
+        return rc;
+    }
+    if (is_dirty) {
+        log_error("migrate", "migration %04lld_%s failed earlier and is marked dirty in"
+                  " schema_migrations; repair the schema by hand, then delete that row",
+                  (long long)m->version, m->name);
+        return USV_CONFLICT;
+    }
+    if (strcmp(checksum, m->checksum) != 0) {
+        log_error("migrate", "migration %04lld_%s was changed after it was applied"
+                  " (checksum %.12s… recorded, %.12s… embedded); merged migrations must"
+                  " never be edited", (long long)m->version, m->name, checksum, m->checksum);
+        return USV_CONFLICT;
+    }
+    return USV_OK;    /* applied already, unchanged: nothing to do */
+}
+
+/* Apply @m in its own transaction unless another runner already did. The
+ * transaction is the sessions' own (orm_conn_transact()). */
 static enum usv_err
 apply_one(struct runner *r, const struct migration *m, bool *did_apply)
 {
-    char checksum[80] = "";
-    bool found = false, is_dirty = false;
-    enum usv_err rc;
+    struct apply a = {.r = r, .m = m};
+    enum usv_err rc = orm_conn_transact(r->be, r->conn, ORM_TX_WRITE, apply_work, &a);
 
-    *did_apply = false;
-    rc = r->be->begin(r->conn, ORM_TX_WRITE);
-    if (rc == USV_OK)
-        rc = read_record(r, m->version, &found, checksum, sizeof(checksum), &is_dirty);
-    if (rc == USV_OK && found) {
-        if (is_dirty) {
-            log_error("migrate", "migration %04lld_%s failed earlier and is marked dirty in"
-                      " schema_migrations; repair the schema by hand, then delete that row",
-                      (long long)m->version, m->name);
-            rc = USV_CONFLICT;
-        } else if (strcmp(checksum, m->checksum) != 0) {
-            log_error("migrate", "migration %04lld_%s was changed after it was applied"
-                      " (checksum %.12s… recorded, %.12s… embedded); merged migrations must"
-                      " never be edited", (long long)m->version, m->name, checksum,
-                      m->checksum);
-            rc = USV_CONFLICT;
-        }
-        r->be->rollback(r->conn);
+    *did_apply = rc == USV_OK && !a.is_recorded;
+    if (rc == USV_OK || a.is_recorded)
         return rc;
+    if (!r->be->has_transactional_ddl && !r->conn->is_broken) {
+        /* Part of the DDL has been committed implicitly: say so durably. */
+        if (write_record(r, m, true) != USV_OK)
+            log_error("migrate", "cannot record the failed migration: %s", r->conn->errmsg);
     }
-    if (rc == USV_OK)
-        rc = run_statements(r, m, "up", m->up);
-    if (rc == USV_OK)
-        rc = write_record(r, m, false);
-    if (rc == USV_OK)
-        rc = r->be->commit(r->conn);
-    if (rc != USV_OK) {
-        if (!r->conn->is_broken)
-            r->be->rollback(r->conn);
-        if (!r->be->has_transactional_ddl && !r->conn->is_broken) {
-            /* Part of the DDL has been committed implicitly: say so durably. */
-            if (write_record(r, m, true) != USV_OK)
-                log_error("migrate", "cannot record the failed migration: %s",
-                          r->conn->errmsg);
-        }
-        return rc == USV_CONFLICT ? USV_INTERNAL : rc;
-    }
-    *did_apply = true;
-    return USV_OK;
+    return rc == USV_CONFLICT ? USV_INTERNAL : rc;
 }
 
 enum usv_err
@@ -238,10 +251,12 @@ migrate_up(struct orm_db *db, unsigned *applied)
     const char *backend = orm_db_backend(db);
     struct runner r;
     unsigned count = 0;
+    size_t n_set;
+    const struct migration *set = orm_db_migrations(db, &n_set);
     enum usv_err rc = runner_start(&r, db, true);
 
-    for (size_t i = 0; rc == USV_OK && i < n_migrations; i++) {
-        const struct migration *m = &migrations[i];
+    for (size_t i = 0; rc == USV_OK && i < n_set; i++) {
+        const struct migration *m = &set[i];
         bool did_apply = false;
 
         if (strcmp(m->backend, backend) != 0)
@@ -279,20 +294,23 @@ latest_version(struct runner *r, int64_t *version)
 }
 
 static enum usv_err
-revert_one(struct runner *r, const struct migration *m)
+revert_work(void *arg)
 {
-    struct orm_param p = int_param(m->version);
-    enum usv_err rc = r->be->begin(r->conn, ORM_TX_WRITE);
+    struct apply *a = arg;
+    struct orm_param p = int_param(a->m->version);
+    enum usv_err rc = run_statements(a->r, a->m, "down", a->m->down);
 
     if (rc == USV_OK)
-        rc = run_statements(r, m, "down", m->down);
-    if (rc == USV_OK)
-        rc = query(r, "DELETE FROM schema_migrations WHERE version = ?", &p, 1, NULL);
-    if (rc == USV_OK)
-        return r->be->commit(r->conn);
-    if (!r->conn->is_broken)
-        r->be->rollback(r->conn);
+        rc = query(a->r, "DELETE FROM schema_migrations WHERE version = ?", &p, 1, NULL);
     return rc;
+}
+
+static enum usv_err
+revert_one(struct runner *r, const struct migration *m)
+{
+    struct apply a = {.r = r, .m = m};
+
+    return orm_conn_transact(r->be, r->conn, ORM_TX_WRITE, revert_work, &a);
 }
 
 enum usv_err
@@ -310,7 +328,7 @@ migrate_down(struct orm_db *db, unsigned n, unsigned *reverted)
         rc = latest_version(&r, &version);
         if (rc != USV_OK || version == 0)
             break;
-        m = find_embedded(backend, version);
+        m = find_embedded(db, backend, version);
         if (m == NULL) {
             log_error("migrate", "migration %lld is not known to this binary; cannot revert it",
                       (long long)version);
@@ -342,7 +360,8 @@ migrate_status(struct orm_db *db, struct migrate_entry **entries, size_t *n)
 {
     const char *backend = orm_db_backend(db);
     struct migrate_entry *list = NULL;
-    size_t count = 0, rows = 0;
+    size_t count = 0, rows = 0, n_set;
+    const struct migration *set = orm_db_migrations(db, &n_set);
     struct orm_result res;
     struct runner r;
     enum usv_err rc = runner_start(&r, db, false);
@@ -364,18 +383,18 @@ migrate_status(struct orm_db *db, struct migrate_entry **entries, size_t *n)
     if (rc != USV_OK)
         goto out;
     rows = orm_result_rows(&res);
-    list = xcalloc(n_migrations + rows, sizeof(*list));
-    for (size_t i = 0; i < n_migrations; i++) {
-        if (strcmp(migrations[i].backend, backend) != 0)
+    list = xcalloc(n_set + rows, sizeof(*list));
+    for (size_t i = 0; i < n_set; i++) {
+        if (strcmp(set[i].backend, backend) != 0)
             continue;
-        list[count].version = migrations[i].version;
-        snprintf(list[count].name, sizeof(list[count].name), "%s", migrations[i].name);
+        list[count].version = set[i].version;
+        snprintf(list[count].name, sizeof(list[count].name), "%s", set[i].name);
         list[count].state = MIGRATE_PENDING;
         count++;
     }
     for (size_t row = 0; row < rows; row++) {
         int64_t version = strtoll(orm_result_cell(&res, row, 0, NULL), NULL, 10);
-        const struct migration *m = find_embedded(backend, version);
+        const struct migration *m = find_embedded(db, backend, version);
         const char *dirty = orm_result_cell(&res, row, 4, NULL);
         struct migrate_entry *e = NULL;
 

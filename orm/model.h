@@ -41,6 +41,8 @@ struct orm_column {
     size_t min_chars, max_chars;    /* text length in code points; max 0 = unlimited */
     bool (*char_ok)(uint32_t cp);   /* NULL = any code point */
     const char *rule;               /* message when a text rule is broken */
+    const char *taken;              /* ORM_UNIQUE: the 409 detail when the value is
+                                     * taken; NULL = "<name> is already taken" */
 };
 
 struct orm_model {

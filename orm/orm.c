@@ -18,6 +18,7 @@
 #include "orm/orm.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <errno.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 #include <time.h>
 
 #include "orm/batch.h"
+#include "orm/migrations.h"
 #include "orm/orm_int.h"
 #include "orm/pool.h"
 #include "orm/sql.h"
@@ -42,19 +44,36 @@
 /* A replica that failed is not tried again for this long. */
 #define ORM_REPLICA_REST_MS 2000
 
-/* Statement ids: each model owns a block. Fixed operations come first, then
- * one "list filtered by column i" per column, then one UPDATE per mask of
- * writable columns, then the finds by many keys (struct orm_find_many).
- * Every statement is generated at open. */
-#define ORM_MAX_COLUMNS 16
-#define STMT_LIST_BY (ORM_OP_COUNT_)
-#define STMT_UPDATE (STMT_LIST_BY + ORM_MAX_COLUMNS)
-#define STMT_FIND_MANY (STMT_UPDATE + (1u << ORM_MAX_WRITABLE))
-#define ORM_STMTS_PER_MODEL (STMT_FIND_MANY + ORM_FIND_MANY_SIZES)
-#define ORM_MAX_MODELS (ORM_MAX_STMTS / ORM_STMTS_PER_MODEL)
+/* Statement ids are handed out densely from 0 as statements are built.
+ * At open, each model gets a block: its fixed operations (enum orm_op), one
+ * "list filtered by column i" per column, and the finds by many keys
+ * (struct orm_find_many). An UPDATE touches exactly the columns a request
+ * changes, so there is one text per set of changed columns: 2^w - 1 of them
+ * for w writable columns, too many to build up front beyond a few columns.
+ * They are built when a set is first needed, given the next free id and
+ * cached (struct update_text); past ORM_MAX_UPDATE_TEXTS per model an UPDATE
+ * runs unprepared instead, so clients cannot grow the cache (and every
+ * connection's prepared statements) without bound. */
+#define ORM_MAX_UPDATE_TEXTS 256
 
 _Static_assert(2u << (ORM_FIND_MANY_SIZES - 1) == BATCH_MAX,
                "the longest IN list of a find by many keys holds a whole batch");
+
+struct update_text {
+    uint64_t mask;       /* changed writable columns, bit i = i-th writable column */
+    unsigned id;         /* its statement id */
+};
+
+/* What the handle knows of one model. */
+struct model_stmts {
+    const struct orm_model *m;
+    unsigned base;                   /* id of ORM_OP_INSERT; base + op for each op */
+    unsigned list_by;                /* id of "list filtered by column 0" */
+    unsigned n_writable;
+    struct orm_find_many find_many;  /* immutable after open */
+    struct update_text *updates;     /* sorted by mask; protected by orm_db.stmt_mu */
+    size_t n_updates;                /* <= ORM_MAX_UPDATE_TEXTS; protected by stmt_mu */
+};
 
 struct orm_db {
     const struct orm_backend *be;
@@ -66,10 +85,18 @@ struct orm_db {
     unsigned statement_timeout_ms;   /* 0 = no bound */
     struct watchdog *wd;             /* cuts database work at its deadline */
     _Atomic uint64_t statement_timeouts;
-    const struct orm_model *const *models;
+    struct model_stmts *models;      /* n_models; the array is immutable after open */
     size_t n_models;
-    char *sql[ORM_MAX_STMTS];        /* statement id -> SQL text; immutable after open */
-    struct orm_find_many find_many[ORM_MAX_MODELS]; /* by model index; immutable after open */
+    const struct migration *migrations;  /* the schema's; borrowed */
+    void *cfg, *replica_cfg;         /* the backend's configuration of each URL */
+    size_t n_migrations;
+
+    /* Statement id -> SQL text. Texts are never changed or freed before
+     * close, but the array grows (UPDATE texts), so it is read under the
+     * mutex; that happens only when a connection first prepares an id. */
+    pthread_mutex_t stmt_mu;
+    char **sql;                      /* n_sql texts, cap_sql slots; protected by stmt_mu */
+    size_t n_sql, cap_sql;
 };
 
 struct orm_session {
@@ -151,32 +178,62 @@ orm_result_cell(const struct orm_result *r, size_t row, size_t col, size_t *len)
 void
 orm_conn_error(struct orm_conn *c, const char *what, const char *msg)
 {
-    size_t n;
+    char line[sizeof(c->errmsg)];
 
-    snprintf(c->errmsg, sizeof(c->errmsg), "%s: %s", what, msg != NULL ? msg : "(no message)");
-    /* Driver messages often end in a newline; keep log lines whole. */
-    n = strlen(c->errmsg);
-    while (n > 0 && (c->errmsg[n - 1] == '\n' || c->errmsg[n - 1] == '\r'))
-        c->errmsg[--n] = '\0';
+    /* Driver messages span lines and end in newlines; keep log lines whole. */
+    orm_one_line(line, sizeof(line), msg != NULL ? msg : "(no message)");
+    if (snprintf(c->errmsg, sizeof(c->errmsg), "%s: %s", what, line) < 0)
+        c->errmsg[0] = '\0';       /* a long message is cut, which is fine */
+}
+
+void *
+orm_grow(void *arr, size_t *cap, size_t need, size_t elem)
+{
+    size_t n = *cap;
+
+    if (need <= n)
+        return arr;
+    while (n < need)
+        n = n != 0 ? n * 2 : 16;
+    arr = xrealloc(arr, n * elem);
+    memset((char *)arr + *cap * elem, 0, (n - *cap) * elem);
+    *cap = n;
+    return arr;
+}
+
+void
+orm_conn_finish(struct orm_conn *c)
+{
+    if (c == NULL)
+        return;
+    free(c->is_prepared);
+    c->is_prepared = NULL;
+    c->n_is_prepared = 0;
+    if (c->free_owned_cfg != NULL)
+        c->free_owned_cfg(c->owned_cfg);
+    c->owned_cfg = NULL;
+    c->free_owned_cfg = NULL;
 }
 
 /* ---- the handle ----------------------------------------------------- */
 
-static unsigned
-model_base(const struct orm_db *db, const struct orm_model *m)
+static struct model_stmts *
+model_of(const struct orm_db *db, const struct orm_model *m)
 {
     for (size_t i = 0; i < db->n_models; i++) {
-        if (db->models[i] == m)
-            return (unsigned)(i * ORM_STMTS_PER_MODEL);
+        if (db->models[i].m == m)
+            return &db->models[i];
     }
-    assert(!"model not registered with orm_db_open");
+    /* A programming error, not input: every model the application uses is
+     * the one it passed to orm_db_open(). */
+    log_error("orm", "model %s was not passed to orm_db_open()", m->table);
     abort();
 }
 
 static unsigned
 stmt_id(const struct orm_db *db, const struct orm_model *m, enum orm_op op)
 {
-    return model_base(db, m) + (unsigned)op;
+    return model_of(db, m)->base + (unsigned)op;
 }
 
 static unsigned
@@ -194,51 +251,163 @@ writable_count(const struct orm_model *m)
 static const struct orm_find_many *
 find_many_of(const struct orm_db *db, unsigned id)
 {
-    if (id % ORM_STMTS_PER_MODEL != ORM_OP_FIND)
-        return NULL;
-    return &db->find_many[id / ORM_STMTS_PER_MODEL];
+    for (size_t i = 0; i < db->n_models; i++) {
+        if (db->models[i].base + ORM_OP_FIND == id)
+            return &db->models[i].find_many;
+    }
+    return NULL;
 }
 
-/* Generate every statement of @m into db->sql. */
-static void
-build_statements(struct orm_db *db, const struct orm_model *m)
+/* Give the text in @b the next statement id. Caller holds stmt_mu (or is
+ * orm_db_open(), before the handle is shared). */
+static unsigned
+add_statement(struct orm_db *db, struct strbuf *b)
 {
-    unsigned base = model_base(db, m);
-    struct orm_find_many *fm = &db->find_many[base / ORM_STMTS_PER_MODEL];
+    db->sql = orm_grow(db->sql, &db->cap_sql, db->n_sql + 1, sizeof(*db->sql));
+    db->sql[db->n_sql] = strbuf_take(b);
+    return (unsigned)db->n_sql++;
+}
+
+/* The SQL text of statement @id (borrowed until orm_db_close()). */
+static const char *
+sql_of(struct orm_db *db, unsigned id)
+{
+    const char *sql;
+
+    xlock(&db->stmt_mu);
+    sql = id < db->n_sql ? db->sql[id] : NULL;
+    xunlock(&db->stmt_mu);
+    return sql;
+}
+
+/* Can the ORM serve @m? Every limit a model could exceed is checked here,
+ * once, so no operation has to assume it. On false @why says which. */
+static bool
+check_model(const struct orm_model *m, char *why, size_t len)
+{
+    size_t n_pk = 0;
+
+    if (m->table == NULL || m->table[0] == '\0' || m->columns == NULL || m->n_columns == 0) {
+        snprintf(why, len, "a model has no table name or no columns");
+        return false;
+    }
+    for (size_t i = 0; i < m->n_columns; i++) {
+        const struct orm_column *c = &m->columns[i];
+
+        if (c->flags & ORM_PK) {
+            n_pk++;
+            if (c->type != ORM_INT64 || (c->flags & ORM_NOCASE)) {
+                snprintf(why, len, "model %s: the primary key %s must be an int64 column",
+                         m->table, c->name);
+                return false;
+            }
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(m->columns[j].name, c->name) == 0) {
+                snprintf(why, len, "model %s: column %s is declared twice", m->table,
+                         c->name);
+                return false;
+            }
+        }
+    }
+    if (n_pk != 1) {
+        snprintf(why, len, "model %s has %zu primary key columns; exactly one is needed",
+                 m->table, n_pk);
+        return false;
+    }
+    if (writable_count(m) > ORM_MAX_WRITABLE) {
+        snprintf(why, len, "model %s has %u writable columns; at most %d are supported",
+                 m->table, writable_count(m), ORM_MAX_WRITABLE);
+        return false;
+    }
+    return true;
+}
+
+/* Generate the fixed statements of @ms->m (everything but UPDATEs). */
+static void
+build_statements(struct orm_db *db, struct model_stmts *ms)
+{
+    const struct orm_model *m = ms->m;
+    struct orm_find_many *fm = &ms->find_many;
     struct strbuf b;
 
-    assert(m->n_columns <= ORM_MAX_COLUMNS && writable_count(m) <= ORM_MAX_WRITABLE);
     strbuf_init(&b);
+    ms->n_writable = writable_count(m);
+    ms->base = (unsigned)db->n_sql;
     for (unsigned op = 0; op < ORM_OP_COUNT_; op++) {
         orm_sql_build(db->be, m, (enum orm_op)op, &b);
-        db->sql[base + op] = strbuf_take(&b);
+        add_statement(db, &b);
     }
+    ms->list_by = (unsigned)db->n_sql;
     for (size_t col = 0; col < m->n_columns; col++) {
         orm_sql_build_list_by(db->be, m, col, &b);
-        db->sql[base + STMT_LIST_BY + col] = strbuf_take(&b);
+        add_statement(db, &b);
     }
-    for (unsigned mask = 1; mask < (1u << writable_count(m)); mask++) {
-        orm_sql_build_update(db->be, m, mask, &b);
-        db->sql[base + STMT_UPDATE + mask] = strbuf_take(&b);
-    }
-    fm->first_id = base + STMT_FIND_MANY;
+    fm->first_id = (unsigned)db->n_sql;
     fm->key_col = (size_t)(orm_model_pk(m) - m->columns);
     for (unsigned i = 0; i < ORM_FIND_MANY_SIZES; i++) {
+        unsigned id;
+
         orm_sql_build_find_many_by_key(db->be, m, 2u << i, &b);
-        db->sql[fm->first_id + i] = strbuf_take(&b);
-        fm->sql[i] = db->sql[fm->first_id + i];
+        id = add_statement(db, &b);     /* may move db->sql: read it after */
+        fm->sql[i] = db->sql[id];
     }
+    strbuf_finish(&b);
+}
+
+/* The statement id of the UPDATE of exactly the writable columns in @mask
+ * (plus the ORM_UPDATED_AT ones), built on first use. False when the
+ * model's cache is full: the caller runs the text unprepared. */
+static bool
+update_id(struct orm_db *db, struct model_stmts *ms, uint64_t mask, unsigned *id)
+{
+    size_t lo = 0, hi;
+    bool found = false;
+
+    xlock(&db->stmt_mu);
+    hi = ms->n_updates;
+    while (lo < hi) {                /* binary search for the first mask >= @mask */
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (ms->updates[mid].mask < mask)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < ms->n_updates && ms->updates[lo].mask == mask) {
+        *id = ms->updates[lo].id;
+        found = true;
+    } else if (ms->n_updates < ORM_MAX_UPDATE_TEXTS) {
+        struct strbuf b;
+
+        if (ms->updates == NULL)
+            ms->updates = xcalloc(ORM_MAX_UPDATE_TEXTS, sizeof(*ms->updates));
+        strbuf_init(&b);
+        orm_sql_build_update(db->be, ms->m, mask, &b);
+        memmove(&ms->updates[lo + 1], &ms->updates[lo],
+                (ms->n_updates - lo) * sizeof(*ms->updates));
+        ms->updates[lo].mask = mask;
+        ms->updates[lo].id = add_statement(db, &b);
+        ms->n_updates++;
+        *id = ms->updates[lo].id;
+        found = true;
+        strbuf_finish(&b);
+    }
+    xunlock(&db->stmt_mu);
+    return found;
 }
 
 /* Prepare statement @id on @c unless it already is. */
 static enum usv_err
-prepare_once(const struct orm_db *db, struct orm_conn *c, unsigned id, size_t n_params)
+prepare_once(struct orm_db *db, struct orm_conn *c, unsigned id, size_t n_params)
 {
     enum usv_err rc;
 
+    c->is_prepared = orm_grow(c->is_prepared, &c->n_is_prepared, (size_t)id + 1,
+                              sizeof(*c->is_prepared));
     if (c->is_prepared[id])
         return USV_OK;
-    rc = db->be->prepare(c, id, db->sql[id], n_params);
+    rc = db->be->prepare(c, id, sql_of(db, id), n_params);
     c->is_prepared[id] = rc == USV_OK;
     return rc;
 }
@@ -359,45 +528,77 @@ enum usv_err
 orm_db_open(const char *url, const struct orm_model *const *models, size_t n_models,
             const struct orm_db_options *opts, struct orm_db **out)
 {
-    const struct orm_backend *be = orm_backend_for(url);
+    const struct orm_backend *be = NULL, *replica_be = NULL;
+    void *cfg = NULL, *replica_cfg = NULL;
     struct orm_limits lim = {.connect_timeout_ms = opts->pool_timeout_ms,
                              .statement_timeout_ms = opts->statement_timeout_ms};
     struct orm_db *db;
+    char why[200];
     unsigned size;
 
-    if (be == NULL)
+    /* DATABASE_URL is parsed here, once; the pools' connections are all
+     * opened from what the backend made of it. */
+    if (orm_backend_configure(url, &be, &cfg, why, sizeof(why)) != USV_OK) {
+        log_error("orm", "cannot open the database: %s", why);
         return USV_BAD_REQUEST;
-    assert(n_models * ORM_STMTS_PER_MODEL <= ORM_MAX_STMTS);
+    }
+    if (opts->replica_url != NULL) {
+        if (orm_backend_configure(opts->replica_url, &replica_be, &replica_cfg, why,
+                                  sizeof(why)) != USV_OK) {
+            log_error("orm", "cannot open the read replica (DATABASE_READ_URL): %s", why);
+            be->free_config(cfg);
+            return USV_BAD_REQUEST;
+        }
+        if (replica_be != be) {
+            log_error("orm", "DATABASE_READ_URL must name a %s database, as DATABASE_URL "
+                      "does", be->name);   /* a replica speaks the primary's protocol */
+            be->free_config(cfg);
+            replica_be->free_config(replica_cfg);
+            return USV_BAD_REQUEST;
+        }
+    }
+    for (size_t i = 0; i < n_models; i++) {
+        if (!check_model(models[i], why, sizeof(why))) {
+            log_error("orm", "cannot open the database: %s", why);
+            be->free_config(cfg);
+            be->free_config(replica_cfg);
+            return USV_INVALID;
+        }
+    }
+    /* A batched insert has no connection to ask: every connection must
+     * have RETURNING (orm_insert). A backend table, not input. */
+    assert(be->has_returning || (be->batching != ORM_BATCH_WRITES &&
+                                 be->batching != ORM_BATCH_ALL));
     db = xcalloc(1, sizeof(*db));
+    if (pthread_mutex_init(&db->stmt_mu, NULL) != 0)
+        abort();
     db->be = be;
-    db->models = models;
+    db->cfg = cfg;
+    db->replica_cfg = replica_cfg;
+    db->models = xcalloc(n_models > 0 ? n_models : 1, sizeof(*db->models));
     db->n_models = n_models;
     db->pool_timeout_ms = opts->pool_timeout_ms;
     db->statement_timeout_ms = opts->statement_timeout_ms;
+    db->migrations = opts->migrations != NULL ? opts->migrations : migrations;
+    db->n_migrations = opts->migrations != NULL ? opts->n_migrations : n_migrations;
     size = opts->pool_size != 0 ? opts->pool_size : be->default_pool_size;
-    for (size_t i = 0; i < n_models; i++)
-        build_statements(db, models[i]);
+    for (size_t i = 0; i < n_models; i++) {
+        db->models[i].m = models[i];
+        build_statements(db, &db->models[i]);
+    }
     watchdog_create(&db->wd);
-    pool_create(be, url, size, opts->idle_check_ms, &lim, db->wd, &db->pool);
-    if (opts->batches > 0 && be->execute_batch != NULL) {
+    pool_create(be, db->cfg, size, opts->idle_check_ms, &lim, db->wd, &db->pool);
+    if (opts->batches > 0 && be->batching != ORM_BATCH_NONE) {
         unsigned leaders = opts->batches;
 
-        /* A batched insert has no connection to ask: every connection
-         * must have RETURNING (orm_insert). */
-        assert(be->has_returning || !be->batches_writes);
         if (be->max_batches != 0 && leaders > be->max_batches)
             leaders = be->max_batches;
         batch_create(leaders, BATCH_STALL_MS, opts->pool_timeout_ms, lead_batch, db,
                      &db->batch);
     }
-    if (opts->replica_url != NULL) {
-        if (orm_backend_for(opts->replica_url) != be) {
-            orm_db_close(db);
-            return USV_BAD_REQUEST;   /* a replica speaks the primary's protocol */
-        }
-        pool_create(be, opts->replica_url, size, opts->idle_check_ms, &lim, db->wd,
+    if (db->replica_cfg != NULL)
+        pool_create(be, db->replica_cfg, size, opts->idle_check_ms, &lim, db->wd,
                     &db->replica);
-    }
     *out = db;
     return USV_OK;
 }
@@ -411,8 +612,15 @@ orm_db_close(struct orm_db *db)
     pool_destroy(db->pool);
     pool_destroy(db->replica);
     watchdog_destroy(db->wd);
-    for (size_t i = 0; i < ORM_MAX_STMTS; i++)
+    db->be->free_config(db->cfg);
+    db->be->free_config(db->replica_cfg);
+    for (size_t i = 0; i < db->n_sql; i++)
         free(db->sql[i]);
+    free(db->sql);
+    for (size_t i = 0; i < db->n_models; i++)
+        free(db->models[i].updates);
+    free(db->models);
+    pthread_mutex_destroy(&db->stmt_mu);
     free(db);
 }
 
@@ -426,6 +634,13 @@ const struct orm_backend *
 orm_db_backend_ops(const struct orm_db *db)
 {
     return db->be;
+}
+
+const struct migration *
+orm_db_migrations(const struct orm_db *db, size_t *n)
+{
+    *n = db->n_migrations;
+    return db->migrations;
 }
 
 void
@@ -493,11 +708,11 @@ orm_db_ping(struct orm_db *db)
          * ping: read a model's table (a key that is never used, 0). */
         if (rc == USV_OK && db->n_models > 0) {
             struct orm_param p = {.type = ORM_INT64, .i = 0};
-            unsigned id = stmt_id(db, db->models[0], ORM_OP_FIND);
+            unsigned id = stmt_id(db, db->models[0].m, ORM_OP_FIND);
             struct orm_result res;
             enum usv_err read_rc;
 
-            orm_result_init(&res, db->models[0]->n_columns);
+            orm_result_init(&res, db->models[0].m->n_columns);
             read_rc = prepare_once(db, c, id, 1);
             if (read_rc == USV_OK)
                 read_rc = db->be->execute(c, id, &p, 1, &res);
@@ -530,6 +745,65 @@ backoff(unsigned attempt)
     nanosleep(&ts, NULL);
 }
 
+enum usv_err
+orm_conn_transact(const struct orm_backend *be, struct orm_conn *c, enum orm_tx mode,
+                  enum usv_err (*work)(void *arg), void *arg)
+{
+    enum usv_err rc = be->begin(c, mode);
+
+    if (rc != USV_OK)
+        return rc;
+    rc = work(arg);
+    if (rc == USV_OK)
+        return be->commit(c);
+    if (!c->is_broken && be->rollback(c) != USV_OK) {
+        /* A connection that cannot roll back cannot be trusted again. */
+        log_warn("orm", "rollback failed: %s", c->errmsg);
+        c->is_broken = true;
+    }
+    return rc;
+}
+
+/* A session's work as orm_conn_transact() calls it. */
+struct session_work {
+    enum usv_err (*work)(struct orm_session *s, void *arg);
+    void *arg;
+    struct orm_session *s;
+};
+
+static enum usv_err
+run_work(void *arg)
+{
+    struct session_work *w = arg;
+
+    return w->work(w->s, w->arg);
+}
+
+/* Does a session of @mode on @pool borrow a connection? The one place that
+ * decides: where the backend batches such sessions (enum orm_batching),
+ * their statements join batches instead (run()). */
+static bool
+borrows_connection(const struct orm_db *db, const struct pool *pool, enum orm_tx mode)
+{
+    enum orm_batching b = db->be->batching;
+
+    if (pool != db->pool || db->batch == NULL)
+        return true;
+    if (mode == ORM_TX_STATEMENT)
+        return b != ORM_BATCH_WRITES && b != ORM_BATCH_ALL;
+    if (mode == ORM_TX_READ)
+        return b != ORM_BATCH_FINDS && b != ORM_BATCH_ALL;
+    return true;
+}
+
+/* In a session that borrowed no connection, does statement @id join a
+ * batch? Otherwise it runs alone on a connection borrowed for it. */
+static bool
+joins_batch(const struct orm_db *db, const struct orm_find_many *find_many)
+{
+    return db->be->batching != ORM_BATCH_FINDS || find_many != NULL;
+}
+
 /* One try of a session on @pool: no retry, no fallback. */
 static enum usv_err
 run_session(struct orm_db *db, struct pool *pool, enum orm_tx mode, uint64_t end_ms,
@@ -542,9 +816,7 @@ run_session(struct orm_db *db, struct pool *pool, enum orm_tx mode, uint64_t end
     enum usv_err rc;
 
     /* Without a connection, each statement of the work joins a batch (run()). */
-    if (pool == db->pool && db->batch != NULL &&
-        ((mode == ORM_TX_STATEMENT && db->be->batches_writes) ||
-         (mode == ORM_TX_READ && db->be->batches_reads)))
+    if (!borrows_connection(db, pool, mode))
         return work(&s, arg);
     /* A retry waits only for what is left of the request's time. */
     if (end_ms != 0 && end_ms < now + wait_ms)
@@ -557,17 +829,9 @@ run_session(struct orm_db *db, struct pool *pool, enum orm_tx mode, uint64_t end
     if (mode != ORM_TX_WRITE) {
         rc = work(&s, arg);
     } else {
-        rc = db->be->begin(s.conn, mode);
-        if (rc == USV_OK) {
-            rc = work(&s, arg);
-            if (rc == USV_OK) {
-                rc = db->be->commit(s.conn);
-            } else if (!s.conn->is_broken && db->be->rollback(s.conn) != USV_OK) {
-                /* A connection that cannot roll back cannot be trusted again. */
-                log_warn("orm", "rollback failed: %s", s.conn->errmsg);
-                s.conn->is_broken = true;
-            }
-        }
+        struct session_work w = {.work = work, .arg = arg, .s = &s};
+
+        rc = orm_conn_transact(db->be, s.conn, mode, run_work, &w);
     }
     /* Cut after a commit that returned: the change is made, say so. */
     if (work_end(db, s.conn, &we, "session") && rc != USV_OK)
@@ -660,7 +924,7 @@ run(struct orm_session *s, unsigned id, const struct orm_param *params, size_t n
             .is_write = s->mode != ORM_TX_READ,
         };
 
-        if (item.find_many == NULL && s->db->be->batches_finds_only)
+        if (!joins_batch(s->db, item.find_many))
             return run_alone(s->db, id, params, n, res);
         return batch_run(s->db->batch, &item);
     }
@@ -809,8 +1073,9 @@ orm_find_many(struct orm_session *s, const struct orm_model *m, const struct orm
     if (page->column != NULL) {
         const struct orm_column *col = orm_model_column(m, page->column);
 
-        assert(col != NULL);
-        id = model_base(s->db, m) + STMT_LIST_BY + (unsigned)(col - m->columns);
+        if (col == NULL)
+            return USV_BAD_REQUEST;       /* no such column: nothing can match */
+        id = model_of(s->db, m)->list_by + (unsigned)(col - m->columns);
         params[n].type = col->type;
         if (col->type == ORM_INT64) {
             char *end = NULL;
@@ -860,12 +1125,14 @@ enum usv_err
 orm_update(struct orm_session *s, const struct orm_model *m, json_t *current, json_t *changes,
            json_t **row)
 {
-    struct orm_param params[ORM_MAX_COLUMNS + 1];
+    struct model_stmts *ms = model_of(s->db, m);
+    struct orm_param *params = xcalloc(m->n_columns + 1, sizeof(*params));
     char now[UTC_STAMP_LEN + 1];
     struct orm_result res;
-    unsigned mask = 0, bit = 0;
+    uint64_t mask = 0;
+    unsigned bit = 0, id;
     size_t n = 0;
-    int64_t id = json_integer_value(json_object_get(current, orm_model_pk(m)->name));
+    int64_t key = json_integer_value(json_object_get(current, orm_model_pk(m)->name));
     enum usv_err rc;
 
     assert(s->mode == ORM_TX_WRITE);
@@ -879,12 +1146,13 @@ orm_update(struct orm_session *s, const struct orm_model *m, json_t *current, js
         v = json_object_get(changes, c->name);
         /* json_equal compares strings byte for byte: "Alice" -> "alice" is a change. */
         if (v != NULL && !json_equal(v, json_object_get(current, c->name))) {
-            mask |= 1u << bit;
+            mask |= (uint64_t)1 << bit;
             bind_column(c, changes, now, &params[n++]);
         }
         bit++;
     }
     if (mask == 0) {
+        free(params);
         *row = json_incref(current);
         return USV_OK;
     }
@@ -892,18 +1160,72 @@ orm_update(struct orm_session *s, const struct orm_model *m, json_t *current, js
         if (m->columns[i].flags & ORM_UPDATED_AT)
             bind_column(&m->columns[i], changes, now, &params[n++]);
     }
-    memset(&params[n], 0, sizeof(params[n]));
     params[n].type = ORM_INT64;
-    params[n++].i = id;
+    params[n++].i = key;
 
     orm_result_init(&res, 0);
-    rc = run(s, model_base(s->db, m) + STMT_UPDATE + mask, params, n, &res);
+    if (update_id(s->db, ms, mask, &id)) {
+        rc = run(s, id, params, n, &res);
+    } else {
+        /* The model's cache of UPDATE texts is full: this rarer set of
+         * columns runs as a one-off statement. */
+        struct strbuf sql;
+
+        strbuf_init(&sql);
+        orm_sql_build_update(s->db->be, m, mask, &sql);
+        rc = s->db->be->query(s->conn, strbuf_str(&sql), params, n, &res);
+        strbuf_finish(&sql);
+    }
     if (rc == USV_OK && res.affected == 0)
         rc = USV_NOT_FOUND;
     orm_result_finish(&res);
+    free(params);
     if (rc == USV_OK)
-        rc = orm_find(s, m, id, false, row);
+        rc = orm_find(s, m, key, false, row);
     return rc;
+}
+
+/* Does @msg name column @c of @m, as "<table>_<column>_" or "<table>.<column>"? */
+static bool
+names_column(const char *msg, const struct orm_model *m, const struct orm_column *c)
+{
+    char want[2][160];
+
+    snprintf(want[0], sizeof(want[0]), "%s_%s_", m->table, c->name);
+    snprintf(want[1], sizeof(want[1]), "%s.%s", m->table, c->name);
+    for (size_t i = 0; i < 2; i++) {
+        const char *p = strstr(msg, want[i]);
+        size_t n = strlen(want[i]);
+
+        /* "users.login" must not match "users.login2": the name ends there. */
+        if (p != NULL && (i == 0 || !(p[n] == '_' || (p[n] >= 'a' && p[n] <= 'z') ||
+                                      (p[n] >= '0' && p[n] <= '9'))))
+            return true;
+    }
+    return false;
+}
+
+const struct orm_column *
+orm_conflict_column(struct orm_session *s, const struct orm_model *m)
+{
+    const struct orm_column *best = NULL, *only = NULL;
+    size_t n_unique = 0;
+
+    for (size_t i = 0; i < m->n_columns; i++) {
+        const struct orm_column *c = &m->columns[i];
+
+        if (!(c->flags & ORM_UNIQUE))
+            continue;
+        n_unique++;
+        only = c;
+        /* The longest name that matches: "login_alias" beats "login". */
+        if (s->conn != NULL && names_column(s->conn->errmsg, m, c) &&
+            (best == NULL || strlen(c->name) > strlen(best->name)))
+            best = c;
+    }
+    if (best == NULL && n_unique == 1)
+        best = only;
+    return best;
 }
 
 enum usv_err

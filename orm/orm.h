@@ -26,6 +26,7 @@
 
 struct orm_db;
 struct orm_session;
+struct migration;
 
 struct orm_db_options {
     unsigned pool_size;        /* 0 = the backend's default */
@@ -36,6 +37,9 @@ struct orm_db_options {
     const char *replica_url;   /* optional read replica(s), same backend; NULL = none */
     unsigned batches;          /* batches of single-statement sessions in flight at once,
                                 * where the backend batches; 0 = one connection each */
+    const struct migration *migrations; /* the schema of @models (orm/migrations.h),
+                                * borrowed; NULL = the embedded product set */
+    size_t n_migrations;
 };
 
 struct orm_pool_stats {
@@ -52,7 +56,11 @@ struct orm_pool_stats {
 /* Open the database at @url ("sqlite:PATH", "postgres://…", "mysql://…") for
  * the @n_models models in @models (borrowed for the handle's lifetime).
  * Connects lazily: USV_OK does not mean the database is reachable.
- * Returns USV_BAD_REQUEST for a URL no backend understands. */
+ * Returns USV_BAD_REQUEST for a URL no backend understands, USV_INVALID for
+ * a model the ORM cannot serve (no single int64 primary key, a column
+ * declared twice, more than ORM_MAX_WRITABLE writable columns); the reason
+ * is logged. Any number of models of any size within those limits is fine:
+ * statement storage follows the models. */
 enum usv_err orm_db_open(const char *url, const struct orm_model *const *models,
                          size_t n_models, const struct orm_db_options *opts,
                          struct orm_db **out);
@@ -138,6 +146,15 @@ enum usv_err orm_find_many(struct orm_session *s, const struct orm_model *m,
  * On USV_OK *@row is the row as now stored. */
 enum usv_err orm_update(struct orm_session *s, const struct orm_model *m, json_t *current,
                         json_t *changes, json_t **row);
+
+/* After orm_insert() or orm_update() on @m returned USV_CONFLICT in @s:
+ * the unique column the value collided on, or NULL when it cannot be told.
+ * The database names the index or constraint it enforced; the column is
+ * found by the naming rule of migrations (an index or constraint named
+ * "<table>_<column>_..."; SQLite names "<table>.<column>" itself). When the
+ * database cannot be asked (a batched insert) and @m has exactly one
+ * unique column, that one. */
+const struct orm_column *orm_conflict_column(struct orm_session *s, const struct orm_model *m);
 
 /* Delete the row whose key is @id. USV_NOT_FOUND if there was none. */
 enum usv_err orm_delete(struct orm_session *s, const struct orm_model *m, int64_t id);

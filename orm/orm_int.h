@@ -28,9 +28,12 @@
 #include "orm/orm.h"
 #include "base/strbuf.h"
 #include "base/err.h"
+#include "orm/url.h"
 
-/* Statement ids are small integers, prepared at most once per connection. */
-#define ORM_MAX_STMTS 256
+/* Statement ids are small integers, dense from 0, prepared at most once per
+ * connection. How many there are depends on the models (orm_db_open()) and
+ * grows as UPDATE texts are first needed, so every per-connection table
+ * indexed by id grows with orm_grow() where an id is first prepared. */
 
 struct orm_backend;
 
@@ -41,8 +44,11 @@ struct orm_conn {
     uint64_t deadline_ms;            /* monotonic end of the current work, 0 = none: for
                                       * backends that bound it themselves (SQLite) */
     bool has_returning;              /* this server runs INSERT ... RETURNING (set by open) */
-    bool is_prepared[ORM_MAX_STMTS]; /* statement id already prepared here */
+    bool *is_prepared;               /* statement id already prepared here; */
+    size_t n_is_prepared;            /* ... that many ids known (orm_grow()) */
     uint64_t last_used_ms;           /* monotonic; written by the pool */
+    void *owned_cfg;                 /* orm_connect_url(): freed by orm_conn_finish() */
+    void (*free_owned_cfg)(void *cfg);
     char errmsg[256];                /* last driver message; log only, never to clients */
 };
 
@@ -120,6 +126,19 @@ struct orm_limits {
                                       * TCP user timeout; 0 = none */
 };
 
+/* What a backend can run as batches of concurrent sessions' statements
+ * (execute_batch(); orm_db_options.batches turns it on). orm.c decides from
+ * this alone, in one place, whether a session borrows a connection. */
+enum orm_batching {
+    ORM_BATCH_NONE,      /* every session borrows a connection */
+    ORM_BATCH_FINDS,     /* ORM_TX_READ sessions' finds by key, as one IN list (no
+                          * pipelining); any other read borrows a connection of its
+                          * own, since a batch would only queue it behind the others */
+    ORM_BATCH_WRITES,    /* ORM_TX_STATEMENT sessions (group commit); a batched insert
+                          * has no connection to ask, so needs has_returning */
+    ORM_BATCH_ALL,       /* both ORM_TX_STATEMENT and ORM_TX_READ sessions (pipelining) */
+};
+
 struct orm_backend {
     const char *name;              /* "sqlite", "postgres", "mysql": also the migration file stem */
     unsigned default_pool_size;
@@ -127,10 +146,19 @@ struct orm_backend {
     bool has_returning;            /* every server runs INSERT ... RETURNING; otherwise
                                     * each connection says (orm_conn.has_returning) */
 
-    /* Does this backend handle @url (by its scheme)? */
-    bool (*accepts)(const char *url);
-    /* Connect within @lim. On failure writes a message without credentials to @err. */
-    enum usv_err (*open)(const char *url, const struct orm_limits *lim, struct orm_conn **out,
+    /* Does this backend serve URLs of @scheme (lower case, "postgres")? */
+    bool (*accepts)(const char *scheme);
+    /* Check @u (DATABASE_URL, parsed once by orm/url.c) and build from it
+     * all that open() needs: the options this backend knows, in its own
+     * form. Called once per handle, at orm_db_open(), so a malformed or
+     * unsupported URL is refused at start. On failure USV_BAD_REQUEST and a
+     * message in @err naming what is wrong, never quoting a password. */
+    enum usv_err (*configure)(const struct url *u, void **cfg, char *err, size_t errlen);
+    void (*free_config)(void *cfg);        /* accepts NULL */
+    /* Connect with @cfg (borrowed: it outlives every connection made from
+     * it) within @lim (NULL: no bounds but the driver's). On failure writes
+     * a message without credentials to @err. */
+    enum usv_err (*open)(const void *cfg, const struct orm_limits *lim, struct orm_conn **out,
                          char *err, size_t errlen);
     /* The connection's socket, for the client-side deadline (orm/watchdog.h);
      * -1 when there is none (the backend then honours orm_conn.deadline_ms). */
@@ -156,12 +184,7 @@ struct orm_backend {
      * without pipelining runs the finds by key as one statement
      * (orm_batch_item.find_many) and anything else one by one. */
     void (*execute_batch)(struct orm_conn *c, struct orm_batch_item *const *items, size_t n);
-    bool batches_writes;           /* batch ORM_TX_STATEMENT sessions: a batched insert
-                                    * has no connection to ask, so needs has_returning */
-    bool batches_reads;            /* batch ORM_TX_READ sessions */
-    bool batches_finds_only;       /* ... but only their finds by key: any other read
-                                    * borrows a connection of its own, since a batch
-                                    * would only queue it behind the others */
+    enum orm_batching batching;    /* what execute_batch() takes: the one capability */
     unsigned max_batches;          /* batches in flight at most (0 = as configured) */
     /* Run one statement once, unprepared (migrations, bookkeeping). @res may be NULL. */
     enum usv_err (*query)(struct orm_conn *c, const char *sql, const struct orm_param *params,
@@ -186,13 +209,89 @@ struct orm_backend {
  * now. Nothing may touch @item afterwards. A no-op outside a batch. */
 void orm_batch_item_done(struct orm_batch_item *item);
 
-/* The backend for @url, or NULL. */
+/* The backend for @url's scheme ("sqlite:", "postgres://"...), or NULL. */
 const struct orm_backend *orm_backend_for(const char *url);
+
+/* ---- the shared backend layer (orm/backends.c) -------------------------
+ * What every backend needs and none should write again: the canonical
+ * timestamp text, driver messages made one log line, and the policy of
+ * reconnecting in place. */
+
+/* A moment in UTC, as a backend reads or writes it. */
+struct orm_stamp {
+    unsigned year, month, day, hour, minute, second;
+    unsigned long usec;              /* 0-999999 */
+};
+
+/* Write the service's canonical text of @t, "2026-11-21T08:00:00.123456Z"
+ * (ORM_STAMP_LEN bytes and a NUL), to @out. No printf: this runs for every
+ * timestamp of every row. False when @t has no such text (out of range). */
+#define ORM_STAMP_LEN 27
+bool orm_stamp_format(const struct orm_stamp *t, char out[ORM_STAMP_LEN + 1]);
+
+/* Read "YYYY-MM-DD HH:MM:SS" (or 'T' for ' ') and an optional fraction of
+ * 1-6 digits from the start of @s (@len bytes) into @t; *@used is the
+ * number of bytes read. False if @s does not start so. */
+bool orm_stamp_parse(const char *s, size_t len, struct orm_stamp *t, size_t *used);
+
+/* Move @t by @offset_s seconds (-: west of UTC, as "+02" means add -7200 to
+ * reach UTC). False when the result leaves years 0-9999. */
+bool orm_stamp_shift(struct orm_stamp *t, long offset_s);
+
+/* Copy the driver message @msg into @buf (@size bytes) as one log line:
+ * newlines, carriage returns and tabs become spaces, runs of spaces one. */
+void orm_one_line(char *buf, size_t size, const char *msg);
+
+/* The reconnect-in-place policy, for every backend that can tell a dead
+ * idle session without a round trip. Called before anything is sent on @c.
+ * Outside a transaction (@in_tx false) a dead connection has lost nothing
+ * this session needs (each statement so far committed on its own), so it
+ * is replaced in place (@reconnect) and the statement about to be sent goes
+ * to the new session. Inside a transaction, or while the migration lock is
+ * held (@holds_lock), the session itself was the state: no revival, the
+ * connection is marked broken and USV_UNAVAILABLE returned. @looks_alive
+ * is asked only outside a transaction (it may consume input). */
+enum usv_err orm_conn_ensure_session(struct orm_conn *c, const char *what, bool in_tx,
+                                     bool holds_lock, bool (*looks_alive)(struct orm_conn *c),
+                                     enum usv_err (*reconnect)(struct orm_conn *c));
+
+/* Parse @url once and let its backend configure itself from it: *@be and
+ * *@cfg (new; free with (*be)->free_config()). USV_BAD_REQUEST with @err
+ * naming what is wrong (never the password) for a malformed URL, an
+ * unsupported scheme or an option the backend refuses. */
+enum usv_err orm_backend_configure(const char *url, const struct orm_backend **be,
+                                   void **cfg, char *err, size_t errlen);
+
+/* Parse @url, configure its backend and connect once: for tests and tools
+ * that need one raw connection without a handle. The connection owns the
+ * configuration (freed by close()). USV_BAD_REQUEST for a URL that parse or
+ * configure refuse, else open()'s result; @err as for open(). */
+enum usv_err orm_connect_url(const char *url, const struct orm_limits *lim,
+                             struct orm_conn **out, char *err, size_t errlen);
+
+/* One transaction on @c: begin(@mode), @work, commit() when it returned
+ * USV_OK, else rollback() (a connection that cannot roll back is marked
+ * broken). The code of every write session, requests' (orm_transact()) and
+ * migrations' (migrate.c) alike. Returns @work's result or the
+ * transaction's own error. */
+enum usv_err orm_conn_transact(const struct orm_backend *be, struct orm_conn *c,
+                               enum orm_tx mode, enum usv_err (*work)(void *arg), void *arg);
 
 /* Borrow a raw connection outside any transaction (migrations, health). */
 enum usv_err orm_db_acquire(struct orm_db *db, struct orm_conn **out);
 void orm_db_release(struct orm_db *db, struct orm_conn *c);
 const struct orm_backend *orm_db_backend_ops(const struct orm_db *db);
+/* The migrations of the handle's schema (orm_db_options.migrations). */
+const struct migration *orm_db_migrations(const struct orm_db *db, size_t *n);
+
+/* Grow @arr (an array of @elem-byte items, *@cap long) to hold at least
+ * @need items; the new items are zeroed. Returns the (possibly moved) array
+ * and updates *@cap. Aborts on OOM, like xrealloc(). */
+void *orm_grow(void *arr, size_t *cap, size_t need, size_t elem);
+
+/* Free what the ORM keeps in @c (not @c itself). Every backend's close()
+ * calls it. Accepts NULL. */
+void orm_conn_finish(struct orm_conn *c);
 
 /* Write "@what: @driver message" to c->errmsg. */
 void orm_conn_error(struct orm_conn *c, const char *what, const char *msg);

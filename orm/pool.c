@@ -21,7 +21,7 @@
 
 struct pool {
     const struct orm_backend *be;
-    char *url;
+    const void *cfg;                 /* the backend's configuration, borrowed */
     unsigned size;
     unsigned idle_check_ms;
     struct orm_limits lim;
@@ -37,7 +37,7 @@ struct pool {
 };
 
 enum usv_err
-pool_create(const struct orm_backend *be, const char *url, unsigned size,
+pool_create(const struct orm_backend *be, const void *cfg, unsigned size,
             unsigned idle_check_ms, const struct orm_limits *lim, struct watchdog *wd,
             struct pool **out)
 {
@@ -46,7 +46,7 @@ pool_create(const struct orm_backend *be, const char *url, unsigned size,
 
     assert(size > 0);
     p->be = be;
-    p->url = xstrdup(url);
+    p->cfg = cfg;
     p->size = size;
     p->idle_check_ms = idle_check_ms;
     p->lim = *lim;
@@ -75,7 +75,6 @@ pool_destroy(struct pool *p)
     pthread_cond_destroy(&p->cond);
     pthread_mutex_destroy(&p->mu);
     free(p->idle);
-    free(p->url);
     free(p);
 }
 
@@ -105,7 +104,7 @@ connect_slot(struct pool *p, uint64_t deadline_ms, struct orm_conn **out)
     /* A connection attempt never outlasts the wait it serves; a few ms at
      * least, so a request that waited long still gets a try. */
     lim.connect_timeout_ms = deadline_ms > now + 50 ? (unsigned)(deadline_ms - now) : 50;
-    rc = p->be->open(p->url, &lim, &c, err, sizeof(err));
+    rc = p->be->open(p->cfg, &lim, &c, err, sizeof(err));
     timed_out = rc != USV_OK && monotonic_ms() >= now + lim.connect_timeout_ms;
     xlock(&p->mu);
     if (rc == USV_OK)

@@ -21,10 +21,12 @@ struct orm_backend;
 struct orm_limits;
 struct watchdog;
 
-/* Create a pool for @url (copied) on backend @be. Opens no connection.
- * Connections are opened within @lim (copied), their connection attempt
- * and idle check cut when the wait for them ends (@wd, borrowed). */
-enum usv_err pool_create(const struct orm_backend *be, const char *url, unsigned size,
+/* Create a pool of connections opened with backend @be's configuration
+ * @cfg (borrowed: made by be->configure(), it outlives the pool). Opens no
+ * connection. Connections are opened within @lim (copied), their
+ * connection attempt and idle check cut when the wait for them ends (@wd,
+ * borrowed). */
+enum usv_err pool_create(const struct orm_backend *be, const void *cfg, unsigned size,
                          unsigned idle_check_ms, const struct orm_limits *lim,
                          struct watchdog *wd, struct pool **out);
 

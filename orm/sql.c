@@ -120,7 +120,7 @@ orm_sql_build_list_by(const struct orm_backend *be, const struct orm_model *m, s
 }
 
 void
-orm_sql_build_update(const struct orm_backend *be, const struct orm_model *m, unsigned mask,
+orm_sql_build_update(const struct orm_backend *be, const struct orm_model *m, uint64_t mask,
                      struct strbuf *out)
 {
     unsigned n = 0, bit = 0;
@@ -131,7 +131,7 @@ orm_sql_build_update(const struct orm_backend *be, const struct orm_model *m, un
 
         if (!orm_column_is_writable(c))
             continue;
-        if (mask & (1u << bit++)) {
+        if (mask & ((uint64_t)1 << bit++)) {
             strbuf_addf(out, "%s%s = ", n > 0 ? ", " : "", c->name);
             be->placeholder(out, ++n, c->type);
         }

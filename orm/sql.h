@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "orm/model.h"
 #include "base/strbuf.h"
@@ -44,14 +45,15 @@ void orm_sql_build_find_many_by_key(const struct orm_backend *be, const struct o
                                     unsigned n, struct strbuf *out);
 
 /* Columns a client may write: neither key nor read-only. The bits of an
- * update mask number these columns in model order. */
-#define ORM_MAX_WRITABLE 5
+ * update mask number these columns in model order, so a model has at most
+ * ORM_MAX_WRITABLE of them (orm_db_open() refuses a model with more). */
+#define ORM_MAX_WRITABLE 64
 bool orm_column_is_writable(const struct orm_column *c);
 
 /* UPDATE of the writable columns in @mask plus every ORM_UPDATED_AT column.
  * Params: the masked columns in model order, the update times, the key. */
 void orm_sql_build_update(const struct orm_backend *be, const struct orm_model *m,
-                          unsigned mask, struct strbuf *out);
+                          uint64_t mask, struct strbuf *out);
 
 /* Append the select list of @m (all columns, model order). */
 void orm_sql_select_list(const struct orm_backend *be, const struct orm_model *m,

@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "base/strbuf.h"
 #include "base/util.h"
 
 #define URL_MAX_PORT 65535u
@@ -199,7 +201,7 @@ parse_query(const char *s, struct url *u, char *err, size_t errlen)
 static bool
 parse(const char *text, unsigned default_port, struct url *u, char *err, size_t errlen)
 {
-    const char *p = text, *auth, *auth_end, *at, *host_end, *colon;
+    const char *p = text, *auth, *auth_end, *at;
 
     for (const unsigned char *c = (const unsigned char *)text; *c != '\0'; c++) {
         if (*c <= 0x20 || *c == 0x7f)
@@ -236,27 +238,54 @@ parse(const char *text, unsigned default_port, struct url *u, char *err, size_t 
         auth = at + 1;
     }
 
-    /* host[:port]; the ':' of an IPv6 address sits inside the brackets. */
-    host_end = auth;
-    if (*auth == '[') {
-        const char *close = memchr(auth, ']', (size_t)(auth_end - auth));
+    /* host[:port], or a list of them separated by ',' (libpq's multi-host
+     * form; a backend that takes one host says so at configure time). */
+    for (const char *entry = auth;;) {
+        const char *entry_end = entry, *host_end;
+        struct url_host h = {0};
 
-        if (close == NULL)
-            return fail(err, errlen, "the IPv6 host has no closing ']'");
-        host_end = close + 1;
-        if (host_end != auth_end && *host_end != ':')
-            return fail(err, errlen, "only :port may follow an IPv6 host");
-    } else {
-        colon = memchr(auth, ':', (size_t)(auth_end - auth));
-        host_end = colon != NULL ? colon : auth_end;
+        while (entry_end < auth_end && *entry_end != ',') {
+            if (*entry_end == '[') {
+                const char *close = memchr(entry_end, ']', (size_t)(auth_end - entry_end));
+
+                if (close == NULL)
+                    return fail(err, errlen, "the IPv6 host has no closing ']'");
+                entry_end = close;
+            }
+            entry_end++;
+        }
+        /* The ':' of an IPv6 address sits inside the brackets. */
+        if (*entry == '[') {
+            host_end = (const char *)memchr(entry, ']', (size_t)(entry_end - entry)) + 1;
+            if (host_end != entry_end && *host_end != ':')
+                return fail(err, errlen, "only :port may follow an IPv6 host");
+        } else {
+            host_end = memchr(entry, ':', (size_t)(entry_end - entry));
+            if (host_end == NULL)
+                host_end = entry_end;
+        }
+        if (host_end == entry && (entry_end != auth_end || entry != auth))
+            return fail(err, errlen, "the host list has an empty entry");
+        if (!parse_host(entry, host_end, &h.host, err, errlen))
+            return false;
+        h.has_port = host_end != entry_end && host_end + 1 != entry_end;
+        if (host_end == entry_end) {
+            h.port = default_port;
+        } else if (!parse_port(host_end + 1, entry_end, default_port, &h.port, err, errlen)) {
+            free(h.host);
+            return false;
+        }
+        u->hosts = xrealloc(u->hosts, (u->n_hosts + 1) * sizeof(*u->hosts));
+        u->hosts[u->n_hosts++] = h;
+        if (entry_end == auth_end)
+            break;
+        entry = entry_end + 1;
+        if (entry == auth_end || *entry == ',')
+            return fail(err, errlen, "the host list has an empty entry");
     }
-    if (!parse_host(auth, host_end, &u->host, err, errlen))
-        return false;
-    u->has_port = host_end != auth_end && host_end + 1 != auth_end;
-    if (host_end == auth_end)
-        u->port = default_port;
-    else if (!parse_port(host_end + 1, auth_end, default_port, &u->port, err, errlen))
-        return false;
+    u->host = xstrdup(u->hosts[0].host);
+    u->port = u->hosts[0].port;
+    u->has_port = u->hosts[0].has_port;
 
     p = auth_end;
     if (*p == '/') {
@@ -296,6 +325,9 @@ url_finish(struct url *u)
     free(u->user);
     free(u->password);
     free(u->host);
+    for (size_t i = 0; i < u->n_hosts; i++)
+        free(u->hosts[i].host);
+    free(u->hosts);
     free(u->path);
     for (size_t i = 0; i < u->n_params; i++) {
         free(u->params[i].key);
@@ -313,4 +345,189 @@ url_param(const struct url *u, const char *key)
             return u->params[i].value;
     }
     return NULL;
+}
+
+/* ---- DATABASE_URL: parsed once, redacted everywhere ---------------------- */
+
+/* The port a scheme's server listens on by default (0: none). */
+static unsigned
+default_port_of(const char *text)
+{
+    static const struct {
+        const char *scheme;
+        unsigned port;
+    } ports[] = {
+        {"postgres://", 5432}, {"postgresql://", 5432}, {"mysql://", 3306}, {"mariadb://", 3306},
+    };
+
+    for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
+        if (strncasecmp(text, ports[i].scheme, strlen(ports[i].scheme)) == 0)
+            return ports[i].port;
+    }
+    return 0;
+}
+
+bool
+url_parse_database(const char *text, struct url *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    if (strncasecmp(text, "sqlite:", 7) == 0) {
+        /* SQLite's URL is a scheme and a file path, taken as written. */
+        if (text[7] == '\0')
+            return fail(err, errlen, "sqlite: needs a file path (sqlite:PATH or "
+                                     "sqlite::memory:)");
+        out->scheme = xstrdup("sqlite");
+        out->host = xstrdup("");
+        out->path = xstrdup(text + 7);
+        return true;
+    }
+    return url_parse(text, default_port_of(text), out, err, errlen);
+}
+
+void
+url_copy(struct url *dst, const struct url *src)
+{
+    memset(dst, 0, sizeof(*dst));
+    dst->scheme = src->scheme != NULL ? xstrdup(src->scheme) : NULL;
+    dst->user = src->user != NULL ? xstrdup(src->user) : NULL;
+    dst->password = src->password != NULL ? xstrdup(src->password) : NULL;
+    dst->host = src->host != NULL ? xstrdup(src->host) : NULL;
+    dst->port = src->port;
+    dst->has_port = src->has_port;
+    dst->path = src->path != NULL ? xstrdup(src->path) : NULL;
+    if (src->n_hosts > 0) {
+        dst->hosts = xcalloc(src->n_hosts, sizeof(*dst->hosts));
+        for (size_t i = 0; i < src->n_hosts; i++) {
+            dst->hosts[i] = src->hosts[i];
+            dst->hosts[i].host = xstrdup(src->hosts[i].host);
+        }
+        dst->n_hosts = src->n_hosts;
+    }
+    if (src->n_params > 0) {
+        dst->params = xcalloc(src->n_params, sizeof(*dst->params));
+        for (size_t i = 0; i < src->n_params; i++) {
+            dst->params[i].key = xstrdup(src->params[i].key);
+            dst->params[i].value = xstrdup(src->params[i].value);
+        }
+        dst->n_params = src->n_params;
+    }
+}
+
+bool
+url_key_is_secret(const char *key)
+{
+    static const char *const words[] = {"pass", "pwd", "secret", "token"};
+    char low[64];
+    size_t n = 0;
+
+    for (; key[n] != '\0' && n + 1 < sizeof(low); n++)
+        low[n] = (char)((key[n] >= 'A' && key[n] <= 'Z') ? key[n] - 'A' + 'a' : key[n]);
+    low[n] = '\0';
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        if (strstr(low, words[i]) != NULL)
+            return true;
+    }
+    return false;
+}
+
+/* Is the key of @n bytes at @s, percent-decoded as far as it decodes, one
+ * whose value is secret ("password", "sslpassword", "passw%6Frd")? */
+static bool
+raw_key_is_secret(const char *s, size_t n)
+{
+    char key[64];
+    size_t k = 0;
+
+    for (size_t i = 0; i < n && k + 1 < sizeof(key); i++) {
+        if (s[i] == '%' && i + 2 < n && is_hex(s[i + 1]) && is_hex(s[i + 2])) {
+            key[k++] = (char)(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
+            i += 2;
+        } else {
+            key[k++] = s[i];
+        }
+    }
+    key[k] = '\0';
+    return url_key_is_secret(key);
+}
+
+const char *
+url_redact(const char *text, char *buf, size_t size)
+{
+    const char *scheme_end = strstr(text, "://");
+    const char *p = text;
+    struct strbuf b;
+
+    strbuf_init(&b);
+    if (scheme_end != NULL) {
+        /* The password runs from the first ':' of the userinfo to its end.
+         * Where that end is cannot be trusted in a malformed URL (a raw '@',
+         * '/', '?' or '#' in the password), so it is taken as the last '@'
+         * of the whole text: that hides too much rather than too little. */
+        const char *auth = scheme_end + 3;
+        const char *at = strrchr(auth, '@');
+        const char *colon = at != NULL ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+
+        if (colon != NULL) {
+            strbuf_add(&b, text, (size_t)(colon + 1 - text));
+            strbuf_adds(&b, "***");
+            p = at;
+        }
+    }
+    /* Query parameters (and keyword=value words) whose key names a secret:
+     * libpq takes password= and sslpassword=, and a key may be %-encoded. */
+    while (*p != '\0') {
+        bool at_key = p == text || p[-1] == '?' || p[-1] == '&' || p[-1] == ' ' ||
+                      p[-1] == ';';
+        size_t key_len = at_key ? strcspn(p, "=&?; /") : 0;
+
+        if (at_key && key_len > 0 && p[key_len] == '=' && raw_key_is_secret(p, key_len)) {
+            strbuf_add(&b, p, key_len + 1);
+            strbuf_adds(&b, "***");
+            p += key_len + 1;
+            p += strcspn(p, "&; ");
+            continue;
+        }
+        strbuf_add(&b, p++, 1);
+    }
+    /* Built whole first, then cut to @size: a cut can never expose a password. */
+    snprintf(buf, size, "%s", strbuf_str(&b));
+    strbuf_finish(&b);
+    return buf;
+}
+
+/* Replace every occurrence of @secret in @b's text with "***". */
+static void
+scrub_one(struct strbuf *b, const char *secret)
+{
+    struct strbuf out;
+    const char *from = strbuf_str(b), *hit;
+
+    if (secret == NULL || secret[0] == '\0' || strstr(from, secret) == NULL)
+        return;
+    strbuf_init(&out);
+    while ((hit = strstr(from, secret)) != NULL) {
+        strbuf_add(&out, from, (size_t)(hit - from));
+        strbuf_adds(&out, "***");
+        from = hit + strlen(secret);
+    }
+    strbuf_adds(&out, from);
+    strbuf_reset(b);
+    strbuf_adds(b, strbuf_str(&out));
+    strbuf_finish(&out);
+}
+
+void
+url_scrub(char *msg, size_t size, const struct url *u)
+{
+    struct strbuf b;
+
+    strbuf_init(&b);
+    strbuf_adds(&b, msg);
+    scrub_one(&b, u->password);
+    for (size_t i = 0; i < u->n_params; i++) {
+        if (url_key_is_secret(u->params[i].key))
+            scrub_one(&b, u->params[i].value);
+    }
+    snprintf(msg, size, "%s", strbuf_str(&b));
+    strbuf_finish(&b);
 }

@@ -20,7 +20,9 @@
 #                        sanitize fuzz"); each is a
 #                        suite_NAME function; "others" runs every further meson suite
 #   USERSVC_BUILD_DIR    build directory (default build/ at the repo root)
-#   USERSVC_MESON_ARGS   extra `meson setup` arguments (e.g. -Dwerror=true)
+#   USERSVC_MESON_ARGS   extra `meson setup` arguments (default -Dwerror=true: CI's
+#                        build must be warning-free; set it empty to build without,
+#                        or add -Dbuildtype=release to run everything with NDEBUG)
 #   USERSVC_TEST_JOBS    tests run at once per meson test run (default 4: e2e
 #                        tests mostly wait on the network)
 #   USERSVC_SKIP_DEPS=1  do not run install-deps.sh
@@ -35,6 +37,8 @@ set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${USERSVC_BUILD_DIR:-$ROOT/build}
+# Warnings are bugs: CI (.ci/run runs this script) builds with -Werror.
+USERSVC_MESON_ARGS=${USERSVC_MESON_ARGS--Dwerror=true}
 BACKENDS=${USERSVC_BACKENDS:-sqlite postgres mysql}
 SUITES=${USERSVC_SUITES:-unit e2e fault others bench sanitize fuzz}
 JOBS=${USERSVC_TEST_JOBS:-4}

@@ -11,7 +11,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "base/strbuf.h"
 #include "base/log.h"
 #include "base/util.h"
 
@@ -273,47 +272,4 @@ cfg_print_options(FILE *out, bool with_migrate_flag)
         fprintf(out, "  %-26s %s\n  %-26s   %s (default: %s)\n", opts[i].flag, opts[i].help, "",
                 opts[i].env, opts[i].def);
     }
-}
-
-const char *
-cfg_redact_url(const char *url, char *buf, size_t size)
-{
-    const char *scheme_end = strstr(url, "://");
-    const char *p = url;
-    struct strbuf b;
-
-    strbuf_init(&b);
-    if (scheme_end != NULL) {
-        /* The userinfo ends at the authority's last '@'; the authority ends
-         * only at '/': libpq takes "p?w" in "user:p?w@host" as a password. */
-        const char *authority = scheme_end + 3;
-        const char *authority_end = authority + strcspn(authority, "/");
-        const char *at = NULL, *colon;
-
-        for (const char *q = authority; q < authority_end; q++) {
-            if (*q == '@')
-                at = q;
-        }
-        colon = at != NULL ? memchr(authority, ':', (size_t)(at - authority)) : NULL;
-        if (colon != NULL) {
-            strbuf_add(&b, url, (size_t)(colon + 1 - url));
-            strbuf_adds(&b, "***");
-            p = at;
-        }
-    }
-    /* libpq also takes the password as a query parameter. */
-    while (*p != '\0') {
-        if ((*p == '?' || *p == '&') && strncasecmp(p + 1, "password=", 9) == 0) {
-            strbuf_add(&b, p, 10);
-            strbuf_adds(&b, "***");
-            p += 10;
-            p += strcspn(p, "&");
-            continue;
-        }
-        strbuf_add(&b, p++, 1);
-    }
-    /* Built whole first, then cut to @size: a cut can never expose a password. */
-    snprintf(buf, size, "%s", strbuf_str(&b));
-    strbuf_finish(&b);
-    return buf;
 }

@@ -64,7 +64,5 @@ enum usv_err cfg_check_exposure(const struct cfg *cfg);
 /* Print the option table with defaults to @out. */
 void cfg_print_options(FILE *out, bool with_migrate_flag);
 
-/* @url with any password replaced by "***", in @buf; for logs. */
-const char *cfg_redact_url(const char *url, char *buf, size_t size);
 
 #endif

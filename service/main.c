@@ -25,6 +25,7 @@
 #include "http/tls.h"
 #include "orm/migrate.h"
 #include "orm/orm.h"
+#include "orm/url.h"
 #include "service/config.h"
 #include "service/metrics.h"
 #include "base/util.h"
@@ -76,13 +77,15 @@ open_db(const struct cfg *cfg, struct orm_db **db)
         .replica_url = cfg->database_read_url[0] != '\0' ? cfg->database_read_url : NULL,
         .batches = (unsigned)cfg->db_batches,
     };
+    opts.migrations = app_migrations(&opts.n_migrations);
     char redacted[512];
     enum usv_err rc = orm_db_open(cfg->database_url, app_models, app_n_models, &opts, db);
 
+    /* The ORM has logged what is wrong; this names the URL, redacted. */
     if (rc != USV_OK)
-        log_error("main", "unsupported DATABASE_URL '%s' (expected sqlite:PATH, "
-                  "postgres://... or mysql://...; DATABASE_READ_URL must be of the same kind)",
-                cfg_redact_url(cfg->database_url, redacted, sizeof(redacted)));
+        log_error("main", "cannot open DATABASE_URL '%s' (why: the line above; the forms are "
+                  "sqlite:PATH, postgres://... and mysql://...)",
+                  url_redact(cfg->database_url, redacted, sizeof(redacted)));
     return rc;
 }
 
@@ -274,10 +277,10 @@ cmd_serve(const struct cfg *cfg)
         return 2;
     }
     log_info("main", "usersvc %s starting; database %s", USERSVC_VERSION,
-             cfg_redact_url(cfg->database_url, redacted, sizeof(redacted)));
+             url_redact(cfg->database_url, redacted, sizeof(redacted)));
     if (cfg->database_read_url[0] != '\0')
         log_info("main", "reads of single users may go to the replica %s",
-                 cfg_redact_url(cfg->database_read_url, redacted, sizeof(redacted)));
+                 url_redact(cfg->database_read_url, redacted, sizeof(redacted)));
     if (cfg->migrate && migrate_up(db, NULL) != USV_OK) {
         log_error("main", "migrations failed; not serving");
         orm_db_close(db);

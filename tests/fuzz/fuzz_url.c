@@ -1,17 +1,20 @@
 /* SPDX-License-Identifier: MIT
  * fuzz_url.c - libFuzzer harness: DATABASE_URL handling.
  *
- * The input (up to its first NUL) is a DATABASE_URL. Two consumers:
+ * The input (up to its first NUL) is a DATABASE_URL. Three consumers:
  *
- * url_parse() (orm/url.h, the mysql:// parser). Checks:
+ * url_parse() (orm/url.h, the grammar of every scheme://). Checks:
  *  - on failure: an error message, and an empty struct url;
  *  - on success: the documented shape (lower-case scheme, user NULL or
  *    non-empty, no password without a user, port 1-65535 and the default
  *    when none is named, non-empty distinct query keys and values);
  *  - a round trip: the parts, %-encoded again and put back together, parse
- *    to exactly the same parts.
+ *    to exactly the same parts (host lists included); url_copy() is deep.
  *
- * cfg_redact_url() (service/config.h, used for every log line that shows
+ * url_parse_database() (the one DATABASE_URL parser, called at open): a
+ * message or the documented shape, "sqlite:PATH" kept as written.
+ *
+ * url_redact() (orm/url.h, used for every log line that shows
  * the URL), into a heap buffer of exactly the given size (so ASan sees any
  * access past it), once with main.c's 512 bytes and once with a size
  * derived from the input (truncation at every length). Checks:
@@ -33,10 +36,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/strbuf.h"
 #include "orm/url.h"
-#include "service/config.h"
 #include "base/util.h"
 #include "tests/fuzz/fuzz_check.h"
 
@@ -83,21 +86,27 @@ compose(const struct url *u)
         }
         strbuf_adds(&b, "@");
     }
-    if (strchr(u->host, ':') != NULL) {
-        /* IPv6: brackets again, and the zone's '%' as "%25". */
-        strbuf_adds(&b, "[");
-        for (const char *p = u->host; *p != '\0'; p++) {
-            if (*p == '%')
-                strbuf_adds(&b, "%25");
-            else
-                strbuf_add(&b, p, 1);
+    for (size_t i = 0; i < u->n_hosts; i++) {
+        const struct url_host *h = &u->hosts[i];
+
+        if (i > 0)
+            strbuf_adds(&b, ",");
+        if (strchr(h->host, ':') != NULL) {
+            /* IPv6: brackets again, and the zone's '%' as "%25". */
+            strbuf_adds(&b, "[");
+            for (const char *p = h->host; *p != '\0'; p++) {
+                if (*p == '%')
+                    strbuf_adds(&b, "%25");
+                else
+                    strbuf_add(&b, p, 1);
+            }
+            strbuf_adds(&b, "]");
+        } else {
+            strbuf_adds(&b, h->host);
         }
-        strbuf_adds(&b, "]");
-    } else {
-        strbuf_adds(&b, u->host);
+        if (h->has_port)
+            strbuf_addf(&b, ":%u", h->port);
     }
-    if (u->has_port)
-        strbuf_addf(&b, ":%u", u->port);
     if (u->path != NULL) {
         strbuf_adds(&b, "/");
         add_encoded(&b, u->path);
@@ -122,6 +131,14 @@ check_shape(const struct url *u)
     CHECK(u->host != NULL);
     CHECK(u->port >= 1 && u->port <= 65535);
     CHECK(u->has_port || u->port == DEFAULT_PORT);
+    CHECK(u->n_hosts >= 1 && u->hosts != NULL);
+    CHECK(strcmp(u->hosts[0].host, u->host) == 0 && u->hosts[0].port == u->port &&
+          u->hosts[0].has_port == u->has_port);
+    for (size_t i = 0; i < u->n_hosts; i++) {
+        CHECK(u->hosts[i].port >= 1 && u->hosts[i].port <= 65535);
+        CHECK(u->hosts[i].has_port || u->hosts[i].port == DEFAULT_PORT);
+        CHECK(u->n_hosts == 1 || u->hosts[i].host[0] != '\0');
+    }
     CHECK(u->path == NULL || u->path[0] != '\0');
     CHECK(u->n_params == 0 || u->params != NULL);
     for (size_t i = 0; i < u->n_params; i++) {
@@ -135,7 +152,7 @@ check_url_parse(const char *text)
 {
     struct url u, again;
     char err[128], err2[128];
-    char *text2;
+    char *text2, *text3;
 
     err[0] = '\0';
     if (!url_parse(text, DEFAULT_PORT, &u, err, sizeof(err))) {
@@ -155,18 +172,50 @@ check_url_parse(const char *text)
           str_eq(u.password, again.password) && str_eq(u.host, again.host) &&
           str_eq(u.path, again.path));
     CHECK(u.port == again.port && u.has_port == again.has_port);
+    CHECK(u.n_hosts == again.n_hosts);
+    for (size_t i = 0; i < u.n_hosts; i++) {
+        CHECK(str_eq(u.hosts[i].host, again.hosts[i].host));
+        CHECK(u.hosts[i].port == again.hosts[i].port);
+    }
     CHECK(u.n_params == again.n_params);
     for (size_t i = 0; i < u.n_params; i++) {
         CHECK(str_eq(u.params[i].key, again.params[i].key));
         CHECK(str_eq(u.params[i].value, again.params[i].value));
     }
     url_finish(&again);
+    /* A deep copy is the same URL and lives on alone. */
+    url_copy(&again, &u);
     url_finish(&u);
     CHECK(u.scheme == NULL && u.n_params == 0);
+    text3 = compose(&again);
+    CHECK(strcmp(text3, text2) == 0);
+    free(text3);
+    url_finish(&again);
     free(text2);
 }
 
-/* ---- cfg_redact_url --------------------------------------------------- */
+/* url_parse_database(): the same grammar for URLs with "//", and
+ * "sqlite:PATH" taken as written. */
+static void
+check_parse_database(const char *text)
+{
+    struct url u;
+    char err[128] = "";
+
+    if (!url_parse_database(text, &u, err, sizeof(err))) {
+        CHECK(err[0] != '\0');
+        CHECK(u.scheme == NULL && u.params == NULL && u.hosts == NULL);
+        return;
+    }
+    CHECK(u.scheme != NULL);
+    if (strcmp(u.scheme, "sqlite") == 0 && strncasecmp(text, "sqlite:", 7) == 0)
+        CHECK(u.path != NULL && strcmp(u.path, text + 7) == 0);
+    else
+        CHECK(u.n_hosts >= 1);
+    url_finish(&u);
+}
+
+/* ---- url_redact --------------------------------------------------- */
 
 /* The password of @text as described above: its offset and length, or
  * false when there is none (or it is empty). */
@@ -217,12 +266,12 @@ check_redact(const char *text, size_t size)
     size_t whole_size = strlen(text) * 2 + 16;
     char *buf = xmalloc(size);
     char *whole = xmalloc(whole_size);
-    const char *out = cfg_redact_url(text, buf, size);
+    const char *out = url_redact(text, buf, size);
     size_t off, len;
 
     CHECK(out == buf);
     CHECK(memchr(buf, '\0', size) != NULL);
-    CHECK(cfg_redact_url(text, whole, whole_size) == whole);
+    CHECK(url_redact(text, whole, whole_size) == whole);
     CHECK(strlen(whole) < whole_size - 1);   /* really whole */
     CHECK(strncmp(whole, buf, strlen(buf)) == 0);
     out = whole;
@@ -244,7 +293,7 @@ check_redact(const char *text, size_t size)
         }
         if (!has_ctl && strstr(strbuf_str(&marked), pw) != NULL &&
             !occurs_elsewhere(text, pw, len, off)) {
-            fprintf(stderr, "password shown by cfg_redact_url (buffer %zu bytes):\n"
+            fprintf(stderr, "password shown by url_redact (buffer %zu bytes):\n"
                             "  url: %s\n  out: %s\n", size, text, out);
             CHECK(!"the password does not appear in the redacted URL");
         }
@@ -265,6 +314,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < size; i++)
         h = (h ^ data[i]) * 16777619u;
     check_url_parse(text);
+    check_parse_database(text);
     check_redact(text, 512);             /* as service/main.c calls it */
     check_redact(text, 1 + h % (len + 8));
     free(text);

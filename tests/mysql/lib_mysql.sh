@@ -13,6 +13,9 @@ export USERSVC_TEST_BACKEND=mysql
 # shellcheck source=../e2e/lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../e2e/lib.sh"
 MYSQL_TEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# http_code, now_ms, status_counts, expect_fast and the restart-recovery test.
+# shellcheck source=../lib/db_restart.sh
+. "$MYSQL_TEST_DIR/../lib/db_restart.sh"
 
 [ -n "${USERSVC_TEST_MYSQL_URL:-}" ] || skip_all "USERSVC_TEST_MYSQL_URL not set"
 command -v mariadb >/dev/null || command -v mysql >/dev/null \
@@ -41,37 +44,9 @@ hex_of() {
     printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n' | tr 'a-f' 'A-F'
 }
 
-# http_code METHOD PATH [BODY]: prints "STATUS RETRY_AFTER" for one request
-# (000 when there was no response), without touching the lib.sh response files.
-http_code() {
-    local out
-    if [ $# -ge 3 ]; then
-        out=$(curl -sS --max-time "$CURL_MAX_TIME" -o /dev/null -D - -w '\n%{http_code}' \
-            -X "$1" -H 'Content-Type: application/json' --data-binary "$3" \
-            "$BASE_URL$2" 2>/dev/null)
-    else
-        out=$(curl -sS --max-time "$CURL_MAX_TIME" -o /dev/null -D - -w '\n%{http_code}' \
-            -X "$1" "$BASE_URL$2" 2>/dev/null)
-    fi
-    printf '%s %s\n' "$(printf '%s\n' "$out" | tail -n 1 | tr -d '\r')" \
-        "$(printf '%s\n' "$out" | awk 'tolower($1) == "retry-after:" { v = $2 } END { print v }' \
-           | tr -d '\r')"
-}
 
-now_ms() { date +%s%3N; }
 
-# status_counts N PATH: GETs PATH N times in a row; prints "uniq -c" of the statuses.
-status_counts() {
-    local i
-    for i in $(seq 1 "$1"); do
-        http_code GET "$2" | cut -d' ' -f1
-    done | sort | uniq -c | tr -s ' '
-}
 
-# expect_fast MS LIMIT DESC: passes when MS < LIMIT.
-expect_fast() {
-    if [ "$1" -lt "$2" ]; then ok "$3 (${1} ms)"; else not_ok "$3 (${1} ms)"; fi
-}
 
 # kill_service_sessions: KILLs every server session on this test's database
 # (the service's pooled connections); prints how many.

@@ -36,7 +36,7 @@ static const struct orm_limits test_limits = {0};
 #include "orm/url.h"
 #include "base/util.h"
 
-/* Statement ids of this test (any below ORM_MAX_STMTS). */
+/* Statement ids of this test (any small integers). */
 enum { ID_INSERT = 1, ID_FIND, ID_FIND_LOCK, ID_BIG, ID_UPDATE_SAME, ID_LIST, ID_RETURNING,
        ID_STAMPS, ID_FIND_MANY /* .. + ORM_FIND_MANY_SIZES - 1 */ };
 
@@ -71,7 +71,7 @@ connect_to(const char *url)
     struct orm_conn *c = NULL;
     char err[256] = "";
 
-    if (be->open(url, &test_limits, &c, err, sizeof(err)) != USV_OK)
+    if (orm_connect_url(url, &test_limits, &c, err, sizeof(err)) != USV_OK)
         fail_msg("cannot connect: %s", err);
     return c;
 }
@@ -111,6 +111,13 @@ expect_cell(struct orm_conn *c, const char *sql, const char *want)
     free(got);
 }
 
+/* Has this test prepared @id on @c (the ORM's own bookkeeping, orm_conn)? */
+static bool
+is_prepared(const struct orm_conn *c, unsigned id)
+{
+    return id < c->n_is_prepared && c->is_prepared[id];
+}
+
 static void
 prepare(struct orm_conn *c, unsigned id, enum orm_op op, size_t n_params)
 {
@@ -120,6 +127,8 @@ prepare(struct orm_conn *c, unsigned id, enum orm_op op, size_t n_params)
     orm_sql_build(be, M, op, &b);
     if (be->prepare(c, id, strbuf_str(&b), n_params) != USV_OK)
         fail_msg("prepare %s: %s", strbuf_str(&b), c->errmsg);
+    c->is_prepared = orm_grow(c->is_prepared, &c->n_is_prepared, (size_t)id + 1,
+                              sizeof(*c->is_prepared));
     c->is_prepared[id] = true;
     strbuf_finish(&b);
 }
@@ -191,7 +200,7 @@ insert_user(struct orm_conn *c, struct orm_param login, struct orm_param first,
         else
             p[n++] = null_text();
     }
-    if (!c->is_prepared[ID_INSERT])
+    if (!is_prepared(c, ID_INSERT))
         prepare(c, ID_INSERT, ORM_OP_INSERT, n);
     orm_result_init(&res, 0);
     rc = be->execute(c, ID_INSERT, p, n, &res);
@@ -262,7 +271,7 @@ find_user(struct orm_conn *c, int64_t id, struct orm_result *res)
 {
     struct orm_param p = int64(id);
 
-    if (!c->is_prepared[ID_FIND])
+    if (!is_prepared(c, ID_FIND))
         prepare(c, ID_FIND, ORM_OP_FIND, 1);
     orm_result_init(res, M->n_columns);
     return be->execute(c, ID_FIND, &p, 1, res);
@@ -1121,7 +1130,7 @@ run_find_batch(struct orm_conn *c, const struct orm_find_many *fm, const int64_t
 
     assert_true(n >= 2 && n <= BATCH_MAX);
     /* The leader prepares each item's own statement first (orm.c lead_batch()). */
-    if (!c->is_prepared[ID_FIND])
+    if (!is_prepared(c, ID_FIND))
         prepare(c, ID_FIND, ORM_OP_FIND, 1);
     for (size_t i = 0; i < n; i++) {
         slots[i].key = int64(keys[i]);
@@ -1358,7 +1367,7 @@ test_mysql_wrong_password_error_has_no_password(void **state)
              u.user != NULL ? u.user : "root", is_v6 ? "[" : "", u.host, is_v6 ? "]" : "",
              u.port, db_name);
     url_finish(&u);
-    assert_int_equal(be->open(url, &test_limits, &c, err, sizeof(err)), USV_UNAVAILABLE);
+    assert_int_equal(orm_connect_url(url, &test_limits, &c, err, sizeof(err)), USV_UNAVAILABLE);
     assert_null(c);
     assert_non_null(strstr(err, "1045"));           /* ER_ACCESS_DENIED_ERROR */
     assert_null(strstr(err, "Wr0ngS3cret"));

@@ -35,7 +35,7 @@ open_fails(const char *url, enum usv_err want, const char *fragment)
 {
     struct orm_conn *c = NULL;
     char err[256] = "";
-    enum usv_err rc = backend()->open(url, &test_limits, &c, err, sizeof(err));
+    enum usv_err rc = orm_connect_url(url, &test_limits, &c, err, sizeof(err));
 
     if (rc != want)
         fail_msg("open(%s): expected %s, got %s (%s)", url, usv_err_name(want),
@@ -52,14 +52,15 @@ test_mysql_accepts_its_schemes_only(void **state)
 {
     const struct orm_backend *be = backend();
 
-    assert_true(be->accepts("mysql://h/db"));
-    assert_true(be->accepts("MySQL://h/db"));
-    assert_true(be->accepts("mariadb://h/db"));
-    assert_false(be->accepts("mysqlx://h/db"));
-    assert_false(be->accepts("mysql:/h/db"));
-    assert_false(be->accepts("postgres://h/db"));
-    assert_false(be->accepts("sqlite:x.db"));
+    assert_true(be->accepts("mysql"));
+    assert_true(be->accepts("mariadb"));
+    assert_false(be->accepts("mysqlx"));
+    assert_false(be->accepts("postgres"));
+    assert_false(be->accepts("sqlite"));
     assert_ptr_equal(orm_backend_for("mariadb://h/db"), be);
+    assert_ptr_equal(orm_backend_for("MySQL://h/db"), be);
+    assert_null(orm_backend_for("mysqlx://h/db"));
+    assert_null(orm_backend_for("mysql:/h/db"));
 }
 
 static void

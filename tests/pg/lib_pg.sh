@@ -13,6 +13,9 @@ export USERSVC_TEST_BACKEND=postgres
 # shellcheck source=../e2e/lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../e2e/lib.sh"
 PG_TEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# http_code, now_ms, status_counts, expect_fast and the restart-recovery test.
+# shellcheck source=../lib/db_restart.sh
+. "$PG_TEST_DIR/../lib/db_restart.sh"
 PYTHON=${USERSVC_PYTHON:-python3}
 
 [ -n "${USERSVC_TEST_PG_URL:-}" ] || skip_all "USERSVC_TEST_PG_URL not set"
@@ -40,19 +43,3 @@ url_with_param() {
     esac
 }
 
-# http_code METHOD PATH [BODY]: prints "STATUS RETRY_AFTER" for one request
-# (000 when there was no response), without touching the lib.sh response files.
-http_code() {
-    local out
-    if [ $# -ge 3 ]; then
-        out=$(curl -sS --max-time "$CURL_MAX_TIME" -o /dev/null -D - -w '\n%{http_code}' \
-            -X "$1" -H 'Content-Type: application/json' --data-binary "$3" \
-            "$BASE_URL$2" 2>/dev/null)
-    else
-        out=$(curl -sS --max-time "$CURL_MAX_TIME" -o /dev/null -D - -w '\n%{http_code}' \
-            -X "$1" "$BASE_URL$2" 2>/dev/null)
-    fi
-    printf '%s %s\n' "$(printf '%s\n' "$out" | tail -n 1 | tr -d '\r')" \
-        "$(printf '%s\n' "$out" | awk 'tolower($1) == "retry-after:" { v = $2 } END { print v }' \
-           | tr -d '\r')"
-}

@@ -61,7 +61,7 @@ connect_to(const char *url)
     struct orm_conn *c = NULL;
     char err[256] = "";
 
-    if (be->open(url, &test_limits, &c, err, sizeof(err)) != USV_OK)
+    if (orm_connect_url(url, &test_limits, &c, err, sizeof(err)) != USV_OK)
         fail_msg("cannot connect: %s", err);
     return c;
 }
@@ -138,30 +138,41 @@ group_teardown(void **state)
 static void
 test_pg_accepts_both_uri_schemes_only(void **state)
 {
-    assert_true(be->accepts("postgres://u@h/db"));
-    assert_true(be->accepts("postgresql://u@h/db"));
-    assert_false(be->accepts("postgres:db"));
-    assert_false(be->accepts("sqlite:x.db"));
-    assert_false(be->accepts("mysql://u@h/db"));
+    assert_true(be->accepts("postgres"));
+    assert_true(be->accepts("postgresql"));
+    assert_false(be->accepts("sqlite"));
+    assert_false(be->accepts("mysql"));
+    assert_ptr_equal(be, orm_backend_for("postgres://u@h/db"));
+    assert_ptr_equal(be, orm_backend_for("PostgreSQL://u@h/db"));
+    assert_null(orm_backend_for("postgres:db"));
 }
 
 static void
 test_pg_open_errors_never_show_the_password(void **state)
 {
-    /* libpq quotes malformed URLs, password included, in its messages. */
-    static const char *const urls[] = {
-        "postgres://usersvc:s3cr3tpw@127.0.0.1:1/x",
-        "postgres://usersvc:s3cr%zzpw@127.0.0.1/x",
-        "postgres://usersvc:s3cr3tpw@[::1/x",
-        "postgresql://usersvc@127.0.0.1:abc/x?password=s3cr3tpw",
-        "postgres://usersvc:s3cr%33tpw@127.0.0.1:1/x?sslmod=require",
+    /* A URL that parses but leads nowhere is USV_UNAVAILABLE; one that does
+     * not parse, or names an option libpq lacks, is refused before libpq
+     * sees anything (USV_BAD_REQUEST). Neither message shows the password. */
+    static const struct {
+        const char *url;
+        enum usv_err want;
+    } urls[] = {
+        {"postgres://usersvc:s3cr3tpw@127.0.0.1:1/x", USV_UNAVAILABLE},
+        {"postgres://usersvc:s3cr%zzpw@127.0.0.1/x", USV_BAD_REQUEST},
+        {"postgres://usersvc:s3cr3tpw@[::1/x", USV_BAD_REQUEST},
+        {"postgresql://usersvc@127.0.0.1:abc/x?password=s3cr3tpw", USV_BAD_REQUEST},
+        {"postgres://usersvc:s3cr%33tpw@127.0.0.1:1/x?sslmod=require", USV_BAD_REQUEST},
+        {"postgres://usersvc@127.0.0.1:1/x?passw%6Frd=s3cr3tpw", USV_UNAVAILABLE},
+        {"postgres://usersvc@127.0.0.1:1/x?sslpassword=s3cr3tpw&connect_timeout=1",
+         USV_UNAVAILABLE},
     };
 
     for (size_t i = 0; i < ARRAY_SIZE(urls); i++) {
         struct orm_conn *c = NULL;
         char err[256] = "";
 
-        assert_int_equal(USV_UNAVAILABLE, be->open(urls[i], &test_limits, &c, err, sizeof(err)));
+        assert_int_equal(urls[i].want,
+                         orm_connect_url(urls[i].url, &test_limits, &c, err, sizeof(err)));
         assert_null(c);
         assert_true(err[0] != '\0');
         if (strstr(err, "s3cr") != NULL || strstr(err, "3tpw") != NULL)
@@ -181,7 +192,7 @@ test_pg_wrong_password_is_unavailable(void **state)
     if (at == NULL || colon == NULL || colon > at)
         skip();                              /* no password in the URL to get wrong */
     snprintf(url, sizeof(url), "%.*s:wr0ngpw%s", (int)(colon - admin_url), admin_url, at);
-    assert_int_equal(USV_UNAVAILABLE, be->open(url, &test_limits, &c, err, sizeof(err)));
+    assert_int_equal(USV_UNAVAILABLE, orm_connect_url(url, &test_limits, &c, err, sizeof(err)));
     assert_null(strstr(err, "wr0ngpw"));
 }
 

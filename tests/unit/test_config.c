@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT
  * test_config.c - service/config.c: defaults, environment variables, flags
- * in both spellings, "the flag wins", rejected values and flags, and
- * cfg_redact_url() keeping passwords out of logs; the authentication
- * options and the protected-by-default rule (cfg_check_exposure()).
+ * in both spellings, "the flag wins", rejected values and flags; the
+ * authentication options and the protected-by-default rule
+ * (cfg_check_exposure()). (Redacting DATABASE_URL for logs is orm/url.c's
+ * url_redact(): test_url.c.)
  *
  * Every test starts from an environment without any usersvc variable (the
  * fixture unsets them) and restores nothing else. */
@@ -269,71 +270,6 @@ test_config_positionals_are_collected_up_to_the_limit(void **state)
     cfg_finish(&l.cfg);
 }
 
-/* ---- cfg_redact_url ----------------------------------------------------- */
-
-static void
-expect_redacted(const char *url, const char *expected)
-{
-    char buf[256];
-    const char *out = cfg_redact_url(url, buf, sizeof(buf));
-
-    assert_ptr_equal(buf, out);
-    assert_string_equal(expected, out);
-}
-
-static void
-test_config_redact_url_hides_postgres_password(void **state)
-{
-    expect_redacted("postgres://alice:s3cret@db.example:5432/app?sslmode=require",
-                    "postgres://alice:***@db.example:5432/app?sslmode=require");
-    expect_redacted("postgresql://alice:s3cret@db.example/app",
-                    "postgresql://alice:***@db.example/app");
-}
-
-static void
-test_config_redact_url_hides_mysql_password(void **state)
-{
-    expect_redacted("mysql://root:hunter2@127.0.0.1:3306/users",
-                    "mysql://root:***@127.0.0.1:3306/users");
-}
-
-static void
-test_config_redact_url_hides_password_containing_colon(void **state)
-{
-    expect_redacted("mysql://root:a:b:c@db/users", "mysql://root:***@db/users");
-}
-
-static void
-test_config_redact_url_hides_password_query_parameter(void **state)
-{
-    char buf[256];
-
-    /* libpq also takes the password as a URI query parameter. */
-    cfg_redact_url("postgres://alice@db.example/app?password=s3cret&sslmode=require", buf,
-                   sizeof(buf));
-    assert_null(strstr(buf, "s3cret"));
-    assert_non_null(strstr(buf, "db.example/app"));
-}
-
-static void
-test_config_redact_url_keeps_urls_without_password(void **state)
-{
-    expect_redacted("sqlite:usersvc.db", "sqlite:usersvc.db");
-    expect_redacted("sqlite::memory:", "sqlite::memory:");
-    expect_redacted("postgres://alice@db.example/app", "postgres://alice@db.example/app");
-    expect_redacted("postgres://db.example:5432/app", "postgres://db.example:5432/app");
-}
-
-static void
-test_config_redact_url_never_leaks_when_truncated(void **state)
-{
-    char buf[24];
-
-    cfg_redact_url("postgres://alice:s3cret@db.example/app", buf, sizeof(buf));
-    assert_int_equal(sizeof(buf) - 1, strlen(buf));
-    assert_null(strstr(buf, "s3c"));
-}
-
 static void
 test_config_auth_options_and_defaults(void **state)
 {
@@ -452,12 +388,6 @@ main(void)
         cmocka_unit_test_setup(test_config_auth_options_and_defaults, clean_env),
         cmocka_unit_test_setup(test_config_allow_unauthenticated_values, clean_env),
         cmocka_unit_test_setup(test_config_protected_by_default, clean_env),
-        cmocka_unit_test(test_config_redact_url_hides_postgres_password),
-        cmocka_unit_test(test_config_redact_url_hides_mysql_password),
-        cmocka_unit_test(test_config_redact_url_hides_password_containing_colon),
-        cmocka_unit_test(test_config_redact_url_hides_password_query_parameter),
-        cmocka_unit_test(test_config_redact_url_keeps_urls_without_password),
-        cmocka_unit_test(test_config_redact_url_never_leaks_when_truncated),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

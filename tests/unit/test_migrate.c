@@ -8,7 +8,6 @@
  * as separate processes would be) apply each migration exactly once and
  * all succeed. The bookkeeping table is read and tampered with through
  * sqlite3 directly, as an operator would. */
-#include <dirent.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,11 +25,10 @@
 #include "orm/migrate.h"
 #include "orm/migrations.h"
 #include "orm/orm.h"
+#include "tests/lib/testdb.h"
 
 struct fixture {
-    char dir[64];
-    char path[128];   /* the database file */
-    char url[160];
+    struct testdb tdb;   /* the shared fixture: tdb.path, tdb.url */
     struct orm_db *db;
 };
 
@@ -56,15 +54,12 @@ setup(void **state)
 
     if (f == NULL)
         return -1;
-    snprintf(f->dir, sizeof(f->dir), "/tmp/usersvc-test-migrate-XXXXXX");
-    if (mkdtemp(f->dir) == NULL) {
+    *state = f;
+    if (testdb_create(&f->tdb, "sqlite", "migrate") != TESTDB_OK) {
         free(f);
         return -1;
     }
-    snprintf(f->path, sizeof(f->path), "%s/migrate.db", f->dir);
-    snprintf(f->url, sizeof(f->url), "sqlite:%s", f->path);
-    f->db = open_db(f->url);
-    *state = f;
+    f->db = open_db(f->tdb.url);
     if (f->db == NULL) {
         teardown(state);   /* cmocka skips the teardown of a failed setup */
         return -1;
@@ -76,27 +71,11 @@ static int
 teardown(void **state)
 {
     struct fixture *f = *state;
-    DIR *d;
-    struct dirent *e;
-    char path[sizeof(f->dir) + 1 + 256];
-    int rc = 0;
 
     orm_db_close(f->db);
-    d = opendir(f->dir);
-    if (d == NULL)
-        return -1;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", f->dir, e->d_name);
-        if (unlink(path) != 0)
-            rc = -1;
-    }
-    closedir(d);
-    if (rmdir(f->dir) != 0)
-        rc = -1;
+    testdb_destroy(&f->tdb);
     free(f);
-    return rc;
+    return 0;
 }
 
 /* ---- the embedded table --------------------------------------------------- */
@@ -337,21 +316,21 @@ test_migrate_up_applies_0001_and_records_it(void **state)
 
     assert_int_equal(USV_OK, migrate_up(f->db, &applied));
     assert_int_equal(n_sqlite_migrations(), applied);
-    assert_true(has_table(f->path, "users"));
-    assert_true(read_record(f->path, 1, &r));
+    assert_true(has_table(f->tdb.path, "users"));
+    assert_true(read_record(f->tdb.path, 1, &r));
     assert_int_equal(1, r.version);
     assert_string_equal("create_users", r.name);
     assert_string_equal(embedded(1)->checksum, r.checksum);
     if (!is_canonical_stamp(r.applied_at))
         fail_msg("applied_at \"%s\" is not YYYY-MM-DDTHH:MM:SS.ffffffZ", r.applied_at);
     assert_int_equal(0, r.dirty);
-    assert_true(read_record(f->path, 2, &r));
+    assert_true(read_record(f->tdb.path, 2, &r));
     assert_int_equal(2, r.version);
     assert_string_equal("add_updated_at", r.name);
     assert_string_equal(embedded(2)->checksum, r.checksum);
     assert_int_equal(0, r.dirty);
-    assert_true(has_column(f->path, "users", "updated_at"));
-    assert_int_equal(n_sqlite_migrations(), n_records(f->path));
+    assert_true(has_column(f->tdb.path, "users", "updated_at"));
+    assert_int_equal(n_sqlite_migrations(), n_records(f->tdb.path));
 }
 
 static void
@@ -360,10 +339,10 @@ test_migrate_up_creates_a_working_users_table(void **state)
     struct fixture *f = *state;
 
     assert_int_equal(USV_OK, migrate_up(f->db, NULL));
-    exec_direct(f->path, "INSERT INTO users (login, created_at) VALUES ('Alice', 'x')");
+    exec_direct(f->tdb.path, "INSERT INTO users (login, created_at) VALUES ('Alice', 'x')");
     /* The unique index is case-insensitive. */
     {
-        sqlite3 *db = open_direct(f->path);
+        sqlite3 *db = open_direct(f->tdb.path);
 
         assert_int_not_equal(SQLITE_OK,
                              sqlite3_exec(db, "INSERT INTO users (login, created_at)"
@@ -384,13 +363,13 @@ test_migrate_status_tells_pending_from_applied(void **state)
     assert_string_equal("", applied_at);
     assert_int_equal(MIGRATE_PENDING, state_of(f->db, 2, applied_at, sizeof(applied_at)));
     assert_string_equal("", applied_at);
-    assert_false(has_table(f->path, "users"));   /* status changes nothing */
+    assert_false(has_table(f->tdb.path, "users"));   /* status changes nothing */
     assert_int_equal(USV_OK, migrate_up(f->db, NULL));
     assert_int_equal(MIGRATE_APPLIED, state_of(f->db, 1, applied_at, sizeof(applied_at)));
-    assert_true(read_record(f->path, 1, &r));
+    assert_true(read_record(f->tdb.path, 1, &r));
     assert_string_equal(r.applied_at, applied_at);
     assert_int_equal(MIGRATE_APPLIED, state_of(f->db, 2, applied_at, sizeof(applied_at)));
-    assert_true(read_record(f->path, 2, &r));
+    assert_true(read_record(f->tdb.path, 2, &r));
     assert_string_equal(r.applied_at, applied_at);
     /* Back to version 1: 0002 alone is pending again. */
     assert_int_equal(USV_OK, migrate_down(f->db, 1, NULL));
@@ -443,7 +422,7 @@ test_migrate_checksum_drift_is_reported_as_changed(void **state)
     char why[256] = "";
 
     assert_int_equal(USV_OK, migrate_up(f->db, NULL));
-    exec_direct(f->path, "UPDATE schema_migrations SET checksum = 'x' WHERE version = 1");
+    exec_direct(f->tdb.path, "UPDATE schema_migrations SET checksum = 'x' WHERE version = 1");
     assert_int_equal(MIGRATE_CHANGED, state_of(f->db, 1, NULL, 0));
     assert_int_equal(USV_CONFLICT, migrate_check(f->db, why, sizeof(why)));
     assert_non_null(strstr(why, "0001_create_users"));
@@ -458,11 +437,11 @@ test_migrate_up_refuses_a_changed_migration(void **state)
     struct record r;
 
     assert_int_equal(USV_OK, migrate_up(f->db, NULL));
-    exec_direct(f->path, "UPDATE schema_migrations SET checksum = 'x' WHERE version = 1");
+    exec_direct(f->tdb.path, "UPDATE schema_migrations SET checksum = 'x' WHERE version = 1");
     /* migrate.h: "USV_CONFLICT if a migration is dirty or changed". */
     assert_int_equal(USV_CONFLICT, migrate_up(f->db, &applied));
     assert_int_equal(0, applied);
-    assert_true(read_record(f->path, 1, &r));
+    assert_true(read_record(f->tdb.path, 1, &r));
     assert_string_equal("x", r.checksum);   /* left for the operator to see */
 }
 
@@ -478,11 +457,11 @@ test_migrate_dirty_record_is_failed_and_blocks_up(void **state)
      * migrations) leave an empty schema_migrations table behind. */
     assert_int_equal(USV_OK, migrate_up(f->db, NULL));
     assert_int_equal(USV_OK, migrate_down(f->db, 2, NULL));
-    assert_int_equal(0, n_records(f->path));
-    assert_false(has_table(f->path, "users"));
+    assert_int_equal(0, n_records(f->tdb.path));
+    assert_false(has_table(f->tdb.path, "users"));
     assert_int_equal(MIGRATE_PENDING, state_of(f->db, 1, NULL, 0));
     assert_int_equal(MIGRATE_PENDING, state_of(f->db, 2, NULL, 0));
-    exec_direct(f->path, "INSERT INTO schema_migrations (version, name, checksum, applied_at,"
+    exec_direct(f->tdb.path, "INSERT INTO schema_migrations (version, name, checksum, applied_at,"
                          " dirty) VALUES (1, 'create_users', 'whatever',"
                          " '2026-11-21T08:00:00.000000Z', 1)");
     assert_int_equal(MIGRATE_FAILED, state_of(f->db, 1, NULL, 0));
@@ -491,9 +470,9 @@ test_migrate_dirty_record_is_failed_and_blocks_up(void **state)
     assert_non_null(strstr(why, "dirty"));
     assert_int_equal(USV_CONFLICT, migrate_up(f->db, &applied));
     assert_int_equal(0, applied);
-    assert_false(has_table(f->path, "users"));
-    assert_int_equal(1, n_records(f->path));   /* 0002 was not applied past it */
-    assert_int_equal(1, int_direct(f->path, "SELECT dirty FROM schema_migrations"));
+    assert_false(has_table(f->tdb.path, "users"));
+    assert_int_equal(1, n_records(f->tdb.path));   /* 0002 was not applied past it */
+    assert_int_equal(1, int_direct(f->tdb.path, "SELECT dirty FROM schema_migrations"));
 }
 
 static void
@@ -505,7 +484,7 @@ test_migrate_dirty_0002_blocks_up_and_keeps_version_1(void **state)
 
     assert_int_equal(USV_OK, migrate_up(f->db, NULL));
     assert_int_equal(USV_OK, migrate_down(f->db, 1, NULL));
-    exec_direct(f->path, "INSERT INTO schema_migrations (version, name, checksum, applied_at,"
+    exec_direct(f->tdb.path, "INSERT INTO schema_migrations (version, name, checksum, applied_at,"
                          " dirty) VALUES (2, 'add_updated_at', 'whatever',"
                          " '2026-11-21T08:00:00.000000Z', 1)");
     assert_int_equal(MIGRATE_APPLIED, state_of(f->db, 1, NULL, 0));
@@ -514,7 +493,7 @@ test_migrate_dirty_0002_blocks_up_and_keeps_version_1(void **state)
     assert_non_null(strstr(why, "0002_add_updated_at"));
     assert_int_equal(USV_CONFLICT, migrate_up(f->db, &applied));
     assert_int_equal(0, applied);
-    assert_false(has_column(f->path, "users", "updated_at"));
+    assert_false(has_column(f->tdb.path, "users", "updated_at"));
 }
 
 static void
@@ -523,7 +502,7 @@ test_migrate_dirty_record_of_an_applied_migration_is_failed(void **state)
     struct fixture *f = *state;
 
     assert_int_equal(USV_OK, migrate_up(f->db, NULL));
-    exec_direct(f->path, "UPDATE schema_migrations SET dirty = 1 WHERE version = 1");
+    exec_direct(f->tdb.path, "UPDATE schema_migrations SET dirty = 1 WHERE version = 1");
     assert_int_equal(MIGRATE_FAILED, state_of(f->db, 1, NULL, 0));
     assert_int_equal(USV_CONFLICT, migrate_up(f->db, NULL));
 }
@@ -538,14 +517,14 @@ test_migrate_down_reverts_and_removes_the_record(void **state)
     assert_int_equal(USV_OK, migrate_up(f->db, NULL));
     assert_int_equal(USV_OK, migrate_down(f->db, total, &reverted));
     assert_int_equal(total, reverted);
-    assert_int_equal(0, n_records(f->path));
-    assert_false(has_table(f->path, "users"));
-    assert_true(has_table(f->path, "schema_migrations"));
+    assert_int_equal(0, n_records(f->tdb.path));
+    assert_false(has_table(f->tdb.path, "users"));
+    assert_true(has_table(f->tdb.path, "schema_migrations"));
     assert_int_equal(MIGRATE_PENDING, state_of(f->db, 1, NULL, 0));
     /* And up again brings it back. */
     assert_int_equal(USV_OK, migrate_up(f->db, &reverted));
     assert_int_equal(total, reverted);
-    assert_true(has_table(f->path, "users"));
+    assert_true(has_table(f->tdb.path, "users"));
 }
 
 static void
@@ -558,12 +537,12 @@ test_migrate_down_reverts_only_the_last_n(void **state)
     assert_int_equal(USV_OK, migrate_up(f->db, NULL));
     assert_int_equal(USV_OK, migrate_down(f->db, 1, &reverted));
     assert_int_equal(1, reverted);
-    assert_int_equal(total - 1, n_records(f->path));
+    assert_int_equal(total - 1, n_records(f->tdb.path));
     /* The newest one (0002) went; 0001 stays. */
     assert_int_equal(MIGRATE_APPLIED, state_of(f->db, 1, NULL, 0));
     assert_int_equal(MIGRATE_PENDING, state_of(f->db, 2, NULL, 0));
-    assert_true(has_table(f->path, "users"));
-    assert_false(has_column(f->path, "users", "updated_at"));
+    assert_true(has_table(f->tdb.path, "users"));
+    assert_false(has_column(f->tdb.path, "users", "updated_at"));
 }
 
 static void
@@ -576,35 +555,35 @@ test_migrate_0002_fills_updated_at_from_created_at_and_down_drops_it(void **stat
     /* A database at version 1 with rows, as a first-stage deployment left it. */
     assert_int_equal(USV_OK, migrate_up(f->db, NULL));
     assert_int_equal(USV_OK, migrate_down(f->db, 1, NULL));
-    assert_false(has_column(f->path, "users", "updated_at"));
-    exec_direct(f->path, "INSERT INTO users (login, first_name, last_name, created_at) VALUES"
+    assert_false(has_column(f->tdb.path, "users", "updated_at"));
+    exec_direct(f->tdb.path, "INSERT INTO users (login, first_name, last_name, created_at) VALUES"
                          " ('Alice', 'Al\xC3\xAF" "ce \xF0\x9F\x98\x80', NULL,"
                          "  '2026-01-02T03:04:05.123456Z'),"
                          " ('bob', NULL, NULL, '2026-11-21T08:00:00.000001Z')");
     assert_int_equal(USV_OK, migrate_up(f->db, &applied));
     assert_int_equal(1, applied);
-    assert_true(has_column(f->path, "users", "updated_at"));
+    assert_true(has_column(f->tdb.path, "users", "updated_at"));
     /* Every row: updated_at == created_at byte for byte; nothing else moved. */
-    assert_int_equal(0, int_direct(f->path, "SELECT COUNT(*) FROM users"
+    assert_int_equal(0, int_direct(f->tdb.path, "SELECT COUNT(*) FROM users"
                                             " WHERE updated_at IS NOT created_at"));
-    assert_int_equal(2, int_direct(f->path, "SELECT COUNT(*) FROM users"));
-    text_direct(f->path, "SELECT updated_at FROM users WHERE login = 'Alice'", text,
+    assert_int_equal(2, int_direct(f->tdb.path, "SELECT COUNT(*) FROM users"));
+    text_direct(f->tdb.path, "SELECT updated_at FROM users WHERE login = 'Alice'", text,
                 sizeof(text));
     assert_string_equal("2026-01-02T03:04:05.123456Z", text);
-    text_direct(f->path, "SELECT first_name FROM users WHERE login = 'Alice'", text,
+    text_direct(f->tdb.path, "SELECT first_name FROM users WHERE login = 'Alice'", text,
                 sizeof(text));
     assert_string_equal("Al\xC3\xAF" "ce \xF0\x9F\x98\x80", text);
-    text_direct(f->path, "SELECT last_name FROM users WHERE login = 'Alice'", text,
+    text_direct(f->tdb.path, "SELECT last_name FROM users WHERE login = 'Alice'", text,
                 sizeof(text));
     assert_string_equal("<null>", text);
-    text_direct(f->path, "SELECT updated_at FROM users WHERE login = 'bob'", text,
+    text_direct(f->tdb.path, "SELECT updated_at FROM users WHERE login = 'bob'", text,
                 sizeof(text));
     assert_string_equal("2026-11-21T08:00:00.000001Z", text);
     /* down removes the column and keeps the rows. */
     assert_int_equal(USV_OK, migrate_down(f->db, 1, NULL));
-    assert_false(has_column(f->path, "users", "updated_at"));
-    assert_int_equal(2, int_direct(f->path, "SELECT COUNT(*) FROM users"));
-    text_direct(f->path, "SELECT created_at FROM users WHERE login = 'Alice'", text,
+    assert_false(has_column(f->tdb.path, "users", "updated_at"));
+    assert_int_equal(2, int_direct(f->tdb.path, "SELECT COUNT(*) FROM users"));
+    text_direct(f->tdb.path, "SELECT created_at FROM users WHERE login = 'Alice'", text,
                 sizeof(text));
     assert_string_equal("2026-01-02T03:04:05.123456Z", text);
 }
@@ -632,15 +611,15 @@ test_migrate_up_twice_is_idempotent(void **state)
     struct record before, after;
 
     assert_int_equal(USV_OK, migrate_up(f->db, NULL));
-    assert_true(read_record(f->path, 1, &before));
-    exec_direct(f->path, "INSERT INTO users (login, created_at) VALUES ('keep', 'x')");
+    assert_true(read_record(f->tdb.path, 1, &before));
+    exec_direct(f->tdb.path, "INSERT INTO users (login, created_at) VALUES ('keep', 'x')");
     assert_int_equal(USV_OK, migrate_up(f->db, &applied));
     assert_int_equal(0, applied);
-    assert_true(read_record(f->path, 1, &after));
+    assert_true(read_record(f->tdb.path, 1, &after));
     assert_string_equal(before.applied_at, after.applied_at);
     assert_string_equal(before.checksum, after.checksum);
-    assert_int_equal(n_sqlite_migrations(), n_records(f->path));
-    assert_int_equal(1, int_direct(f->path, "SELECT COUNT(*) FROM users"));
+    assert_int_equal(n_sqlite_migrations(), n_records(f->tdb.path));
+    assert_int_equal(1, int_direct(f->tdb.path, "SELECT COUNT(*) FROM users"));
 }
 
 static void
@@ -651,7 +630,7 @@ test_migrate_migration_unknown_to_this_binary(void **state)
     char why[256] = "";
 
     assert_int_equal(USV_OK, migrate_up(f->db, NULL));
-    exec_direct(f->path, "INSERT INTO schema_migrations (version, name, checksum, applied_at)"
+    exec_direct(f->tdb.path, "INSERT INTO schema_migrations (version, name, checksum, applied_at)"
                          " VALUES (9999, 'from_the_future', 'abc',"
                          " '2026-11-21T08:00:00.000000Z')");
     assert_int_equal(MIGRATE_UNKNOWN, state_of(f->db, 9999, NULL, 0));
@@ -661,7 +640,7 @@ test_migrate_migration_unknown_to_this_binary(void **state)
     /* ...but this binary cannot revert what it does not know. */
     assert_int_equal(USV_CONFLICT, migrate_down(f->db, 1, &reverted));
     assert_int_equal(0, reverted);
-    assert_true(has_table(f->path, "users"));
+    assert_true(has_table(f->tdb.path, "users"));
 }
 
 static void
@@ -716,7 +695,7 @@ test_migrate_concurrent_runs_apply_once_and_all_succeed(void **state)
         unsigned total = 0;
 
         /* A fresh file per race: nothing exists before the runners start. */
-        snprintf(path, sizeof(path), "%s/race%u.db", f->dir, race);
+        snprintf(path, sizeof(path), "%s/race%u.db", f->tdb.dir, race);
         snprintf(url, sizeof(url), "sqlite:%s", path);
         assert_int_equal(0, pthread_barrier_init(&start, NULL, N_RUNNERS));
         for (size_t i = 0; i < N_RUNNERS; i++) {

@@ -14,7 +14,6 @@
  * every item and stores nothing). What is on disk is
  * checked (and, to catch extra writes, tampered with) through sqlite3
  * directly, beside the ORM. */
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,6 +30,7 @@
 #include "handlers/users.h"
 #include "orm/migrate.h"
 #include "orm/orm.h"
+#include "tests/lib/testdb.h"
 #include "orm/orm_int.h"
 
 /* No bounds: what the driver does by itself. */
@@ -38,8 +38,7 @@ static const struct orm_limits test_limits = {0};
 #include "orm/sql.h"
 
 struct fixture {
-    char dir[64];
-    char path[128];   /* the database file */
+    struct testdb tdb;   /* the shared fixture: tdb.path is the database file */
     struct orm_db *db;
 };
 
@@ -52,19 +51,15 @@ setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     const struct orm_db_options opts = {.pool_size = 2, .pool_timeout_ms = 30000};
-    char url[160];
 
     if (f == NULL)
         return -1;
-    snprintf(f->dir, sizeof(f->dir), "/tmp/usersvc-test-orm-XXXXXX");
-    if (mkdtemp(f->dir) == NULL) {
-        free(f);
+    *state = f;
+    if (testdb_create(&f->tdb, "sqlite", "orm") != TESTDB_OK) {
+        teardown(state);   /* cmocka skips the teardown of a failed setup */
         return -1;
     }
-    *state = f;
-    snprintf(f->path, sizeof(f->path), "%s/orm.db", f->dir);
-    snprintf(url, sizeof(url), "sqlite:%s", f->path);
-    if (orm_db_open(url, models, 1, &opts, &f->db) != USV_OK ||
+    if (orm_db_open(f->tdb.url, models, 1, &opts, &f->db) != USV_OK ||
         migrate_up(f->db, NULL) != USV_OK) {
         teardown(state);   /* cmocka skips the teardown of a failed setup */
         return -1;
@@ -76,27 +71,11 @@ static int
 teardown(void **state)
 {
     struct fixture *f = *state;
-    DIR *d;
-    struct dirent *e;
-    char path[sizeof(f->dir) + 1 + 256];
-    int rc = 0;
 
     orm_db_close(f->db);
-    d = opendir(f->dir);
-    if (d == NULL)
-        return -1;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", f->dir, e->d_name);
-        if (unlink(path) != 0)
-            rc = -1;
-    }
-    closedir(d);
-    if (rmdir(f->dir) != 0)
-        rc = -1;
+    testdb_destroy(&f->tdb);
     free(f);
-    return rc;
+    return 0;
 }
 
 /* ---- work functions ------------------------------------------------------ */
@@ -390,7 +369,7 @@ test_orm_insert_returns_the_row_with_id_and_created_at(void **state)
     /* At creation updated_at is created_at, byte for byte. */
     assert_non_null(str_of(row, "updated_at"));
     assert_string_equal(created_at, str_of(row, "updated_at"));
-    assert_int_equal(1, count_users(f->path));
+    assert_int_equal(1, count_users(f->tdb.path));
     assert_in_use_zero(f->db);
     json_decref(row);
     json_decref(values);
@@ -458,7 +437,7 @@ test_orm_duplicate_login_is_a_conflict_case_insensitively(void **state)
         assert_null(row);
         json_decref(again);
     }
-    assert_int_equal(1, count_users(f->path));
+    assert_int_equal(1, count_users(f->tdb.path));
     assert_in_use_zero(f->db);
     json_decref(first);
 }
@@ -478,12 +457,12 @@ test_orm_failing_work_rolls_back(void **state)
     assert_non_null(op.row);
     id = json_integer_value(json_object_get(op.row, "id"));
     json_decref(op.row);
-    assert_int_equal(0, count_users(f->path));
+    assert_int_equal(0, count_users(f->tdb.path));
     assert_int_equal(USV_NOT_FOUND, find(f->db, id, &row));
     assert_in_use_zero(f->db);
     /* Nothing half-written: the login is still free. */
     assert_int_equal(USV_OK, insert(f->db, values, &row));
-    assert_int_equal(1, count_users(f->path));
+    assert_int_equal(1, count_users(f->tdb.path));
     json_decref(row);
     json_decref(values);
 }
@@ -501,7 +480,7 @@ test_orm_failing_work_rolls_back_with_any_error_code(void **state)
 
         assert_int_equal(codes[i], orm_transact(f->db, ORM_TX_WRITE, insert_work, &op));
         json_decref(op.row);
-        assert_int_equal(0, count_users(f->path));
+        assert_int_equal(0, count_users(f->tdb.path));
     }
     assert_in_use_zero(f->db);
     json_decref(values);
@@ -517,7 +496,7 @@ test_orm_transact_is_unavailable_when_no_connection_frees(void **state)
     struct orm_conn *held = NULL;
     struct op op = {.id = 1};
 
-    snprintf(url, sizeof(url), "sqlite:%s", f->path);
+    snprintf(url, sizeof(url), "sqlite:%s", f->tdb.path);
     assert_int_equal(USV_OK, orm_db_open(url, models, 1, &opts, &db));
     assert_int_equal(USV_OK, orm_db_acquire(db, &held));
     assert_int_equal(USV_UNAVAILABLE, orm_transact(db, ORM_TX_READ, find_work, &op));
@@ -558,7 +537,7 @@ test_orm_emoji_round_trip_byte_exact(void **state)
     assert_memory_equal(first, json_string_value(v), sizeof(first) - 1);
 
     /* On disk: TEXT holding exactly these bytes (no re-encoding, no escapes). */
-    direct = open_direct(f->path);
+    direct = open_direct(f->tdb.path);
     assert_int_equal(SQLITE_OK,
                      sqlite3_prepare_v2(direct, "SELECT typeof(first_name), first_name,"
                                         " length(first_name) FROM users WHERE login = 'emoji'",
@@ -631,7 +610,7 @@ test_orm_update_writes_the_change_and_sets_updated_at(void **state)
     /* The returned row is the stored one. */
     assert_int_equal(USV_OK, find(f->db, id_of(inserted), &found));
     assert_true(json_equal(updated, found));
-    text_direct(f->path, "SELECT last_name FROM users", disk, sizeof(disk));
+    text_direct(f->tdb.path, "SELECT last_name FROM users", disk, sizeof(disk));
     assert_string_equal("New", disk);
     assert_in_use_zero(f->db);
     json_decref(inserted);
@@ -652,7 +631,7 @@ test_orm_update_null_clears_a_name(void **state)
     assert_int_equal(USV_OK, update(f->db, id_of(inserted), "{\"first_name\":null}", &updated));
     assert_true(json_is_null(json_object_get(updated, "first_name")));
     assert_string_equal("Lollo", str_of(updated, "last_name"));
-    text_direct(f->path, "SELECT first_name FROM users", disk, sizeof(disk));
+    text_direct(f->tdb.path, "SELECT first_name FROM users", disk, sizeof(disk));
     assert_string_equal("<null>", disk);
     json_decref(inserted);
     json_decref(updated);
@@ -677,13 +656,13 @@ test_orm_update_writes_only_the_columns_that_differ(void **state)
     assert_int_equal(USV_OK, insert(f->db, values, &inserted));
     op.id = id_of(inserted);
     op.current = inserted;
-    exec_direct(f->path, "UPDATE users SET first_name = 'Tampered', login = 'HAL'");
+    exec_direct(f->tdb.path, "UPDATE users SET first_name = 'Tampered', login = 'HAL'");
     assert_int_equal(USV_OK, orm_transact(f->db, ORM_TX_WRITE, update_work, &op));
-    text_direct(f->path, "SELECT first_name FROM users", disk, sizeof(disk));
+    text_direct(f->tdb.path, "SELECT first_name FROM users", disk, sizeof(disk));
     assert_string_equal("Tampered", disk);
-    text_direct(f->path, "SELECT login FROM users", disk, sizeof(disk));
+    text_direct(f->tdb.path, "SELECT login FROM users", disk, sizeof(disk));
     assert_string_equal("HAL", disk);
-    text_direct(f->path, "SELECT last_name FROM users", disk, sizeof(disk));
+    text_direct(f->tdb.path, "SELECT last_name FROM users", disk, sizeof(disk));
     assert_string_equal("Ten", disk);
     /* The result is the row as now stored, not the caller's idea of it. */
     assert_string_equal("Tampered", str_of(op.row, "first_name"));
@@ -711,7 +690,7 @@ test_orm_update_with_nothing_different_writes_nothing(void **state)
     char disk[64], stamp[64];
 
     assert_int_equal(USV_OK, insert(f->db, values, &inserted));
-    exec_direct(f->path, "UPDATE users SET first_name = 'Tampered',"
+    exec_direct(f->tdb.path, "UPDATE users SET first_name = 'Tampered',"
                          " updated_at = '2000-01-01T00:00:00.000000Z'");
     for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
         json_t *changes = json_loads(same[i], 0, NULL);
@@ -724,9 +703,9 @@ test_orm_update_with_nothing_different_writes_nothing(void **state)
         assert_true(json_equal(inserted, op.row));
         json_decref(op.row);
         json_decref(changes);
-        text_direct(f->path, "SELECT first_name FROM users", disk, sizeof(disk));
+        text_direct(f->tdb.path, "SELECT first_name FROM users", disk, sizeof(disk));
         assert_string_equal("Tampered", disk);
-        text_direct(f->path, "SELECT updated_at FROM users", stamp, sizeof(stamp));
+        text_direct(f->tdb.path, "SELECT updated_at FROM users", stamp, sizeof(stamp));
         assert_string_equal("2000-01-01T00:00:00.000000Z", stamp);
     }
     /* The same, through a locked read (the PATCH path): updated_at stays. */
@@ -761,7 +740,7 @@ test_orm_update_login_case_change_is_a_change(void **state)
     assert_int_equal(USV_OK, update(f->db, id_of(inserted), "{\"login\":\"A\"}", &updated));
     assert_string_equal("A", str_of(updated, "login"));
     assert_true(strcmp(str_of(updated, "updated_at"), str_of(inserted, "updated_at")) > 0);
-    text_direct(f->path, "SELECT login FROM users", disk, sizeof(disk));
+    text_direct(f->tdb.path, "SELECT login FROM users", disk, sizeof(disk));
     assert_string_equal("A", disk);   /* stored exactly as given */
     json_decref(inserted);
     json_decref(updated);
@@ -816,7 +795,7 @@ test_orm_delete_removes_only_that_row(void **state)
     assert_int_equal(USV_OK, insert(f->db, b, &rb));
     del.id = id_of(ra);
     assert_int_equal(USV_OK, orm_transact(f->db, ORM_TX_WRITE, delete_work, &del));
-    assert_int_equal(1, count_users(f->path));
+    assert_int_equal(1, count_users(f->tdb.path));
     assert_int_equal(USV_NOT_FOUND, find(f->db, id_of(ra), &row));
     assert_null(row);
     assert_int_equal(USV_OK, find(f->db, id_of(rb), &row));
@@ -825,7 +804,7 @@ test_orm_delete_removes_only_that_row(void **state)
     assert_int_equal(USV_NOT_FOUND, orm_transact(f->db, ORM_TX_WRITE, delete_work, &del));
     del.id = INT64_MAX;
     assert_int_equal(USV_NOT_FOUND, orm_transact(f->db, ORM_TX_WRITE, delete_work, &del));
-    assert_int_equal(1, count_users(f->path));
+    assert_int_equal(1, count_users(f->tdb.path));
     /* The login is free again, under a new id. */
     assert_int_equal(USV_OK, insert(f->db, a, &row));
     assert_true(id_of(row) > id_of(rb));
@@ -1000,9 +979,9 @@ test_orm_read_replica_falls_back_to_the_primary_for_a_missing_row(void **state)
     json_t *values = user("nora", "Nora", NULL);
     json_t *inserted = NULL, *row = NULL;
 
-    snprintf(replica_path, sizeof(replica_path), "%s/replica.db", f->dir);
+    snprintf(replica_path, sizeof(replica_path), "%s/replica.db", f->tdb.dir);
     make_replica_file(replica_path);
-    snprintf(primary_url, sizeof(primary_url), "sqlite:%s", f->path);
+    snprintf(primary_url, sizeof(primary_url), "sqlite:%s", f->tdb.path);
     snprintf(replica_url, sizeof(replica_url), "sqlite:%s", replica_path);
     opts.replica_url = replica_url;
     assert_int_equal(USV_OK, orm_db_open(primary_url, models, 1, &opts, &db));
@@ -1053,7 +1032,7 @@ test_orm_read_replica_that_cannot_be_opened_serves_reads_from_the_primary(void *
     json_t *values = user("olga", NULL, NULL);
     json_t *inserted = NULL, *row = NULL;
 
-    snprintf(primary_url, sizeof(primary_url), "sqlite:%s", f->path);
+    snprintf(primary_url, sizeof(primary_url), "sqlite:%s", f->tdb.path);
     assert_int_equal(USV_OK, orm_db_open(primary_url, models, 1, &opts, &db));
     assert_int_equal(USV_OK, insert(db, values, &inserted));
     for (int i = 0; i < 3; i++) {
@@ -1118,8 +1097,8 @@ batch_conn(struct fixture *f)
     char url[160], err[256] = "";
     struct strbuf sql;
 
-    snprintf(url, sizeof(url), "sqlite:%s", f->path);
-    if (be->open(url, &test_limits, &c, err, sizeof(err)) != USV_OK)
+    snprintf(url, sizeof(url), "sqlite:%s", f->tdb.path);
+    if (orm_connect_url(url, &test_limits, &c, err, sizeof(err)) != USV_OK)
         fail_msg("open: %s", err);
     strbuf_init(&sql);
     orm_sql_build(be, &users_model, ORM_OP_INSERT_RETURNING, &sql);
@@ -1193,11 +1172,11 @@ test_orm_sqlite_batch_duplicate_login_fails_only_its_own_insert(void **state)
                             orm_result_cell(&bi[2].res, 0, 0, NULL));
     assert_false(c->is_broken);
     /* Committed, as another connection sees: exactly the two. */
-    assert_int_equal(2, count_users(f->path));
-    text_direct(f->path, "SELECT group_concat(login, ',') FROM "
+    assert_int_equal(2, count_users(f->tdb.path));
+    text_direct(f->tdb.path, "SELECT group_concat(login, ',') FROM "
                          "(SELECT login FROM users ORDER BY id)", v, sizeof(v));
     assert_string_equal("alice,bob", v);
-    text_direct(f->path, "SELECT id FROM users WHERE login = 'bob'", v, sizeof(v));
+    text_direct(f->tdb.path, "SELECT id FROM users WHERE login = 'bob'", v, sizeof(v));
     assert_string_equal(orm_result_cell(&bi[2].res, 0, 0, NULL), v);
     assert_true(is_idle(be, c));
     for (size_t i = 0; i < 3; i++)
@@ -1226,8 +1205,8 @@ test_orm_sqlite_batch_leaves_no_transaction_open(void **state)
     }
     /* The write lock is free for another writer, and this connection can
      * begin anew: the batch committed and closed its transaction. */
-    exec_direct(f->path, "BEGIN IMMEDIATE; DELETE FROM users WHERE login = 'frank'; COMMIT");
-    assert_int_equal(3, count_users(f->path));
+    exec_direct(f->tdb.path, "BEGIN IMMEDIATE; DELETE FROM users WHERE login = 'frank'; COMMIT");
+    assert_int_equal(3, count_users(f->tdb.path));
     assert_true(is_idle(be, c));
     for (size_t i = 0; i < 4; i++)
         orm_result_finish(&bi[i].res);
@@ -1243,7 +1222,7 @@ test_orm_sqlite_batch_on_a_locked_database_fails_every_item_and_stores_nothing(v
     static const char *const logins[] = {"gina", "hank"};
     struct batch_insert bi[2];
     struct orm_batch_item *items[2];
-    sqlite3 *other = open_direct(f->path);
+    sqlite3 *other = open_direct(f->tdb.path);
 
     /* Another writer holds the write lock past this connection's (short) wait. */
     assert_int_equal(USV_OK, be->query(c, "PRAGMA busy_timeout = 50", NULL, 0, NULL));
@@ -1259,7 +1238,7 @@ test_orm_sqlite_batch_on_a_locked_database_fails_every_item_and_stores_nothing(v
     }
     assert_int_equal(SQLITE_OK, sqlite3_exec(other, "COMMIT", NULL, NULL, NULL));
     sqlite3_close(other);
-    assert_int_equal(0, count_users(f->path));
+    assert_int_equal(0, count_users(f->tdb.path));
     assert_true(is_idle(be, c));
     for (size_t i = 0; i < 2; i++)
         orm_result_finish(&bi[i].res);

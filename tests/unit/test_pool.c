@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT
- * test_pool.c - orm/pool.c with the real SQLite backend on a temporary file.
+ * test_pool.c - orm/pool.c with the real SQLite backend on a temporary file
+ * (the shared fixture, tests/lib/testdb.h).
  *
  * Acquire and release, the timeout (USV_UNAVAILABLE, *out untouched),
  * reuse of released connections, broken connections discarded and their
@@ -7,7 +8,6 @@
  * a release, and N threads x M acquire/release on a pool of 2 that never
  * hold more than 2 connections at once. No check depends on elapsed time:
  * timeouts are only ever expected when the pool is provably exhausted. */
-#include <dirent.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,6 +29,7 @@
 static const struct orm_limits test_limits = {0};
 static struct watchdog *test_wd;   /* one for the whole run */
 #include "orm/pool.h"
+#include "tests/lib/testdb.h"
 
 extern const struct orm_backend orm_backend_sqlite;
 
@@ -36,9 +37,23 @@ extern const struct orm_backend orm_backend_sqlite;
 #define LONG_WAIT_MS 60000u
 
 struct fixture {
-    char dir[64];
-    char url[128];
+    struct testdb tdb;           /* the shared throwaway-database fixture */
+    void *cfg;                   /* the backend's configuration of tdb.url */
 };
+
+/* The SQLite backend's configuration of @url (orm_backend_configure()). */
+static void *
+configure(const char *url)
+{
+    const struct orm_backend *be = NULL;
+    void *cfg = NULL;
+    char err[256] = "";
+
+    if (orm_backend_configure(url, &be, &cfg, err, sizeof(err)) != USV_OK)
+        fail_msg("configure %s: %s", url, err);
+    assert_ptr_equal(&orm_backend_sqlite, be);
+    return cfg;
+}
 
 static int
 setup(void **state)
@@ -47,13 +62,10 @@ setup(void **state)
 
     if (f == NULL)
         return -1;
-    snprintf(f->dir, sizeof(f->dir), "/tmp/usersvc-test-pool-XXXXXX");
-    if (mkdtemp(f->dir) == NULL) {
-        free(f);
-        return -1;
-    }
-    snprintf(f->url, sizeof(f->url), "sqlite:%s/pool.db", f->dir);
     *state = f;
+    if (testdb_create(&f->tdb, "sqlite", "pool") != TESTDB_OK)
+        return -1;
+    f->cfg = configure(f->tdb.url);
     return 0;
 }
 
@@ -61,25 +73,11 @@ static int
 teardown(void **state)
 {
     struct fixture *f = *state;
-    DIR *d = opendir(f->dir);
-    struct dirent *e;
-    char path[sizeof(f->dir) + 1 + 256];
-    int rc = 0;
 
-    if (d == NULL)
-        return -1;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", f->dir, e->d_name);
-        if (unlink(path) != 0)
-            rc = -1;
-    }
-    closedir(d);
-    if (rmdir(f->dir) != 0)
-        rc = -1;
+    orm_backend_sqlite.free_config(f->cfg);
+    testdb_destroy(&f->tdb);
     free(f);
-    return rc;
+    return 0;
 }
 
 static struct pool *
@@ -88,7 +86,7 @@ make_pool(void **state, unsigned size)
     struct fixture *f = *state;
     struct pool *p = NULL;
 
-    assert_int_equal(USV_OK, pool_create(&orm_backend_sqlite, f->url, size, 0, &test_limits,
+    assert_int_equal(USV_OK, pool_create(&orm_backend_sqlite, f->cfg, size, 0, &test_limits,
                                          test_wd, &p));
     assert_non_null(p);
     return p;
@@ -268,14 +266,16 @@ test_pool_failed_connect_returns_unavailable_and_frees_the_slot(void **state)
 {
     struct fixture *f = *state;
     char url[160];
+    void *cfg;
     struct pool *p = NULL;
     struct orm_conn *const untouched = (struct orm_conn *)(uintptr_t)0x5A5A5A50u;
     struct orm_conn *c = untouched;
     struct orm_pool_stats s;
 
     /* A directory that does not exist: SQLite cannot create the file. */
-    snprintf(url, sizeof(url), "sqlite:%s/missing/pool.db", f->dir);
-    assert_int_equal(USV_OK, pool_create(&orm_backend_sqlite, url, 1, 0, &test_limits, test_wd,
+    snprintf(url, sizeof(url), "sqlite:%s/missing/pool.db", f->tdb.dir);
+    cfg = configure(url);
+    assert_int_equal(USV_OK, pool_create(&orm_backend_sqlite, cfg, 1, 0, &test_limits, test_wd,
                                          &p));
     assert_int_equal(USV_UNAVAILABLE, pool_acquire(p, LONG_WAIT_MS, &c));
     assert_ptr_equal(untouched, c);
@@ -289,6 +289,7 @@ test_pool_failed_connect_returns_unavailable_and_frees_the_slot(void **state)
     assert_int_equal(0, s.open);
     assert_int_equal(0, s.in_use);
     pool_destroy(p);
+    orm_backend_sqlite.free_config(cfg);
 }
 
 static void
@@ -298,7 +299,7 @@ test_pool_idle_connection_that_answers_is_reused_after_the_idle_check(void **sta
     struct pool *p = NULL;
     struct orm_conn *a = NULL, *b = NULL;
 
-    assert_int_equal(USV_OK, pool_create(&orm_backend_sqlite, f->url, 1, 1, &test_limits, test_wd,
+    assert_int_equal(USV_OK, pool_create(&orm_backend_sqlite, f->cfg, 1, 1, &test_limits, test_wd,
                                          &p));
     assert_int_equal(USV_OK, pool_acquire(p, LONG_WAIT_MS, &a));
     pool_release(p, a);

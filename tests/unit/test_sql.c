@@ -7,7 +7,6 @@
  * ever appears in SQL text - every statement SQLite is asked to run is
  * captured with sqlite3_trace_v2() (installed on each new connection by an
  * auto-extension) while a row of distinctive values is inserted and read. */
-#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +24,7 @@
 #include "orm/orm.h"
 #include "orm/orm_int.h"
 #include "orm/sql.h"
+#include "tests/lib/testdb.h"
 #include "base/strbuf.h"
 
 extern const struct orm_backend orm_backend_sqlite;
@@ -461,7 +461,7 @@ install_trace(sqlite3 *db, char **errmsg, const sqlite3_api_routines *api)
 }
 
 struct fixture {
-    char dir[64];
+    struct testdb tdb;   /* the shared fixture */
     struct orm_db *db;
 };
 
@@ -472,14 +472,13 @@ setup_trace(void **state)
 
     if (f == NULL)
         return -1;
-    snprintf(f->dir, sizeof(f->dir), "/tmp/usersvc-test-sql-XXXXXX");
-    if (mkdtemp(f->dir) == NULL) {
+    if (testdb_create(&f->tdb, "sqlite", "sql") != TESTDB_OK) {
         free(f);
         return -1;
     }
     strbuf_init(&traced);
     if (sqlite3_auto_extension((void (*)(void))install_trace) != SQLITE_OK) {
-        rmdir(f->dir);
+        testdb_destroy(&f->tdb);
         free(f);
         return -1;
     }
@@ -491,28 +490,13 @@ static int
 teardown_trace(void **state)
 {
     struct fixture *f = *state;
-    DIR *d;
-    struct dirent *e;
-    char path[sizeof(f->dir) + 1 + 256];
     int rc = 0;
 
     orm_db_close(f->db);
     if (sqlite3_cancel_auto_extension((void (*)(void))install_trace) != 1)
         rc = -1;
     strbuf_finish(&traced);
-    d = opendir(f->dir);
-    if (d == NULL)
-        return -1;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", f->dir, e->d_name);
-        if (unlink(path) != 0)
-            rc = -1;
-    }
-    closedir(d);
-    if (rmdir(f->dir) != 0)
-        rc = -1;
+    testdb_destroy(&f->tdb);
     free(f);
     return rc;
 }
@@ -588,13 +572,11 @@ test_sql_values_never_appear_in_executed_sql(void **state)
     static const struct orm_model *const models[] = {&users_model};
     const struct orm_db_options opts = {.pool_size = 1, .pool_timeout_ms = 10000};
     struct fixture *f = *state;
-    char url[128];
     struct orm_db *db = NULL;
     struct op ins = {0}, get = {0}, list = {0}, upd = {0};
     const char *text, *created_at;
 
-    snprintf(url, sizeof(url), "sqlite:%s/test.db", f->dir);
-    assert_int_equal(USV_OK, orm_db_open(url, models, 1, &opts, &f->db));
+    assert_int_equal(USV_OK, orm_db_open(f->tdb.url, models, 1, &opts, &f->db));
     db = f->db;
     assert_int_equal(USV_OK, migrate_up(db, NULL));
 

@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -449,6 +450,215 @@ test_url_finish_accepts_null_and_twice(void **state)
     assert_null(u.user);
 }
 
+/* ---- DATABASE_URL: one parser, one redactor (issue 14) -------------------- */
+
+/* A parse case: what url_parse_database() makes of @text. NULL strings are
+ * "absent"; @err (for a failure) is a fragment the message must contain and
+ * @secret what it must never contain. */
+struct parse_case {
+    const char *text;
+    bool ok;
+    const char *scheme, *user, *password, *host;
+    unsigned port;
+    size_t n_hosts;
+    const char *path;
+    const char *err, *secret;
+};
+
+static void
+expect_str(const char *text, const char *what, const char *want, const char *got)
+{
+    if (want == NULL && got == NULL)
+        return;
+    if (want == NULL || got == NULL || strcmp(want, got) != 0)
+        fail_msg("'%s': %s is '%s', expected '%s'", text, what, got != NULL ? got : "(null)",
+                 want != NULL ? want : "(null)");
+}
+
+static void
+test_url_database_urls_parse_as_the_table_says(void **state)
+{
+    static const struct parse_case cases[] = {
+        {"postgres://alice:s3cret@db.example:5432/app?sslmode=require", true, "postgres",
+         "alice", "s3cret", "db.example", 5432, 1, "app", NULL, NULL},
+        {"postgresql://alice@db.example/app", true, "postgresql", "alice", NULL, "db.example",
+         5432, 1, "app", NULL, NULL},
+        {"mysql://root:hunter2@127.0.0.1/users", true, "mysql", "root", "hunter2",
+         "127.0.0.1", 3306, 1, "users", NULL, NULL},
+        {"MariaDB://root@h:3307/db", true, "mariadb", "root", NULL, "h", 3307, 1, "db", NULL,
+         NULL},
+        /* ':' in a password is the password's; '@' must be %40. */
+        {"mysql://root:a:b:c@db/users", true, "mysql", "root", "a:b:c", "db", 3306, 1, "users",
+         NULL, NULL},
+        {"postgres://u:p%40ss%3Aw%2F@h/db", true, "postgres", "u", "p@ss:w/", "h", 5432, 1,
+         "db", NULL, NULL},
+        {"postgres://u:p@ssw0rd@h/db", false, NULL, NULL, NULL, NULL, 0, 0, NULL, "%40",
+         "ssw0rd"},
+        {"postgres://u:s3cr#t@h/db", false, NULL, NULL, NULL, NULL, 0, 0, NULL, "%23", "s3cr"},
+        {"postgres://u:s3cr%zzt@h/db", false, NULL, NULL, NULL, NULL, 0, 0, NULL, "escape",
+         "s3cr"},
+        /* IPv6, with and without a port; a host list (libpq's multi-host form). */
+        {"postgres://[::1]:5433/db", true, "postgres", NULL, NULL, "::1", 5433, 1, "db", NULL,
+         NULL},
+        {"mysql://u:pw@[fe80::1%25eth0]/db", true, "mysql", "u", "pw", "fe80::1%eth0", 3306, 1,
+         "db", NULL, NULL},
+        {"postgres://app:secret@db1:5432,db2:5433,[::1]/users?target_session_attrs=read-write",
+         true, "postgres", "app", "secret", "db1", 5432, 3, "users", NULL, NULL},
+        {"postgres://h1,,h2/db", false, NULL, NULL, NULL, NULL, 0, 0, NULL, "empty", NULL},
+        {"postgres://u:pw@,h2/db", false, NULL, NULL, NULL, NULL, 0, 0, NULL, "empty", "pw"},
+        {"postgres://h1,:5433/db", false, NULL, NULL, NULL, NULL, 0, 0, NULL, "empty", NULL},
+        {"postgres://h1,/db", false, NULL, NULL, NULL, NULL, 0, 0, NULL, "empty", NULL},
+        {"postgres://h:99999/db", false, NULL, NULL, NULL, NULL, 0, 0, NULL, "port", NULL},
+        {"postgres://u:pw@h:abc/db", false, NULL, NULL, NULL, NULL, 0, 0, NULL, "port", "pw@"},
+        /* Query options, percent-encoded keys included. */
+        {"postgres://u@h/db?sslpassword=k3y&password=s3cret", true, "postgres", "u", NULL, "h",
+         5432, 1, "db", NULL, NULL},
+        {"postgres://u@h/db?password=a&password=b", false, NULL, NULL, NULL, NULL, 0, 0, NULL,
+         "twice", NULL},
+        /* SQLite: a path, taken as written. */
+        {"sqlite:usersvc.db", true, "sqlite", NULL, NULL, "", 0, 0, "usersvc.db", NULL, NULL},
+        {"sqlite::memory:", true, "sqlite", NULL, NULL, "", 0, 0, ":memory:", NULL, NULL},
+        {"sqlite:/var/lib/usersvc/a b.db", true, "sqlite", NULL, NULL, "", 0, 0,
+         "/var/lib/usersvc/a b.db", NULL, NULL},
+        {"sqlite:", false, NULL, NULL, NULL, NULL, 0, 0, NULL, "path", NULL},
+        {"postgres:/h/db", false, NULL, NULL, NULL, NULL, 0, 0, NULL, "://", NULL},
+        {"", false, NULL, NULL, NULL, NULL, 0, 0, NULL, "scheme", NULL},
+    };
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const struct parse_case *c = &cases[i];
+        char err[256] = "";
+        struct url u;
+        bool ok = url_parse_database(c->text, &u, err, sizeof(err));
+
+        if (ok != c->ok)
+            fail_msg("'%s' %s (%s)", c->text, ok ? "parsed" : "did not parse", err);
+        if (!ok) {
+            if (c->err != NULL && strstr(err, c->err) == NULL)
+                fail_msg("error for '%s' is '%s', expected it to mention '%s'", c->text, err,
+                         c->err);
+            if (c->secret != NULL && strstr(err, c->secret) != NULL)
+                fail_msg("error for '%s' shows '%s': %s", c->text, c->secret, err);
+            continue;
+        }
+        expect_str(c->text, "scheme", c->scheme, u.scheme);
+        expect_str(c->text, "user", c->user, u.user);
+        expect_str(c->text, "password", c->password, u.password);
+        expect_str(c->text, "host", c->host, u.host);
+        expect_str(c->text, "path", c->path, u.path);
+        if (u.port != c->port || u.n_hosts != c->n_hosts)
+            fail_msg("'%s': port %u with %zu hosts, expected %u with %zu", c->text, u.port,
+                     u.n_hosts, c->port, c->n_hosts);
+        url_finish(&u);
+    }
+}
+
+static void
+test_url_host_lists_keep_each_port(void **state)
+{
+    struct url u;
+    char err[256] = "";
+
+    assert_true(url_parse_database("postgres://db1,db2:6000,[::1]:7000/x", &u, err,
+                                   sizeof(err)));
+    assert_int_equal(3, u.n_hosts);
+    assert_string_equal("db1", u.hosts[0].host);
+    assert_int_equal(5432, u.hosts[0].port);
+    assert_false(u.hosts[0].has_port);
+    assert_string_equal("db2", u.hosts[1].host);
+    assert_int_equal(6000, u.hosts[1].port);
+    assert_true(u.hosts[1].has_port);
+    assert_string_equal("::1", u.hosts[2].host);
+    assert_int_equal(7000, u.hosts[2].port);
+    url_finish(&u);
+}
+
+static void
+test_url_copy_is_deep(void **state)
+{
+    struct url u, copy;
+    char err[256] = "";
+
+    assert_true(url_parse_database("postgres://u:pw@a,b:2/db?sslmode=require", &u, err,
+                                   sizeof(err)));
+    url_copy(&copy, &u);
+    url_finish(&u);
+    assert_string_equal("pw", copy.password);
+    assert_string_equal("b", copy.hosts[1].host);
+    assert_string_equal("require", url_param(&copy, "sslmode"));
+    url_finish(&copy);
+}
+
+/* Every log line that shows a URL shows url_redact()'s text. */
+static void
+test_url_redact_hides_every_password_form(void **state)
+{
+    static const char *const cases[][2] = {
+        {"postgres://alice:s3cret@db.example:5432/app?sslmode=require",
+         "postgres://alice:***@db.example:5432/app?sslmode=require"},
+        {"postgresql://alice:s3cret@db.example/app", "postgresql://alice:***@db.example/app"},
+        {"mysql://root:hunter2@127.0.0.1:3306/users", "mysql://root:***@127.0.0.1:3306/users"},
+        {"mysql://root:a:b:c@db/users", "mysql://root:***@db/users"},
+        /* Malformed: a raw '@', '?', '#' or '/' in the password. */
+        {"postgres://u:p@ss@h/db", "postgres://u:***@h/db"},
+        {"postgres://alice:p?w#d@db.example/app", "postgres://alice:***@db.example/app"},
+        {"postgres://alice:p/w@db.example/app", "postgres://alice:***@db.example/app"},
+        {"postgres://alice:p%40w@db/app", "postgres://alice:***@db/app"},
+        {"postgres://u:s3cret@h1:1,h2:2/db", "postgres://u:***@h1:1,h2:2/db"},
+        /* Query keys naming a secret, percent-encoded or not, any case. */
+        {"postgres://alice@db.example/app?password=s3cret&sslmode=require",
+         "postgres://alice@db.example/app?password=***&sslmode=require"},
+        {"postgres://alice@db/app?sslmode=require&sslpassword=k3y",
+         "postgres://alice@db/app?sslmode=require&sslpassword=***"},
+        {"postgres://alice@db/app?passw%6Frd=s3cret", "postgres://alice@db/app?passw%6Frd=***"},
+        {"postgres://alice@db/app?PASSWORD=s3cret", "postgres://alice@db/app?PASSWORD=***"},
+        {"postgres://alice@db/app?%70assword=s3cret&x=1",
+         "postgres://alice@db/app?%70assword=***&x=1"},
+        {"postgres://a:pw@db/app?password=s3cret", "postgres://a:***@db/app?password=***"},
+        /* libpq's keyword form, should one ever reach a log. */
+        {"host=db password=s3cret user=x", "host=db password=*** user=x"},
+        /* Nothing to hide. */
+        {"sqlite:usersvc.db", "sqlite:usersvc.db"},
+        {"sqlite::memory:", "sqlite::memory:"},
+        {"postgres://alice@db.example/app", "postgres://alice@db.example/app"},
+        {"postgres://db.example:5432/app", "postgres://db.example:5432/app"},
+        {"postgres://[::1]:5432/app?sslmode=require", "postgres://[::1]:5432/app?sslmode=require"},
+    };
+    char buf[256];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *out = url_redact(cases[i][0], buf, sizeof(buf));
+
+        assert_ptr_equal(buf, out);
+        if (strcmp(cases[i][1], out) != 0)
+            fail_msg("url_redact('%s') = '%s', expected '%s'", cases[i][0], out, cases[i][1]);
+    }
+}
+
+static void
+test_url_redact_never_leaks_when_truncated(void **state)
+{
+    char buf[24];
+
+    url_redact("postgres://alice:s3cret@db.example/app", buf, sizeof(buf));
+    assert_int_equal(sizeof(buf) - 1, strlen(buf));
+    assert_null(strstr(buf, "s3c"));
+}
+
+static void
+test_url_scrub_removes_the_password_from_messages(void **state)
+{
+    struct url u;
+    char err[256] = "";
+    char msg[128] = "could not connect with s3cret (also k3y, s3cret) to db";
+
+    assert_true(url_parse_database("postgres://u:s3cret@db/x?sslpassword=k3y&sslmode=require",
+                                   &u, err, sizeof(err)));
+    url_scrub(msg, sizeof(msg), &u);
+    assert_string_equal("could not connect with *** (also ***, ***) to db", msg);
+    url_finish(&u);
+}
+
 int
 main(void)
 {
@@ -478,6 +688,12 @@ main(void)
         cmocka_unit_test(test_url_raw_utf8_passes_through),
         cmocka_unit_test(test_url_long_password),
         cmocka_unit_test(test_url_finish_accepts_null_and_twice),
+        cmocka_unit_test(test_url_database_urls_parse_as_the_table_says),
+        cmocka_unit_test(test_url_host_lists_keep_each_port),
+        cmocka_unit_test(test_url_copy_is_deep),
+        cmocka_unit_test(test_url_redact_hides_every_password_form),
+        cmocka_unit_test(test_url_redact_never_leaks_when_truncated),
+        cmocka_unit_test(test_url_scrub_removes_the_password_from_messages),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

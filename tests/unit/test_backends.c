@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: MIT
+ * test_backends.c - orm/backends.c, the shared backend layer: choosing and
+ * configuring a backend from DATABASE_URL (refusals at start, never a
+ * password in the message), the canonical timestamp text every backend
+ * returns, driver messages made one line, and the reconnect-in-place
+ * policy (with a fake connection: revived only outside a transaction and
+ * the migration lock). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "orm/orm_int.h"
+
+static void
+test_backends_are_chosen_by_scheme(void **state)
+{
+    const struct orm_backend *sqlite = orm_backend_for("sqlite:x.db");
+
+    assert_non_null(sqlite);
+    assert_string_equal("sqlite", sqlite->name);
+    assert_ptr_equal(sqlite, orm_backend_for("SQLite::memory:"));
+    assert_null(orm_backend_for("sqlite"));
+    assert_null(orm_backend_for("ftp://h/x"));
+    assert_null(orm_backend_for(""));
+    assert_null(orm_backend_for("postgres:/h/db"));
+    /* PostgreSQL and MySQL when this build has them (meson finds their libraries). */
+    if (orm_backend_for("postgresql://h/db") != NULL)
+        assert_string_equal("postgres", orm_backend_for("PostgreSQL://h/db")->name);
+    if (orm_backend_for("mariadb://h/db") != NULL)
+        assert_string_equal("mysql", orm_backend_for("mysql://h/db")->name);
+}
+
+/* Configuring refuses what cannot work, at once, naming it without the
+ * password; what it accepts, connect works from. */
+static void
+test_backends_configure_refuses_bad_urls_without_the_password(void **state)
+{
+    static const char *const bad[][2] = {
+        {"sqlite:", "path"},
+        {"ftp://u:s3cr3t@h/db", "unsupported scheme"},
+        {"postgres://u:s3cr3t@h:0/db", "port"},
+        {"postgres://u:s3cr3t@h/db?sslmod=require", "sslmod"},
+        {"postgres://u:s3cr3t@h/db?dbname=x", "dbname"},
+        {"mysql://u:s3cr3t@h/db?nope=1", "nope"},
+        {"mysql://u:s3cr3t@h1,h2/db", "one host"},
+        {"mysql://u:s3cr#t@h/db", "%23"},
+    };
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const struct orm_backend *be = NULL;
+        void *cfg = NULL;
+        char err[256] = "";
+
+        if (orm_backend_for(bad[i][0]) == NULL && strncmp(bad[i][0], "ftp", 3) != 0 &&
+            strncmp(bad[i][0], "sqlite", 6) != 0)
+            continue;   /* a backend this build lacks */
+        assert_int_equal(USV_BAD_REQUEST,
+                         orm_backend_configure(bad[i][0], &be, &cfg, err, sizeof(err)));
+        assert_null(cfg);
+        if (strstr(err, bad[i][1]) == NULL)
+            fail_msg("'%s': '%s' does not mention '%s'", bad[i][0], err, bad[i][1]);
+        if (strstr(err, "s3cr") != NULL)
+            fail_msg("'%s': the message shows the password: %s", bad[i][0], err);
+    }
+}
+
+static void
+test_backends_connect_from_a_configured_url(void **state)
+{
+    struct orm_conn *c = NULL;
+    char err[256] = "";
+
+    assert_int_equal(USV_OK, orm_connect_url("sqlite::memory:", NULL, &c, err, sizeof(err)));
+    assert_non_null(c->owned_cfg);       /* the connection owns what it was made from */
+    assert_int_equal(USV_OK, orm_backend_for("sqlite::memory:")->ping(c));
+    orm_backend_for("sqlite::memory:")->close(c);
+}
+
+static void
+test_backends_timestamps_have_one_canonical_text(void **state)
+{
+    struct orm_stamp t = {.year = 2026, .month = 11, .day = 21, .hour = 8, .minute = 0,
+                          .second = 0, .usec = 123400};
+    char out[ORM_STAMP_LEN + 1];
+    size_t used = 0;
+
+    assert_true(orm_stamp_format(&t, out));
+    assert_string_equal("2026-11-21T08:00:00.123400Z", out);
+    assert_int_equal(ORM_STAMP_LEN, strlen(out));
+    t.usec = 1000000;
+    assert_false(orm_stamp_format(&t, out));
+    t.usec = 0;
+    t.year = 10000;
+    assert_false(orm_stamp_format(&t, out));
+
+    /* Parse: both separators, fractions of 1-6 digits, nothing else read. */
+    assert_true(orm_stamp_parse("2026-11-21 08:00:00.1234+00", 27, &t, &used));
+    assert_int_equal(24, used);
+    assert_int_equal(123400, t.usec);
+    assert_true(orm_stamp_parse("2026-11-21T08:00:00", 19, &t, &used));
+    assert_int_equal(19, used);
+    assert_int_equal(0, t.usec);
+    assert_true(orm_stamp_parse("1999-12-31 23:59:59.999999", 26, &t, &used));
+    assert_int_equal(26, used);
+    assert_int_equal(999999, t.usec);
+    assert_false(orm_stamp_parse("2026-11-21 08:00", 16, &t, &used));
+    assert_false(orm_stamp_parse("2026-13-01 00:00:00", 19, &t, &used));
+    assert_false(orm_stamp_parse("2026-11-21 08:00:00.", 20, &t, &used));
+    assert_false(orm_stamp_parse("2026/11/21 08:00:00", 19, &t, &used));
+
+    /* Shift: across midnight, a month and a year; out of range refused. */
+    assert_true(orm_stamp_parse("2026-12-31 23:30:00.5", 21, &t, &used));
+    assert_true(orm_stamp_shift(&t, 3600));
+    assert_true(orm_stamp_format(&t, out));
+    assert_string_equal("2027-01-01T00:30:00.500000Z", out);
+    assert_true(orm_stamp_shift(&t, -5 * 3600 - 30 * 60));
+    assert_true(orm_stamp_format(&t, out));
+    assert_string_equal("2026-12-31T19:00:00.500000Z", out);
+    assert_true(orm_stamp_parse("9999-12-31 23:00:00", 19, &t, &used));
+    assert_false(orm_stamp_shift(&t, 7200));
+}
+
+static void
+test_backends_driver_messages_become_one_line(void **state)
+{
+    char buf[64];
+
+    orm_one_line(buf, sizeof(buf), "ERROR:  duplicate key\nDETAIL:\tKey (login)=(x)\r\n");
+    assert_string_equal("ERROR: duplicate key DETAIL: Key (login)=(x)", buf);
+    orm_one_line(buf, sizeof(buf), NULL);
+    assert_string_equal("", buf);
+    orm_one_line(buf, 8, "abcdefghijk");
+    assert_string_equal("abcdefg", buf);
+}
+
+/* ---- the reconnect policy, with a fake connection ------------------------ */
+
+static bool fake_alive;
+static unsigned fake_probes, fake_reconnects;
+
+static bool
+fake_looks_alive(struct orm_conn *c)
+{
+    fake_probes++;
+    return fake_alive;
+}
+
+static enum usv_err
+fake_reconnect(struct orm_conn *c)
+{
+    fake_reconnects++;
+    return USV_OK;
+}
+
+static void
+test_backends_reconnect_only_outside_transactions_and_the_lock(void **state)
+{
+    struct orm_conn c;
+
+    memset(&c, 0, sizeof(c));
+    fake_alive = true;
+    assert_int_equal(USV_OK, orm_conn_ensure_session(&c, "x", false, false, fake_looks_alive,
+                                                     fake_reconnect));
+    assert_int_equal(0, fake_reconnects);
+
+    /* Dead and idle: replaced in place. */
+    fake_alive = false;
+    assert_int_equal(USV_OK, orm_conn_ensure_session(&c, "x", false, false, fake_looks_alive,
+                                                     fake_reconnect));
+    assert_int_equal(1, fake_reconnects);
+    assert_false(c.is_broken);
+
+    /* In a transaction: not even probed (the probe may consume input). */
+    fake_probes = 0;
+    assert_int_equal(USV_OK, orm_conn_ensure_session(&c, "x", true, false, fake_looks_alive,
+                                                     fake_reconnect));
+    assert_int_equal(0, fake_probes);
+    assert_int_equal(1, fake_reconnects);
+
+    /* Holding the migration lock: the session was the state; broken. */
+    assert_int_equal(USV_UNAVAILABLE,
+                     orm_conn_ensure_session(&c, "migrate", false, true, fake_looks_alive,
+                                             fake_reconnect));
+    assert_int_equal(1, fake_reconnects);
+    assert_true(c.is_broken);
+    assert_non_null(strstr(c.errmsg, "migration lock"));
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_backends_are_chosen_by_scheme),
+        cmocka_unit_test(test_backends_configure_refuses_bad_urls_without_the_password),
+        cmocka_unit_test(test_backends_connect_from_a_configured_url),
+        cmocka_unit_test(test_backends_timestamps_have_one_canonical_text),
+        cmocka_unit_test(test_backends_driver_messages_become_one_line),
+        cmocka_unit_test(test_backends_reconnect_only_outside_transactions_and_the_lock),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
