@@ -491,6 +491,12 @@ lead_batch(void *ctx, struct orm_batch_item *const *all, size_t n_all, unsigned 
     if (rc != USV_OK || n == 0) {
         for (size_t i = 0; i < n; i++)
             items[i]->rc = rc;
+        /* A statement the database would not prepare (a missing table) is
+         * logged as a failed batch; a connection that was not had, by the
+         * pool and the batch queue themselves. */
+        if (c != NULL && n > 0 && (rc == USV_UNAVAILABLE || rc == USV_INTERNAL))
+            log_error("orm", "%s batch of %zu failed (%s): %s", db->be->name, n,
+                      usv_err_name(rc), c->errmsg[0] != '\0' ? c->errmsg : "no driver error");
         pool_release(db->pool, c);
         return;
     }
