@@ -66,7 +66,7 @@ struct tls_conn {
     struct creds *creds;
     gnutls_session_t session;
     bool is_subject_done;
-    char *subject;                          /* escaped, or NULL */
+    char *subject;                          /* as in the certificate, cut; or NULL */
 };
 
 static void
@@ -397,31 +397,21 @@ tls_conn_close(struct tls_conn *c)
     free(c);
 }
 
-/* @dn escaped for a log line: printable ASCII except space, quote and
- * backslash kept, everything else as \xNN; at most TLS_MAX_SUBJECT bytes. */
+/* @dn cut to at most TLS_MAX_SUBJECT bytes, never inside a UTF-8 sequence.
+ * It is not escaped here: the logger quotes and escapes every text value
+ * (spaces, quotes, backslashes, control bytes), so a crafted subject cannot
+ * forge a log field, and the JSON log carries it as a JSON string. */
 static char *
-escape_dn(const char *dn)
+cut_dn(const char *dn)
 {
-    static const char hex[] = "0123456789abcdef";
-    char *out = xmalloc(TLS_MAX_SUBJECT + 1);
-    size_t n = 0;
+    size_t n = strnlen(dn, TLS_MAX_SUBJECT + 1);
 
-    for (const unsigned char *p = (const unsigned char *)dn; *p != '\0'; p++) {
-        bool is_plain = *p > 0x20 && *p < 0x7F && *p != '"' && *p != '\\';
-
-        if (n + (is_plain ? 1 : 4) > TLS_MAX_SUBJECT)
-            break;
-        if (is_plain) {
-            out[n++] = (char)*p;
-        } else {
-            out[n++] = '\\';
-            out[n++] = 'x';
-            out[n++] = hex[*p >> 4];
-            out[n++] = hex[*p & 0xF];
-        }
+    if (n > TLS_MAX_SUBJECT) {
+        n = TLS_MAX_SUBJECT;
+        while (n > 0 && ((unsigned char)dn[n] & 0xC0) == 0x80)
+            n--;
     }
-    out[n] = '\0';
-    return out;
+    return xstrndup(dn, n);
 }
 
 const char *
@@ -442,7 +432,7 @@ tls_conn_client_subject(struct tls_conn *c)
         return NULL;
     if (gnutls_x509_crt_import(crt, &chain[0], GNUTLS_X509_FMT_DER) >= 0 &&
         gnutls_x509_crt_get_dn3(crt, &dn, 0) >= 0) {
-        c->subject = escape_dn((const char *)dn.data);
+        c->subject = cut_dn((const char *)dn.data);
         gnutls_free(dn.data);
     } else {
         c->subject = xstrdup("(unreadable)");   /* verified, but its subject cannot be shown */

@@ -22,8 +22,8 @@ create_user bob Bob
 get "/users/$USER_ID"
 expect_status 200 "a client with a good certificate is served"
 line=$(grep 'INFO http request method=GET path=/users/' "$SERVER_LOG" | tail -n 1)
-expect_match "$line" ' client_cert=O=Acme\\x20\\x5c\\x22Q\\x5c\\x22,CN=client\\x20one$' \
-    "the access log names the client's subject, escaped (no raw space or quote)"
+expect_match "$line" ' client_cert="O=Acme \\\\\\"Q\\\\\\",CN=client one"$' \
+    "the access log names the client's subject, quoted and escaped (its quotes cannot end the value)"
 
 # refused DESC CURL-ARGS...: the transfer gets no HTTP response, and the
 # server served no request: each attempt asks for a path of its own
