@@ -41,6 +41,7 @@
  * that Connector/C 3.x needs no per-thread setup (mysql_thread_init is
  * implicit and deprecated), and each connection is used by one thread. */
 #include <assert.h>
+#include <errno.h>
 #include <mysql.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -752,6 +753,35 @@ is_mariadb(MYSQL *db)
     return info != NULL && strstr(info, "MariaDB") != NULL;
 }
 
+/* Connector/C counts its timeouts in whole seconds, and reads the server's
+ * greeting and the authentication exchange under the READ timeout, which
+ * must stay long enough for statements; a server that accepts and never
+ * greets would hold a connection attempt that long. So every wait of the
+ * client library on its socket goes through connect_wait(), which, while
+ * this thread is inside mysql_real_connect(), never waits past the attempt's
+ * deadline (milliseconds, from the pool's budget). Outside a connect the
+ * deadline is 0 and the library's own timeouts apply unchanged. */
+static _Thread_local uint64_t connect_deadline_ms;
+
+static int
+connect_wait(my_socket fd, my_bool is_read, int timeout_ms)
+{
+    struct pollfd pfd = {.fd = (int)fd, .events = is_read ? POLLIN : POLLOUT};
+    int rc;
+
+    if (connect_deadline_ms != 0) {
+        uint64_t now = monotonic_ms();
+        uint64_t left = connect_deadline_ms > now ? connect_deadline_ms - now : 0;
+
+        if (timeout_ms < 0 || (uint64_t)timeout_ms > left)
+            timeout_ms = (int)left;
+    }
+    do
+        rc = poll(&pfd, 1, timeout_ms);
+    while (rc < 0 && errno == EINTR);
+    return rc;
+}
+
 /* Whole seconds (the client's unit) for @ms, at least 1, at most @cap. */
 static unsigned
 seconds_within(unsigned ms, unsigned cap)
@@ -784,6 +814,7 @@ set_options(MYSQL *db, const struct conn_config *cfg, const struct orm_limits *l
     bad |= mysql_optionsv(db, MYSQL_OPT_CONNECT_TIMEOUT, &connect_s);
     bad |= mysql_optionsv(db, MYSQL_OPT_READ_TIMEOUT, &read_s);
     bad |= mysql_optionsv(db, MYSQL_OPT_WRITE_TIMEOUT, &write_s);
+    bad |= mysql_optionsv(db, MARIADB_OPT_IO_WAIT, connect_wait);
     bad |= mysql_optionsv(db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
     /* A server must never make us read local files (LOAD DATA LOCAL). */
     bad |= mysql_optionsv(db, MYSQL_OPT_LOCAL_INFILE, &no);
@@ -911,14 +942,18 @@ connect_db(struct mysql_conn *mc, char *err, size_t errlen)
     /* CLIENT_FOUND_ROWS: an UPDATE reports the rows it matched, as on the
      * other backends, not only those whose values changed. No
      * CLIENT_MULTI_STATEMENTS: one statement per call, always. */
+    connect_deadline_ms = mc->lim.connect_timeout_ms != 0
+                              ? monotonic_ms() + mc->lim.connect_timeout_ms : 0;
     if (mysql_real_connect(db, host, u->user, u->password, u->path, u->port, cfg->socket,
                            CLIENT_FOUND_ROWS) == NULL) {
         snprintf(err, errlen, "cannot connect to %s: [%u] %s", where, mysql_errno(db),
                  mysql_error(db));
         goto fail;
     }
+    /* The session set-up is part of connecting: under the same deadline. */
     if (!setup_session(db, cfg->read_timeout_s, mc->lim.statement_timeout_ms, err, errlen))
         goto fail;
+    connect_deadline_ms = 0;
     mc->db = db;
     mc->is_mariadb = is_mariadb(db);
     watch_peer(mysql_get_socket(db), mc->lim.statement_timeout_ms);
@@ -927,6 +962,7 @@ connect_db(struct mysql_conn *mc, char *err, size_t errlen)
     mc->base.has_returning = server_has_returning(db);
     return true;
 fail:
+    connect_deadline_ms = 0;
     mysql_close(db);
     return false;
 }
