@@ -537,7 +537,8 @@ orm_db_open(const char *url, const struct orm_model *const *models, size_t n_mod
     const struct orm_backend *be = NULL, *replica_be = NULL;
     void *cfg = NULL, *replica_cfg = NULL;
     struct orm_limits lim = {.connect_timeout_ms = opts->pool_timeout_ms,
-                             .statement_timeout_ms = opts->statement_timeout_ms};
+                             .statement_timeout_ms = opts->statement_timeout_ms,
+                             .no_prepared_statements = opts->no_prepared_statements};
     struct orm_db *db;
     char why[200];
     unsigned size;

@@ -124,6 +124,8 @@ struct orm_limits {
     unsigned connect_timeout_ms;     /* the whole attempt, start-up included; 0 = driver's */
     unsigned statement_timeout_ms;   /* the database's statement and lock timeouts, and the
                                       * TCP user timeout; 0 = none */
+    bool no_prepared_statements;     /* orm_db_options.no_prepared_statements: prepare()
+                                      * keeps the text, execute() sends it unnamed */
 };
 
 /* What a backend can run as batches of concurrent sessions' statements
