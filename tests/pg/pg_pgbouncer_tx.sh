@@ -87,16 +87,7 @@ expect_eq "$bad" "" "off: no request but 2xx through PgBouncer transaction mode"
 # sure some do.
 post /users '{"login":"burst"}'
 BURST_ID=$(json_get .id)
-for round in 1 2 3; do
-    pids=()
-    for i in $(seq 1 16); do
-        curl -sS --max-time 10 -o /dev/null -w '%{http_code}\n' "$BASE_URL/users/$BURST_ID" \
-            >"$TMP/burst.$round.$i" 2>/dev/null &
-        pids+=($!)
-    done
-    for p in "${pids[@]}"; do wait "$p"; done
-done
-expect_eq "$(cat "$TMP"/burst.* | sort -u | tr '\n' ' ')" "200 " "off: 48 concurrent GETs answered 200"
+expect_eq "$(concurrent_gets 3 16 "/users/$BURST_ID")" "200 " "off: 48 concurrent GETs answered 200"
 batched=$(curl -sS --max-time 5 "$BASE_URL/metrics" 2>/dev/null \
     | awk '$1 == "usersvc_db_batched_statements_total{pool=\"primary\"}" { print $2 }')
 batches=$(curl -sS --max-time 5 "$BASE_URL/metrics" 2>/dev/null \
