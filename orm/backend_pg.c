@@ -14,11 +14,12 @@
  *
  * A connection the server dropped while it sat idle in the pool (restart,
  * failover, idle cut) is noticed before a statement is sent on it, without a
- * round trip, and reconnected in place; its statements are prepared again
- * from the text kept here. So a restarted server costs no failed request
- * once it is back. A connection lost while a statement or transaction was
- * in flight is marked broken for the pool to replace: the outcome of that
- * work is unknown, and repeating it is not this layer's call.
+ * round trip (pg_looks_alive()), and reconnected in place (pg_reconnect());
+ * when and why is the shared layer's policy (orm_conn_ensure_session()),
+ * which also keeps the statements' texts and prepares them again. A
+ * connection lost while a statement or transaction was in flight is marked
+ * broken for the pool to replace: the outcome of that work is unknown, and
+ * repeating it is not this layer's call.
  *
  * DB_PREPARED_STATEMENTS=off (orm_limits.no_prepared_statements): nothing
  * named is ever prepared. prepare() only keeps the text; each execution
@@ -67,10 +68,6 @@
 struct postgres_conn {
     struct orm_conn base;               /* first: the ORM sees only this */
     PGconn *conn;
-    char **sql;                         /* text of each statement the ORM prepared */
-    bool *is_live;                      /* prepared in the current server session */
-    size_t n_stmts;                     /* length of sql and is_live */
-    bool holds_lock;                    /* the migration lock: the session must not change */
     bool is_doomed;                     /* the server said FATAL: the session is ending */
     bool unnamed;                       /* DB_PREPARED_STATEMENTS=off: no named statements */
     unsigned reconnect_timeout_ms;      /* a reconnect in place happens during the work:
@@ -602,28 +599,23 @@ pg_close(struct orm_conn *c)
     if (pc == NULL)
         return;
     PQfinish(pc->conn);  /* accepts NULL */
-    for (size_t i = 0; i < pc->n_stmts; i++)
-        free(pc->sql[i]);
-    free(pc->sql);
-    free(pc->is_live);
     orm_conn_finish(&pc->base);   /* last: it may free the configuration */
     free(pc);
 }
 
 /* Reconnect a connection the server dropped, in place: same PGconn, same
- * settings, a new server session. The statements of the old session are
- * gone; execute() prepares them again on first use. */
+ * settings, a new server session (whose statements the shared layer
+ * prepares again on first use). */
 static enum usv_err
-revive(struct postgres_conn *pc)
+pg_reconnect(struct orm_conn *c)
 {
+    struct postgres_conn *pc = to_pg(c);
     enum usv_err rc;
 
     if (PQresetStart(pc->conn) != 1 ||
         !connect_within(pc->conn, true, pc->reconnect_timeout_ms) ||
         PQstatus(pc->conn) != CONNECTION_OK)
         return fail(pc, "reconnect", NULL);
-    if (pc->n_stmts > 0)
-        memset(pc->is_live, 0, pc->n_stmts * sizeof(*pc->is_live));
     pc->base.is_broken = false;
     pc->is_doomed = false;
     rc = session_setup(pc);
@@ -637,8 +629,10 @@ revive(struct postgres_conn *pc)
  * (FATAL "terminating connection", then EOF): anything to read means that,
  * or a harmless ParameterStatus, which PQconsumeInput() absorbs. */
 static bool
-looks_alive(struct postgres_conn *pc)
+pg_looks_alive(struct orm_conn *c)
 {
+    struct postgres_conn *pc = to_pg(c);
+
     for (int i = 0; i < 4; i++) {
         struct pollfd pfd = {.fd = PQsocket(pc->conn), .events = POLLIN};
 
@@ -652,43 +646,10 @@ looks_alive(struct postgres_conn *pc)
     return PQstatus(pc->conn) == CONNECTION_OK && !pc->is_doomed;
 }
 
-static bool
-conn_looks_alive(struct orm_conn *c)
-{
-    return looks_alive(to_pg(c));
-}
-
-static enum usv_err
-conn_revive(struct orm_conn *c)
-{
-    return revive(to_pg(c));
-}
-
-/* Called before anything is sent: the shared reconnect policy
- * (orm_conn_ensure_session()), with the transaction state libpq knows. */
-static enum usv_err
-ensure_session(struct postgres_conn *pc, const char *what)
-{
-    PGTransactionStatusType ts = PQtransactionStatus(pc->conn);
-
-    return orm_conn_ensure_session(&pc->base, what,
-                                   ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR ||
-                                       ts == PQTRANS_ACTIVE,
-                                   pc->holds_lock, conn_looks_alive, conn_revive);
-}
-
 static enum usv_err
 pg_ping(struct orm_conn *c)
 {
-    struct postgres_conn *pc = to_pg(c);
-
-    /* A connection the server dropped while idle is replaced in place: the
-     * question is whether the database can be used, not this socket. */
-    enum usv_err rc = ensure_session(pc, "ping");
-
-    if (rc != USV_OK)
-        return rc;
-    return exec_simple(pc, "SELECT 1");
+    return exec_simple(to_pg(c), "SELECT 1");
 }
 
 /* ---- transactions ------------------------------------------------------- */
@@ -696,30 +657,8 @@ pg_ping(struct orm_conn *c)
 static enum usv_err
 pg_begin(struct orm_conn *c, enum orm_tx mode)
 {
-    struct postgres_conn *pc = to_pg(c);
     /* Read sessions declare it: a write slipping into one fails loudly. */
-    const char *sql = mode == ORM_TX_WRITE ? "BEGIN" : "BEGIN READ ONLY";
-    PGTransactionStatusType ts = PQtransactionStatus(pc->conn);
-    enum usv_err rc;
-
-    /* Never let a session inherit a transaction some earlier path left open. */
-    if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
-        rc = exec_simple(pc, "ROLLBACK");
-        if (rc != USV_OK)
-            return rc;
-    }
-    rc = ensure_session(pc, sql);
-    if (rc != USV_OK)
-        return rc;
-    rc = exec_simple(pc, sql);
-    if (rc == USV_UNAVAILABLE && PQstatus(pc->conn) != CONNECTION_OK && !pc->holds_lock) {
-        /* The goodbye arrived just after ensure_session() looked. BEGIN
-         * changes nothing, so it is always safe to say it again. */
-        rc = revive(pc);
-        if (rc == USV_OK)
-            rc = exec_simple(pc, sql);
-    }
-    return rc;
+    return exec_simple(to_pg(c), mode == ORM_TX_WRITE ? "BEGIN" : "BEGIN READ ONLY");
 }
 
 static enum usv_err
@@ -753,44 +692,29 @@ stmt_name(char *buf, unsigned id)
     snprintf(buf, PG_STMT_NAME_LEN, "usv_%u", id);
 }
 
-/* PQprepare statement @id from its kept text on the current session. */
+/* PQprepare statement @id from its text (the shared layer's) on the
+ * current session, in place of the one of that name it may have. */
 static enum usv_err
-prepare_now(struct postgres_conn *pc, unsigned id, size_t n_params)
-{
-    char name[PG_STMT_NAME_LEN], what[PG_STMT_NAME_LEN + 8];
-    enum usv_err rc;
-
-    if (pc->unnamed) {
-        pc->is_live[id] = true;     /* sent with each execution instead */
-        return USV_OK;
-    }
-    stmt_name(name, id);
-    snprintf(what, sizeof(what), "prepare %s", name);
-    /* No parameter types: the server infers them from the statement, and
-     * the dialect casts where inference needs help ($n::timestamptz). */
-    rc = finish_result(pc, what, PQprepare(pc->conn, name, pc->sql[id], (int)n_params, NULL),
-                       NULL);
-    pc->is_live[id] = rc == USV_OK;
-    return rc;
-}
-
-static enum usv_err
-pg_prepare(struct orm_conn *c, unsigned id, const char *sql, size_t n_params)
+pg_prepare(struct orm_conn *c, unsigned id)
 {
     struct postgres_conn *pc = to_pg(c);
-    size_t cap = pc->n_stmts;
-    enum usv_err rc;
+    const struct orm_conn_stmt *st = &c->stmts[id];
+    char name[PG_STMT_NAME_LEN], what[PG_STMT_NAME_LEN + 8];
 
-    pc->is_live = orm_grow(pc->is_live, &cap, (size_t)id + 1, sizeof(*pc->is_live));
-    pc->sql = orm_grow(pc->sql, &pc->n_stmts, (size_t)id + 1, sizeof(*pc->sql));
-    /* Kept for re-preparing after a reconnect, which the ORM never sees. */
-    free(pc->sql[id]);
-    pc->sql[id] = xstrdup(sql);
-    pc->is_live[id] = false;
-    rc = ensure_session(pc, "prepare");
-    if (rc != USV_OK)
-        return rc;
-    return prepare_now(pc, id, n_params);
+    if (pc->unnamed)
+        return USV_OK;          /* the text goes with each execution instead */
+    stmt_name(name, id);
+    snprintf(what, sizeof(what), "prepare %s", name);
+    if (st->is_live) {
+        char sql[PG_STMT_NAME_LEN + 16];
+
+        snprintf(sql, sizeof(sql), "DEALLOCATE %s", name);
+        PQclear(PQexec(pc->conn, sql));     /* fails harmlessly when it is gone */
+    }
+    /* No parameter types: the server infers them from the statement, and
+     * the dialect casts where inference needs help ($n::timestamptz). */
+    return finish_result(pc, what, PQprepare(pc->conn, name, st->sql, (int)st->n_params,
+                                             NULL), NULL);
 }
 
 /* Did executing a prepared statement fail because the statement itself is
@@ -822,15 +746,11 @@ pg_execute(struct orm_conn *c, unsigned id, const struct orm_param *params, size
 
     stmt_name(name, id);
     snprintf(what, sizeof(what), "execute %s", name);
-    rc = ensure_session(pc, what);
-    if (rc == USV_OK && !pc->is_live[id])
-        rc = prepare_now(pc, id, n);    /* after a reconnect */
-    if (rc == USV_OK)
-        rc = params_init(pc, &pp, params, n);
+    rc = params_init(pc, &pp, params, n);
     if (rc != USV_OK)
         return rc;
     if (pc->unnamed)
-        r = PQexecParams(pc->conn, pc->sql[id], (int)n, NULL, pp.values, NULL, NULL, 0);
+        r = PQexecParams(pc->conn, c->stmts[id].sql, (int)n, NULL, pp.values, NULL, NULL, 0);
     else
         r = PQexecPrepared(pc->conn, name, (int)n, pp.values, NULL, NULL, 0);
     if (!pc->unnamed && r != NULL && PQresultStatus(r) == PGRES_FATAL_ERROR &&
@@ -839,13 +759,10 @@ pg_execute(struct orm_conn *c, unsigned id, const struct orm_param *params, size
         if (PQtransactionStatus(pc->conn) == PQTRANS_IDLE) {
             /* Outside a transaction the failed statement did nothing:
              * plan it afresh and run it again, here. */
-            char sql[PG_STMT_NAME_LEN + 16];
-
             PQclear(r);
             r = NULL;
-            snprintf(sql, sizeof(sql), "DEALLOCATE %s", name);
-            PQclear(PQexec(pc->conn, sql));     /* fails harmlessly when it is gone */
-            rc = prepare_now(pc, id, n);
+            rc = pg_prepare(c, id);
+            c->stmts[id].is_live = rc == USV_OK;
             if (rc == USV_OK)
                 r = PQexecPrepared(pc->conn, name, (int)n, pp.values, NULL, NULL, 0);
         } else {
@@ -887,7 +804,8 @@ run_pipeline(struct postgres_conn *pc, struct orm_batch_item *const *items, size
 
         stmt_name(name, items[i]->id);
         if (pc->unnamed)
-            sent = PQsendQueryParams(pc->conn, pc->sql[items[i]->id], (int)items[i]->n_params,
+            sent = PQsendQueryParams(pc->conn, pc->base.stmts[items[i]->id].sql,
+                                     (int)items[i]->n_params,
                                      NULL, pp[i]->values, NULL, NULL, 0);
         else
             sent = PQsendQueryPrepared(pc->conn, name, (int)items[i]->n_params, pp[i]->values,
@@ -975,18 +893,14 @@ pg_execute_batch(struct orm_conn *c, struct orm_batch_item *const *items, size_t
     const struct pg_params **opp = xcalloc(n, sizeof(*opp));
     struct orm_batch_item **again = xcalloc(n, sizeof(*again));
     const struct pg_params **again_pp = xcalloc(n, sizeof(*again_pp));
-    enum usv_err rc = ensure_session(pc, "batch");
+    enum usv_err rc = USV_OK;
     size_t n_pp = 0, n_reads = 0, k = 0, n_again = 0;
     bool writes_failed = false;
 
-    for (size_t i = 0; i < n && rc == USV_OK; i++) {
-        if (!pc->is_live[items[i]->id])
-            rc = prepare_now(pc, items[i]->id, items[i]->n_params);     /* after a reconnect */
-    }
-    while (rc == USV_OK && n_pp < n &&
+    while (n_pp < n &&
            params_init(pc, &pp[n_pp], items[n_pp]->params, items[n_pp]->n_params) == USV_OK)
         n_pp++;
-    if (rc == USV_OK && n_pp != n)
+    if (n_pp != n)
         rc = USV_NOMEM;
     for (size_t pass = 0; pass < 2; pass++) {       /* reads first, then writes */
         for (size_t i = 0; i < n; i++) {
@@ -1054,10 +968,8 @@ pg_query(struct orm_conn *c, const char *sql, const struct orm_param *params, si
     struct postgres_conn *pc = to_pg(c);
     struct pg_params pp;
     PGresult *r;
-    enum usv_err rc = ensure_session(pc, "query");
+    enum usv_err rc = params_init(pc, &pp, params, n);
 
-    if (rc == USV_OK)
-        rc = params_init(pc, &pp, params, n);
     if (rc != USV_OK)
         return rc;
     r = PQexecParams(pc->conn, sql, (int)n, NULL, pp.values, NULL, NULL, 0);
@@ -1076,7 +988,6 @@ pg_unlock_migrations(struct orm_conn *c)
      * session, and the lock with it. */
     exec_simple(pc, "SELECT pg_advisory_unlock(" PG_MIGRATION_LOCK_KEY ")");
     exec_simple(pc, "RESET statement_timeout");
-    pc->holds_lock = false;
 }
 
 static enum usv_err
@@ -1085,10 +996,8 @@ pg_lock_migrations(struct orm_conn *c, unsigned timeout_ms)
     struct postgres_conn *pc = to_pg(c);
     struct orm_result res;
     char sql[64];
-    enum usv_err rc = ensure_session(pc, "lock");
+    enum usv_err rc;
 
-    if (rc != USV_OK)
-        return rc;
     /* Migrations are not bound by the statement timeout. They keep the
      * session's lock timeout (the statement timeout unless the URL says
      * otherwise): DDL waiting for a lock queues live requests behind it. */
@@ -1106,7 +1015,6 @@ pg_lock_migrations(struct orm_conn *c, unsigned timeout_ms)
             rc = USV_UNAVAILABLE;
         }
         orm_result_finish(&res);
-        pc->holds_lock = rc == USV_OK;
         if (rc != USV_OK)
             exec_simple(pc, "RESET statement_timeout");
         return rc;
@@ -1129,7 +1037,6 @@ pg_lock_migrations(struct orm_conn *c, unsigned timeout_ms)
         pg_unlock_migrations(c);
         rc = USV_INTERNAL;
     }
-    pc->holds_lock = rc == USV_OK;
     if (rc != USV_OK && !c->is_broken)
         exec_simple(pc, "RESET statement_timeout");
     return rc;
@@ -1186,6 +1093,8 @@ const struct orm_backend orm_backend_pg = {
     .socket = pg_socket,
     .close = pg_close,
     .ping = pg_ping,
+    .looks_alive = pg_looks_alive,
+    .reconnect = pg_reconnect,
     .begin = pg_begin,
     .commit = pg_commit,
     .rollback = pg_rollback,

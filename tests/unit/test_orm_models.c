@@ -184,7 +184,7 @@ read_wide(struct orm_db *db, int64_t id, char *got[WIDE_N_WRITABLE])
     be->placeholder(&sql, 1, ORM_INT64);
     assert_int_equal(USV_OK, orm_db_acquire(db, &c));
     orm_result_init(&res, WIDE_N_WRITABLE);
-    if (be->query(c, strbuf_str(&sql), &p, 1, &res) != USV_OK)
+    if (orm_conn_query(c, strbuf_str(&sql), &p, 1, &res) != USV_OK)
         fail_msg("%s: %s", strbuf_str(&sql), c->errmsg);
     assert_int_equal(1, orm_result_rows(&res));
     for (unsigned i = 0; i < WIDE_N_WRITABLE; i++) {
