@@ -44,6 +44,8 @@ struct fixture {
     struct orm_db *db;
 };
 
+static int teardown(void **state);
+
 static int
 setup(void **state)
 {
@@ -63,11 +65,14 @@ setup(void **state)
         models[3 + i] = &widget_views[i];
     }
     *state = f;
-    if (testdb_create(&f->tdb, backend, "orm_models") != TESTDB_OK)
+    /* cmocka skips the teardown of a failed setup: undo here what was made
+     * (testdb_destroy() accepts a testdb whose create failed). */
+    if (testdb_create(&f->tdb, backend, "orm_models") != TESTDB_OK ||
+        orm_db_open(f->tdb.url, models, 8, &opts, &f->db) != USV_OK ||
+        migrate_up(f->db, NULL) != USV_OK) {
+        teardown(state);
         return -1;
-    if (orm_db_open(f->tdb.url, models, 8, &opts, &f->db) != USV_OK ||
-        migrate_up(f->db, NULL) != USV_OK)
-        return -1;
+    }
     return 0;
 }
 
