@@ -489,8 +489,8 @@ lead_batch(void *ctx, struct orm_batch_item *const *all, size_t n_all, unsigned 
         woken[i] = items[i]->batch_woken != NULL ? items[i]->batch_woken : &no_flag;
     work_start(db, c, &we, 0);
     if (n == 1) {
-        items[0]->rc = orm_conn_execute(c, items[0]->id, items[0]->params, items[0]->n_params,
-                                       items[0]->res);
+        items[0]->rc = orm_conn_execute(c, items[0]->id, items[0]->params,
+                                        items[0]->n_params, items[0]->res);
     } else {
         orm_conn_execute_batch(c, items, n);
     }

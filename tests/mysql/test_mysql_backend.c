@@ -620,7 +620,7 @@ test_mysql_update_reports_matched_rows(void **state)
                                  "2026-11-21T08:00:00.000000Z", &id), USV_OK);
     /* Same value: MySQL would say 0 rows changed; we ask for rows matched. */
     assert_int_equal(orm_conn_prepare(c, ID_UPDATE_SAME,
-                                 "UPDATE users SET first_name = ? WHERE id = ?", 2), USV_OK);
+                                      "UPDATE users SET first_name = ? WHERE id = ?", 2), USV_OK);
     p[0] = text("Same");
     p[1] = int64(id);
     orm_result_init(&res, 0);
@@ -696,7 +696,7 @@ test_mysql_query_with_and_without_parameters(void **state)
     orm_result_finish(&res);
     orm_result_init(&res, 1);
     assert_int_equal(orm_conn_query(c, "SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT NULL", NULL, 0,
-                               &res), USV_OK);
+                                    &res), USV_OK);
     assert_int_equal(orm_result_rows(&res), 3);
     assert_string_equal(orm_result_cell(&res, 1, 0, NULL), "2");
     assert_null(orm_result_cell(&res, 2, 0, NULL));

@@ -260,7 +260,7 @@ test_pg_unique_violation_is_conflict(void **state)
     exec_ok(c, "CREATE UNIQUE INDEX ON uniq_t (lower(login COLLATE \"C\"))");
     exec_ok(c, "INSERT INTO uniq_t VALUES ('alice')");
     assert_int_equal(USV_CONFLICT, orm_conn_query(c, "INSERT INTO uniq_t VALUES ('ALICE')", NULL,
-                                             0, NULL));
+                                                  0, NULL));
     assert_false(c->is_broken);
     assert_non_null(strstr(c->errmsg, "23505"));
     assert_null(strstr(c->errmsg, "alice"));  /* DETAIL, which quotes the row, is left out */
@@ -295,15 +295,15 @@ test_pg_deadlock_is_retry_and_other_errors_internal(void **state)
     struct orm_conn *c = connect_to(db_url);
 
     assert_int_equal(USV_RETRY, orm_conn_query(c, "DO $$BEGIN RAISE EXCEPTION 'x' USING "
-                                             "ERRCODE = 'deadlock_detected'; END$$",
-                                          NULL, 0, NULL));
+                                                  "ERRCODE = 'deadlock_detected'; END$$",
+                                               NULL, 0, NULL));
     assert_int_equal(USV_INTERNAL, orm_conn_query(c, "SELECT * FROM no_such_table", NULL, 0, NULL));
     assert_int_equal(USV_INTERNAL, orm_conn_query(c, "SELEC 1", NULL, 0, NULL));
     assert_false(c->is_broken);
     /* "the database system is shutting down" and friends end the session. */
     assert_int_equal(USV_UNAVAILABLE, orm_conn_query(c, "DO $$BEGIN RAISE EXCEPTION 'x' USING "
-                                                   "ERRCODE = 'admin_shutdown'; END$$",
-                                                NULL, 0, NULL));
+                                                        "ERRCODE = 'admin_shutdown'; END$$",
+                                                     NULL, 0, NULL));
     assert_true(c->is_broken);
     be->close(c);
 }
@@ -377,7 +377,8 @@ test_pg_statement_is_prepared_once_and_executed_many_times(void **state)
            sizeof(v));
     assert_string_equal("1", v);
     /* The row count of a write is reported. */
-    assert_int_equal(USV_OK, orm_conn_prepare(c, 8, "UPDATE prep_t SET name = $1 WHERE id > $2", 2));
+    assert_int_equal(USV_OK,
+                     orm_conn_prepare(c, 8, "UPDATE prep_t SET name = $1 WHERE id > $2", 2));
     {
         struct orm_param up[2] = {{.type = ORM_TEXT, .s = "x", .len = 1},
                                   {.type = ORM_INT64, .i = 2}};
@@ -576,7 +577,8 @@ test_pg_commit_of_a_failed_transaction_is_not_success(void **state)
     /* 25006 (read-only transaction) is what a demoted primary answers after a
      * failover: the connection is given up so a new one finds the primary. */
     assert_int_equal(USV_OK, orm_conn_begin(c, ORM_TX_READ));
-    assert_int_equal(USV_UNAVAILABLE, orm_conn_query(c, "CREATE TABLE ro_t (x int)", NULL, 0, NULL));
+    assert_int_equal(USV_UNAVAILABLE,
+                     orm_conn_query(c, "CREATE TABLE ro_t (x int)", NULL, 0, NULL));
     assert_true(c->is_broken);
     be->close(c);
 }
@@ -880,7 +882,7 @@ test_pg_batch_failed_write_leaves_the_reads_alone(void **state)
     prepare_users(c, BATCH_INSERT, ORM_OP_INSERT_RETURNING, 5);
     prepare_users(c, BATCH_FIND, ORM_OP_FIND, 1);
     assert_int_equal(USV_OK, orm_conn_prepare(c, BATCH_COUNTED,
-                                         "SELECT nextval('usv_batch_reads')", 0));
+                                              "SELECT nextval('usv_batch_reads')", 0));
     batch_insert_init(&bs[0], "TAKEN");             /* fails: the login is taken */
     batch_find_init(&bs[1], 1);
     memset(&bs[2], 0, sizeof(bs[2]));
@@ -956,7 +958,7 @@ test_pg_batch_whose_session_dies_in_the_pipeline_fails_every_item_and_is_broken(
     prepare_users(c, BATCH_INSERT, ORM_OP_INSERT_RETURNING, 5);
     /* The server ends the session while the pipeline runs. */
     assert_int_equal(USV_OK, orm_conn_prepare(c, BATCH_SUICIDE,
-                                         "SELECT pg_terminate_backend(pg_backend_pid())", 0));
+                                              "SELECT pg_terminate_backend(pg_backend_pid())", 0));
     batch_insert_init(&bs[0], "fred");
     memset(&bs[1], 0, sizeof(bs[1]));
     orm_result_init(&bs[1].res, 1);
