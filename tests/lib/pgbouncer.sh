@@ -3,7 +3,8 @@
 #
 # A throwaway PgBouncer in front of the test PostgreSQL, for the tests that
 # check usersvc behind a pooler (tests/pg/pg_pgbouncer_tx.sh, the ha suite).
-# Sourced; needs only bash, Debian's pgbouncer and a PostgreSQL URL.
+# Sourced after tests/e2e/lib.sh (free_port); needs Debian's pgbouncer and
+# a PostgreSQL URL.
 #
 #   pgbouncer_start MODE [URL]   MODE: session | transaction | statement;
 #                                URL: the server to pool (default
@@ -17,8 +18,8 @@
 #                                5 s) and remove PGBOUNCER_DIR.
 #   pgbouncer_available          exit 0 when a pgbouncer binary is installed.
 #
-# PgBouncer listens on a free loopback port chosen by the kernel's free
-# port list (retried on a clash), no Unix socket, in a temporary directory.
+# PgBouncer listens on a free loopback port (free_port, retried on a
+# clash), no Unix socket, in a temporary directory.
 # Clients are trusted (auth_type trust: loopback only, a throwaway pooler);
 # the pooler logs in to the server with the URL's password, taken from a
 # userlist file in the temporary directory (mode 600), so scram-sha-256 on
@@ -52,21 +53,6 @@ _pgbouncer_bin() {
 
 pgbouncer_available() {
     _pgbouncer_bin >/dev/null
-}
-
-# A loopback port nothing listens on now, below the ephemeral range.
-_pgbouncer_port() {
-    local i p low=32768
-    read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || low=32768
-    [ "$low" -gt 12000 ] 2>/dev/null || low=32768
-    for i in $(seq 1 50); do
-        p=$(( 10000 + (RANDOM % (low - 12000)) ))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-            echo "$p"
-            return 0
-        fi
-    done
-    return 1
 }
 
 # _pgbouncer_as_owner CMD...: run as ourselves, or as PGBOUNCER_RUN_AS when root.
@@ -103,7 +89,7 @@ pgbouncer_start() {
     # SCRAM or MD5 answer for the server from it).
     ( umask 077; printf '"%s" "%s"\n' "$_PGB_USER" "$_PGB_PASS" >"$PGBOUNCER_DIR/userlist.txt" )
     for attempt in 1 2 3 4 5; do
-        PGBOUNCER_PORT=$(_pgbouncer_port) || { echo "pgbouncer_start: no free port" >&2; return 1; }
+        PGBOUNCER_PORT=$(free_port) || { echo "pgbouncer_start: no free port" >&2; return 1; }
         cat >"$PGBOUNCER_DIR/pgbouncer.ini" <<EOF
 [databases]
 * = host=$host port=$port
