@@ -55,7 +55,7 @@ query(struct runner *r, const char *sql, const struct orm_param *params, size_t 
       struct orm_result *res)
 {
     char *text = render(r->be, sql);
-    enum usv_err rc = r->be->query(r->conn, text, params, n, res);
+    enum usv_err rc = orm_conn_query(r->conn, text, params, n, res);
 
     free(text);
     return rc;
@@ -87,7 +87,7 @@ runner_start(struct runner *r, struct orm_db *db, bool lock)
     if (rc != USV_OK)
         return rc;
     if (lock) {
-        rc = r->be->lock_migrations(r->conn, MIGRATE_LOCK_TIMEOUT_MS);
+        rc = orm_conn_lock_migrations(r->conn, MIGRATE_LOCK_TIMEOUT_MS);
         if (rc != USV_OK) {
             log_error("migrate", "cannot take the migration lock: %s", r->conn->errmsg);
             return rc;
@@ -106,7 +106,7 @@ static void
 runner_finish(struct runner *r)
 {
     if (r->conn != NULL && r->is_locked && !r->conn->is_broken)
-        r->be->unlock_migrations(r->conn);
+        orm_conn_unlock_migrations(r->conn);
     orm_db_release(r->db, r->conn);
     r->conn = NULL;
 }
@@ -170,7 +170,7 @@ run_statements(struct runner *r, const struct migration *m, const char *directio
                const char *const *stmts)
 {
     for (size_t i = 0; stmts[i] != NULL; i++) {
-        enum usv_err rc = r->be->query(r->conn, stmts[i], NULL, 0, NULL);
+        enum usv_err rc = orm_conn_query(r->conn, stmts[i], NULL, 0, NULL);
 
         if (rc != USV_OK) {
             char first_line[120];
@@ -232,7 +232,7 @@ static enum usv_err
 apply_one(struct runner *r, const struct migration *m, bool *did_apply)
 {
     struct apply a = {.r = r, .m = m};
-    enum usv_err rc = orm_conn_transact(r->be, r->conn, ORM_TX_WRITE, apply_work, &a);
+    enum usv_err rc = orm_conn_transact(r->conn, ORM_TX_WRITE, apply_work, &a);
 
     *did_apply = rc == USV_OK && !a.is_recorded;
     if (rc == USV_OK || a.is_recorded)
@@ -310,7 +310,7 @@ revert_one(struct runner *r, const struct migration *m)
 {
     struct apply a = {.r = r, .m = m};
 
-    return orm_conn_transact(r->be, r->conn, ORM_TX_WRITE, revert_work, &a);
+    return orm_conn_transact(r->conn, ORM_TX_WRITE, revert_work, &a);
 }
 
 enum usv_err

@@ -37,6 +37,10 @@ struct orm_db_options {
     const char *replica_url;   /* optional read replica(s), same backend; NULL = none */
     unsigned batches;          /* batches of single-statement sessions in flight at once,
                                 * where the backend batches; 0 = one connection each */
+    bool no_prepared_statements; /* DB_PREPARED_STATEMENTS=off: no named statement
+                                * outlives its transaction, so a pooler may move the
+                                * session between server connections (PgBouncer in
+                                * transaction mode); see orm_limits */
     const struct migration *migrations; /* the schema of @models (orm/migrations.h),
                                 * borrowed; NULL = the embedded product set */
     size_t n_migrations;

@@ -24,6 +24,7 @@ struct cfg {
     long statement_timeout_ms;
     long idle_check_ms;
     long db_batches;          /* 0 = no batching */
+    char *db_prepared_statements; /* "on" or "off" (checked by cfg_load()) */
     long max_body_bytes;
     long max_connections;
     long max_connections_per_ip;
