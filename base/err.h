@@ -43,7 +43,11 @@
     X(HEAD_TOO_LARGE, 431, "Request Header Fields Too Large",                   \
       "Request Header Fields Too Large")                                        \
     X(UNAUTHORIZED, 401, "Unauthorized", "Unauthorized")                        \
-    X(FORBIDDEN,    403, "Forbidden", "Forbidden")
+    X(FORBIDDEN,    403, "Forbidden", "Forbidden")                              \
+    /* the database refused a new connection because it is full (PostgreSQL \
+     * 53300 "too many clients", MySQL 1040/1203): pools wait for their own */ \
+    X(DB_FULL,      503, "Service Unavailable",                                 \
+      "the database is unavailable; retry later")
 
 enum usv_err {
 #define X(name, status, title, detail) USV_##name,

@@ -457,6 +457,27 @@ connect_within(PGconn *conn, bool is_reset, unsigned timeout_ms)
     }
 }
 
+/* Does a refused connection's message say the server is full? SQLSTATE
+ * 53300 (too_many_connections), which libpq does not expose for a failed
+ * connection, so its messages (servers' lc_messages in English), and
+ * PgBouncer's when its own limits are reached (issue 18). */
+static bool
+is_full_message(const char *msg)
+{
+    static const char *const full[] = {
+        "too many clients already",                  /* max_connections */
+        "remaining connection slots are reserved",   /* only reserved slots left */
+        "too many connections for",                  /* a role's or database's limit */
+        "no more connections allowed",               /* PgBouncer max_client_conn */
+    };
+
+    for (size_t i = 0; i < sizeof(full) / sizeof(full[0]); i++) {
+        if (strstr(msg, full[i]) != NULL)
+            return true;
+    }
+    return false;
+}
+
 /* Keywords every connection gets before the handle's own (pg_config, where
  * the URL's keywords override them: later keywords win): keepalives and the
  * TCP user timeout notice a dead peer on every socket; the options make the
@@ -522,6 +543,8 @@ pg_open(const void *cfg, const struct orm_limits *lim, struct orm_conn **out, ch
         orm_one_line(msg, sizeof(msg), PQerrorMessage(pc->conn));
         url_scrub(msg, sizeof(msg), &conf->url);
         snprintf(err, errlen, "%s", msg);
+        if (is_full_message(msg))
+            rc = USV_DB_FULL;
         goto out;
     }
     PQsetNoticeReceiver(pc->conn, on_notice, pc);
@@ -1101,6 +1124,35 @@ pg_equals(struct strbuf *b, const struct orm_column *c, unsigned n)
     }
 }
 
+/* ---- migrations per transaction (issue 18) -----------------------------
+ * The migration lock as a transaction-level advisory lock: commit or
+ * rollback releases it, so it can never stay behind on a server connection
+ * that a pooler (PgBouncer in transaction mode) hands to someone else, and
+ * every SET here is LOCAL to the transaction for the same reason. */
+
+static enum usv_err
+pg_lock_migration_tx(struct orm_conn *c, unsigned lock_wait_ms, unsigned ddl_lock_ms)
+{
+    struct postgres_conn *pc = to_pg(c);
+    char sql[96];
+    enum usv_err rc;
+
+    /* lock_timeout = 0 means "wait forever": never ask for that. */
+    snprintf(sql, sizeof(sql), "SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = %u",
+             lock_wait_ms > 0 ? lock_wait_ms : 1);
+    rc = exec_simple(pc, sql);
+    if (rc == USV_OK) {
+        rc = exec_simple(pc, "SELECT pg_advisory_xact_lock(" PG_MIGRATION_LOCK_KEY ")");
+        if (rc == USV_UNAVAILABLE && !c->is_broken)
+            orm_conn_error(c, "lock", "timed out waiting for another migration run");
+    }
+    if (rc == USV_OK) {
+        snprintf(sql, sizeof(sql), "SET LOCAL lock_timeout = %u", ddl_lock_ms > 0 ? ddl_lock_ms : 1);
+        rc = exec_simple(pc, sql);
+    }
+    return rc;
+}
+
 const struct orm_backend orm_backend_pg = {
     .name = "postgres",
     /* Well under max_connections (default 100) even with a few instances. */
@@ -1124,6 +1176,7 @@ const struct orm_backend orm_backend_pg = {
     .query = pg_query,
     .lock_migrations = pg_lock_migrations,
     .unlock_migrations = pg_unlock_migrations,
+    .lock_migration_tx = pg_lock_migration_tx,
     .placeholder = pg_placeholder,
     .select_column = pg_select_column,
     .equals = pg_equals,

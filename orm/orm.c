@@ -82,6 +82,8 @@ struct orm_db {
     struct batch *batch;             /* single-statement sessions on the primary, or NULL */
     _Atomic uint64_t replica_down_until_ms;  /* skip the replica until then (monotonic) */
     unsigned pool_timeout_ms;
+    unsigned migration_lock_ms;    /* a migration's DDL lock wait (never 0) */
+    unsigned migration_retries;    /* further tries after a DDL gave up waiting */
     unsigned statement_timeout_ms;   /* 0 = no bound */
     struct watchdog *wd;             /* cuts database work at its deadline */
     _Atomic uint64_t statement_timeouts;
@@ -584,6 +586,9 @@ orm_db_open(const char *url, const struct orm_model *const *models, size_t n_mod
     db->models = xcalloc(n_models > 0 ? n_models : 1, sizeof(*db->models));
     db->n_models = n_models;
     db->pool_timeout_ms = opts->pool_timeout_ms;
+    db->migration_lock_ms = opts->migration_lock_timeout_ms != 0
+                                ? opts->migration_lock_timeout_ms : 1000;
+    db->migration_retries = opts->migration_retries;
     db->statement_timeout_ms = opts->statement_timeout_ms;
     db->migrations = opts->migrations != NULL ? opts->migrations : migrations;
     db->n_migrations = opts->migrations != NULL ? opts->n_migrations : n_migrations;
@@ -594,6 +599,7 @@ orm_db_open(const char *url, const struct orm_model *const *models, size_t n_mod
     }
     watchdog_create(&db->wd);
     pool_create(be, db->cfg, size, opts->idle_check_ms, &lim, db->wd, &db->pool);
+    pool_set_idle_limit(db->pool, opts->pool_min_idle, opts->pool_idle_timeout_ms);
     if (opts->batches > 0 && be->batching != ORM_BATCH_NONE) {
         unsigned leaders = opts->batches;
 
@@ -602,9 +608,11 @@ orm_db_open(const char *url, const struct orm_model *const *models, size_t n_mod
         batch_create(leaders, BATCH_STALL_MS, opts->pool_timeout_ms, lead_batch, db,
                      &db->batch);
     }
-    if (db->replica_cfg != NULL)
+    if (db->replica_cfg != NULL) {
         pool_create(be, db->replica_cfg, size, opts->idle_check_ms, &lim, db->wd,
                     &db->replica);
+        pool_set_idle_limit(db->replica, opts->pool_min_idle, opts->pool_idle_timeout_ms);
+    }
     *out = db;
     return USV_OK;
 }
@@ -686,6 +694,19 @@ void
 orm_db_release(struct orm_db *db, struct orm_conn *c)
 {
     pool_release(db->pool, c);
+}
+
+void
+orm_db_migration_waits(const struct orm_db *db, unsigned *lock_ms, unsigned *retries)
+{
+    *lock_ms = db->migration_lock_ms;
+    *retries = db->migration_retries;
+}
+
+bool
+orm_db_is_full(struct orm_db *db)
+{
+    return pool_is_full(db->pool);
 }
 
 enum usv_err

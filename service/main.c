@@ -74,6 +74,10 @@ open_db(const struct cfg *cfg, struct orm_db **db)
         .pool_timeout_ms = (unsigned)cfg->pool_timeout_ms,
         .statement_timeout_ms = (unsigned)cfg->statement_timeout_ms,
         .idle_check_ms = (unsigned)cfg->idle_check_ms,
+        .pool_min_idle = (unsigned)cfg->pool_min_idle,
+        .pool_idle_timeout_ms = (unsigned)cfg->pool_idle_timeout_ms,
+        .migration_lock_timeout_ms = (unsigned)cfg->migration_lock_timeout_ms,
+        .migration_retries = (unsigned)cfg->migration_retries,
         .replica_url = cfg->database_read_url[0] != '\0' ? cfg->database_read_url : NULL,
         .batches = (unsigned)cfg->db_batches,
     };
@@ -289,6 +293,14 @@ cmd_serve(const struct cfg *cfg)
         return 1;
     }
     rc = migrate_check(db, why, sizeof(why));
+    if (rc == USV_UNAVAILABLE && orm_db_is_full(db)) {
+        /* Reachable but full (other instances hold every slot): this is
+         * capacity, not an outage. Serve not-ready; /readyz turns 200 once
+         * a connection is had and the schema is current. */
+        log_warn("main", "the database is full (too many clients): starting not ready; "
+                 "/readyz says 503 until a connection is free and the schema is current");
+        rc = USV_OK;
+    }
     if (rc != USV_OK) {
         log_error("main", "refusing to serve: %s%s", why,
                   rc == USV_CONFLICT ? "; run 'usersvc migrate' or 'usersvc serve --migrate'"
