@@ -252,7 +252,7 @@ load_worker() {
 # "created N, patched N, deleted N, lost N"; returns non-zero when lost > 0.
 check_acknowledged() {
     local rows lost
-    db_exec "SELECT login || ' ' || id || ' ' || coalesce(first_name, '-') FROM users WHERE login LIKE 'h%n%'" \
+    db_exec "SELECT concat(login, ' ', id, ' ', coalesce(first_name, '-')) FROM users WHERE login LIKE 'h%n%'" \
         >"$TMP/ack.db" 2>"$TMP/ack.err" || { diag_file db_exec "$TMP/ack.err"; return 1; }
     awk '
         FNR == NR { have[$1] = $3; next }
