@@ -37,17 +37,22 @@
       "internal error; the server log has the details")                         \
     /* append rows; never renumber */                                           \
     /* a transfer coding we lack */                                             \
-    X(NOT_IMPLEMENTED, 501, "Not Implemented", "Not Implemented")               \
-    X(BAD_VERSION,  505, "HTTP Version Not Supported", "HTTP Version Not Supported") \
-    X(URI_TOO_LONG, 414, "URI Too Long", "URI Too Long")                        \
+    X(NOT_IMPLEMENTED, 501, "Not Implemented",                                 \
+      "the request uses a transfer coding this server does not implement")      \
+    X(BAD_VERSION,  505, "HTTP Version Not Supported",                          \
+      "only HTTP/1.0 and HTTP/1.1 are supported")                               \
+    X(URI_TOO_LONG, 414, "URI Too Long",                                        \
+      "the request target is longer than this server accepts")                  \
     X(HEAD_TOO_LARGE, 431, "Request Header Fields Too Large",                   \
-      "Request Header Fields Too Large")                                        \
-    X(UNAUTHORIZED, 401, "Unauthorized", "Unauthorized")                        \
-    X(FORBIDDEN,    403, "Forbidden", "Forbidden")                              \
+      "the request's header fields are larger than this server accepts")        \
+    X(UNAUTHORIZED, 401, "Unauthorized",                                        \
+      "this resource needs a valid bearer token")                               \
+    X(FORBIDDEN,    403, "Forbidden",                                           \
+      "the bearer token does not grant access to this resource")                 \
     /* the database refused a new connection because it is full (PostgreSQL \
      * 53300 "too many clients", MySQL 1040/1203): pools wait for their own */ \
     X(DB_FULL,      503, "Service Unavailable",                                 \
-      "the database is unavailable; retry later")
+      "the database has no connection to spare; retry later")
 
 enum usv_err {
 #define X(name, status, title, detail) USV_##name,

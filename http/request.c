@@ -385,8 +385,12 @@ req_destroy(struct http_req *req)
 {
     if (req == NULL)
         return;
-    if (current == req)
+    if (current == req) {
         current = NULL;
+        /* The request is over: a later line of this thread (MHD refusing
+         * the connection's next request line, say) is not its. */
+        log_set_request_id(NULL);
+    }
     atomic_fetch_sub(&req->srv->in_flight, 1);
     strbuf_finish(&req->body);
     json_decref(req->json);

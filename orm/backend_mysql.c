@@ -20,17 +20,14 @@
  * (my_execute_batch()); everything else runs on a connection of its own.
  *
  * No MYSQL_OPT_RECONNECT: it reconnects in the middle of anything and
- * silently drops session settings, prepared statements and locks. Instead,
- * before a statement is sent outside a transaction (where the session holds
- * nothing we need), a connection the server dropped while it sat idle in the
- * pool -- restart, KILL, idle timeout -- is noticed without a round trip
- * (the only thing a server ever sends unasked is its goodbye) and
- * reconnected in place with the same settings; its statements are prepared
- * again, lazily, from the SQL kept for each id. So a restarted server costs
- * no failed request once it is back. A connection lost inside a
- * transaction or while holding the migration lock is marked broken for the
- * pool to replace: the outcome of that work is unknown, and the session
- * itself was the state.
+ * silently drops session settings, prepared statements and locks. Instead
+ * a connection the server dropped while it sat idle in the pool -- restart,
+ * KILL, idle timeout -- is noticed without a round trip (my_looks_alive():
+ * the only thing a server ever sends unasked is its goodbye) and
+ * reconnected in place with the same settings (my_reconnect()), when the
+ * shared layer's policy says so (orm_conn_ensure_session(): outside a
+ * transaction and the migration lock); the shared layer keeps the
+ * statements' texts and prepares them again, lazily.
  *
  * Timeouts: connect 5 s, read/write 30 s, lock waits 10 s (InnoDB rows and
  * metadata locks; at most half the read timeout), so a lock wait ends in
@@ -119,14 +116,12 @@ struct mysql_conn {
     struct orm_conn base;              /* first: the ORM sees only this */
     MYSQL *db;
     struct conn_config cfg;
-    bool holds_migration_lock;         /* GET_LOCK taken: never reconnect silently */
-    bool in_tx;                        /* between begin() and commit()/rollback() */
     bool is_mariadb;                   /* has max_statement_time */
     unsigned connect_errno;            /* the server's code when a connect failed */
     struct orm_limits lim;             /* the bounds of open(); a reconnect's connect is
                                         * bounded by the statement timeout */
-    struct my_stmt *stmts;             /* by statement id, n_stmts long */
-    char **sql;                        /* text of statement id, to prepare it again */
+    struct my_stmt *stmts;             /* driver handles by statement id, n_stmts long;
+                                        * st NULL: not prepared on this session */
     size_t n_stmts;
     MYSQL_BIND *pbind;                 /* parameter bindings, cap_params long */
     struct param_aux *paux;
@@ -984,9 +979,6 @@ my_close(struct orm_conn *c)
         return;
     /* Statements first: they belong to the connection. */
     drop_statements(mc);
-    for (size_t i = 0; i < mc->n_stmts; i++)
-        free(mc->sql[i]);
-    free(mc->sql);
     free(mc->stmts);
     if (mc->db != NULL)
         mysql_close(mc->db);
@@ -998,10 +990,11 @@ my_close(struct orm_conn *c)
 }
 
 /* Replace a lost session by a new one, in place. Only where the session
- * holds no transaction, lock or result: see ensure_session(). */
+ * holds no transaction, lock or result: see orm_conn_ensure_session(). */
 static enum usv_err
-reconnect(struct mysql_conn *mc)
+my_reconnect(struct orm_conn *c)
 {
+    struct mysql_conn *mc = to_mysql(c);
     char err[sizeof(mc->base.errmsg)];
     MYSQL *old = mc->db;
 
@@ -1024,35 +1017,14 @@ reconnect(struct mysql_conn *mc)
  * ER_CONNECTION_KILLED or ER_SERVER_SHUTDOWN, then EOF): anything to read,
  * or a hang-up, means the session is over. */
 static bool
-looks_alive(struct mysql_conn *mc)
+my_looks_alive(struct orm_conn *c)
 {
-    struct pollfd pfd = {.fd = mysql_get_socket(mc->db), .events = POLLIN};
+    struct pollfd pfd = {.fd = mysql_get_socket(to_mysql(c)->db), .events = POLLIN};
 
     if (pfd.fd < 0)
         return false;
     /* poll() < 0 (EINTR): let the statement tell. */
     return poll(&pfd, 1, 0) <= 0;
-}
-
-static bool
-conn_looks_alive(struct orm_conn *c)
-{
-    return looks_alive(to_mysql(c));
-}
-
-static enum usv_err
-conn_reconnect(struct orm_conn *c)
-{
-    return reconnect(to_mysql(c));
-}
-
-/* Called before a statement is sent: the shared reconnect policy
- * (orm_conn_ensure_session()). */
-static enum usv_err
-ensure_session(struct mysql_conn *mc, const char *what)
-{
-    return orm_conn_ensure_session(&mc->base, what, mc->in_tx, mc->holds_migration_lock,
-                                   conn_looks_alive, conn_reconnect);
 }
 
 /* Run @sql, which returns no rows, as a plain query. */
@@ -1068,12 +1040,7 @@ static enum usv_err
 my_ping(struct orm_conn *c)
 {
     struct mysql_conn *mc = to_mysql(c);
-    /* A connection the server dropped while idle is replaced in place: the
-     * question is whether the database can be used, not this socket. */
-    enum usv_err rc = ensure_session(mc, "ping");
 
-    if (rc != USV_OK)
-        return rc;
     /* Without MYSQL_OPT_RECONNECT, mysql_ping() only reports. */
     if (mysql_ping(mc->db) != 0) {
         fail_db(mc, "ping");
@@ -1086,90 +1053,43 @@ my_ping(struct orm_conn *c)
 static enum usv_err
 my_begin(struct orm_conn *c, enum orm_tx mode)
 {
-    struct mysql_conn *mc = to_mysql(c);
     /* Read sessions declare it: a write slipping into one fails loudly. */
-    const char *sql = mode == ORM_TX_WRITE ? "START TRANSACTION READ WRITE"
-                                           : "START TRANSACTION READ ONLY";
-    enum usv_err rc;
-
-    mc->in_tx = false;
-    rc = ensure_session(mc, sql);
-    if (rc != USV_OK)
-        return rc;
-    rc = exec(mc, sql);
-    if (rc == USV_UNAVAILABLE && c->is_broken && !mc->holds_migration_lock) {
-        /* The goodbye arrived just after ensure_session() looked. START
-         * TRANSACTION changes nothing, so it is always safe to say it again. */
-        rc = reconnect(mc);
-        if (rc == USV_OK)
-            rc = exec(mc, sql);
-    }
-    mc->in_tx = rc == USV_OK;
-    return rc;
+    return exec(to_mysql(c), mode == ORM_TX_WRITE ? "START TRANSACTION READ WRITE"
+                                                  : "START TRANSACTION READ ONLY");
 }
 
 static enum usv_err
 my_commit(struct orm_conn *c)
 {
-    struct mysql_conn *mc = to_mysql(c);
-
-    /* Whatever COMMIT says, the transaction is over (or the session is). */
-    mc->in_tx = false;
-    return exec(mc, "COMMIT");
+    return exec(to_mysql(c), "COMMIT");
 }
 
 static enum usv_err
 my_rollback(struct orm_conn *c)
 {
-    struct mysql_conn *mc = to_mysql(c);
-
-    mc->in_tx = false;
-    return exec(mc, "ROLLBACK");
+    return exec(to_mysql(c), "ROLLBACK");
 }
 
-/* Make room for statement @id in the per-connection tables. */
-static void
-reserve(struct mysql_conn *mc, unsigned id)
-{
-    size_t cap = mc->n_stmts;
-
-    mc->sql = orm_grow(mc->sql, &cap, (size_t)id + 1, sizeof(*mc->sql));
-    mc->stmts = orm_grow(mc->stmts, &mc->n_stmts, (size_t)id + 1, sizeof(*mc->stmts));
-}
-
+/* Prepare statement @id from its text (the shared layer's) into a handle
+ * of this session, in place of the one it may have. */
 static enum usv_err
-my_prepare(struct orm_conn *c, unsigned id, const char *sql, size_t n_params)
+my_prepare(struct orm_conn *c, unsigned id)
 {
     struct mysql_conn *mc = to_mysql(c);
+    const struct orm_conn_stmt *st = &c->stmts[id];
     enum usv_err rc;
 
-    reserve(mc, id);
+    mc->stmts = orm_grow(mc->stmts, &mc->n_stmts, (size_t)id + 1, sizeof(*mc->stmts));
     stmt_finish(&mc->stmts[id]);
-    free(mc->sql[id]);
-    mc->sql[id] = NULL;
-    rc = ensure_session(mc, "prepare");
-    if (rc == USV_OK)
-        rc = stmt_prepare(mc, &mc->stmts[id], sql);
+    rc = stmt_prepare(mc, &mc->stmts[id], st->sql);
     if (rc != USV_OK)
         return rc;
-    if (mysql_stmt_param_count(mc->stmts[id].st) != n_params) {
+    if (mysql_stmt_param_count(mc->stmts[id].st) != st->n_params) {
         stmt_finish(&mc->stmts[id]);
         return fail_internal(mc, "prepare", "the statement has another number of parameters "
                                             "than the caller binds");
     }
-    mc->sql[id] = xstrdup(sql);
     return USV_OK;
-}
-
-/* Statement @id ready on the current session: prepared from @sql unless it
- * is (after a reconnect the server has forgotten our statements). */
-static enum usv_err
-stmt_ready(struct mysql_conn *mc, unsigned id, const char *sql)
-{
-    reserve(mc, id);
-    if (mc->stmts[id].st != NULL)
-        return USV_OK;
-    return stmt_prepare(mc, &mc->stmts[id], sql);
 }
 
 static enum usv_err
@@ -1177,15 +1097,9 @@ my_execute(struct orm_conn *c, unsigned id, const struct orm_param *params, size
            struct orm_result *res)
 {
     struct mysql_conn *mc = to_mysql(c);
-    enum usv_err rc;
 
-    if (id >= mc->n_stmts || mc->sql[id] == NULL)
-        return fail_internal(mc, "execute", "statement was never prepared");
-    rc = ensure_session(mc, "execute");
-    if (rc == USV_OK)
-        rc = stmt_ready(mc, id, mc->sql[id]);
-    if (rc != USV_OK)
-        return rc;
+    if (id >= mc->n_stmts || mc->stmts[id].st == NULL)
+        return fail_internal(mc, "execute", "statement not prepared on this session");
     return stmt_run(mc, &mc->stmts[id], params, n, res);
 }
 
@@ -1284,7 +1198,7 @@ run_finds(struct mysql_conn *mc, struct orm_batch_item *const *items, size_t n, 
         keys[i] = finds[i < k ? i : 0]->params[0];
     id = fm->first_id + list;
     orm_result_init(&rows, finds[0]->res->n_cols);
-    rc = stmt_ready(mc, id, fm->sql[list]);
+    rc = orm_conn_ready(&mc->base, id, fm->sql[list], 2u << list);
     if (rc == USV_OK)
         rc = stmt_run(mc, &mc->stmts[id], keys, 2u << list, &rows);
     if (rc == USV_OK && hand_out_rows(fm, &rows, finds, k))
@@ -1311,8 +1225,7 @@ my_execute_batch(struct orm_conn *c, struct orm_batch_item *const *items, size_t
 {
     struct mysql_conn *mc = to_mysql(c);
     bool done[BATCH_MAX] = {false};
-    /* A session the server dropped while idle is replaced first, as for execute(). */
-    bool is_alive = ensure_session(mc, "batch") == USV_OK;
+    bool is_alive = true;
 
     assert(n <= BATCH_MAX);
     for (size_t i = 0; i < n; i++) {
@@ -1402,10 +1315,8 @@ my_query(struct orm_conn *c, const char *sql, const struct orm_param *params, si
 {
     struct mysql_conn *mc = to_mysql(c);
     struct my_stmt s;
-    enum usv_err rc = ensure_session(mc, "query");
+    enum usv_err rc;
 
-    if (rc != USV_OK)
-        return rc;
     /* Some DDL cannot be prepared, and without parameters there is nothing
      * to bind: send the text. */
     if (n == 0)
@@ -1449,10 +1360,8 @@ my_lock_migrations(struct orm_conn *c, unsigned timeout_ms)
      * take a long wait for a dead server. */
     unsigned slice_max = mc->cfg.read_timeout_s > 2 ? mc->cfg.read_timeout_s / 2 : 1;
     char sql[160];
-    enum usv_err rc = ensure_session(mc, "GET_LOCK");
+    enum usv_err rc;
 
-    if (rc != USV_OK)
-        return rc;
     /* Migrations are not bound by the statement timeout. */
     if (mc->is_mariadb && mc->lim.statement_timeout_ms != 0) {
         rc = exec(mc, "SET SESSION max_statement_time = 0");
@@ -1469,10 +1378,8 @@ my_lock_migrations(struct orm_conn *c, unsigned timeout_ms)
         rc = select_int(mc, sql, &got);
         if (rc != USV_OK)
             return rc;
-        if (got == 1) {
-            mc->holds_migration_lock = true;
+        if (got == 1)
             return USV_OK;
-        }
         if (got < 0)
             return fail_internal(mc, "GET_LOCK", "the server refused the migration lock");
         if (monotonic_ms() >= deadline) {
@@ -1495,7 +1402,6 @@ my_unlock_migrations(struct orm_conn *c)
         /* A lock we cannot release lives as long as the session: end it. */
         c->is_broken = true;
     }
-    mc->holds_migration_lock = false;
     if (!c->is_broken && mc->is_mariadb && mc->lim.statement_timeout_ms != 0) {
         char sql[80];
 
@@ -1582,6 +1488,8 @@ const struct orm_backend orm_backend_mysql = {
     .socket = my_conn_socket,
     .close = my_close,
     .ping = my_ping,
+    .looks_alive = my_looks_alive,
+    .reconnect = my_reconnect,
     .begin = my_begin,
     .commit = my_commit,
     .rollback = my_rollback,

@@ -14,20 +14,42 @@
  *
  * A connection the server dropped while it sat idle in the pool (restart,
  * failover, idle cut) is noticed before a statement is sent on it, without a
- * round trip, and reconnected in place; its statements are prepared again
- * from the text kept here. So a restarted server costs no failed request
- * once it is back. A connection lost while a statement or transaction was
- * in flight is marked broken for the pool to replace: the outcome of that
- * work is unknown, and repeating it is not this layer's call. */
+ * round trip (pg_looks_alive()), and reconnected in place (pg_reconnect());
+ * when and why is the shared layer's policy (orm_conn_ensure_session()),
+ * which also keeps the statements' texts and prepares them again. A
+ * connection lost while a statement or transaction was in flight is marked
+ * broken for the pool to replace: the outcome of that work is unknown, and
+ * repeating it is not this layer's call.
+ *
+ * DB_PREPARED_STATEMENTS=off (orm_limits.no_prepared_statements): nothing
+ * named is ever prepared. prepare() only keeps the text; each execution
+ * sends it as the unnamed statement with its parameters (PQexecParams(),
+ * PQsendQueryParams() in a pipeline: Parse, Bind, Describe, Execute, the
+ * same messages as PQsendPrepare("") followed by PQsendQueryPrepared(""),
+ * minus one result object. Measured on loopback (20,000 reads by key in
+ * pipelines of 16 with a Sync each, best of 6 runs on a busy 2-core
+ * machine): PQsendQueryParams 0.86 s, PQsendPrepare("") with
+ * PQsendQueryPrepared("") 1.01 s, named statements 0.63 s; so the single
+ * call. An unnamed statement lives only until the next Parse, inside the
+ * same transaction, so PgBouncer in transaction mode may hand the session
+ * to another server connection between transactions; the price is the
+ * server's parse and plan on every execution.
+ * A named statement the server does not have (26000) or already has
+ * (42P05) means the session is not the one we prepared on: a pooler moved
+ * it. The connection is then broken (the pool replaces it) and the log
+ * says to set DB_PREPARED_STATEMENTS=off; open() warns once when it sees a
+ * pooler at all (the backend pid libpq was given is not the server's). */
 #include <inttypes.h>
 #include <libpq-fe.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "orm/orm_int.h"
+#include "base/log.h"
 #include "base/util.h"
 
 /* Seconds libpq waits for a server per host; the URL may say otherwise. */
@@ -46,11 +68,8 @@
 struct postgres_conn {
     struct orm_conn base;               /* first: the ORM sees only this */
     PGconn *conn;
-    char **sql;                         /* text of each statement the ORM prepared */
-    bool *is_live;                      /* prepared in the current server session */
-    size_t n_stmts;                     /* length of sql and is_live */
-    bool holds_lock;                    /* the migration lock: the session must not change */
     bool is_doomed;                     /* the server said FATAL: the session is ending */
+    bool unnamed;                       /* DB_PREPARED_STATEMENTS=off: no named statements */
     unsigned reconnect_timeout_ms;      /* a reconnect in place happens during the work:
                                          * bounded by the statement timeout */
 };
@@ -105,6 +124,17 @@ fail(struct postgres_conn *pc, const char *what, const PGresult *r)
         return USV_CONFLICT;
     if (is_sqlstate(state, "40001") || is_sqlstate(state, "40P01"))
         return USV_RETRY;
+    /* A named statement missing or already there: the server session is
+     * not the one the statements were prepared on (a pooler moved it), and
+     * will not become it again. Replace the connection; never 500 forever. */
+    if (is_sqlstate(state, "26000") || is_sqlstate(state, "42P05")) {
+        orm_conn_error(&pc->base, what, line);
+        snprintf(pc->base.errmsg + strlen(pc->base.errmsg),
+                 sizeof(pc->base.errmsg) - strlen(pc->base.errmsg),
+                 " (behind a transaction-mode pooler? set DB_PREPARED_STATEMENTS=off)");
+        pc->base.is_broken = true;
+        return USV_UNAVAILABLE;
+    }
     /* Connection exceptions, and the server shutting down, crashed or still
      * starting: this session is over, a new one may work in a moment. */
     if (strncmp(state, "08", 2) == 0 || is_sqlstate(state, "57P01") ||
@@ -303,8 +333,31 @@ on_notice(void *arg, const PGresult *r)
 static enum usv_err
 session_setup(struct postgres_conn *pc)
 {
-    return exec_simple(pc, "SET client_encoding = 'UTF8'; SET TIME ZONE 'UTC';"
-                           " SET DateStyle = 'ISO, YMD'");
+    static atomic_bool warned;
+    struct orm_result res;
+    const char *pid;
+    long server_pid = 0;
+    enum usv_err rc;
+
+    /* The last statement's result comes back: the server's pid for this
+     * session, in the same round trip. */
+    orm_result_init(&res, 1);
+    rc = finish_result(pc, "session setup",
+                       PQexec(pc->conn, "SET client_encoding = 'UTF8'; SET TIME ZONE 'UTC';"
+                                        " SET DateStyle = 'ISO, YMD'; SELECT pg_backend_pid()"),
+                       &res);
+    pid = rc == USV_OK && orm_result_rows(&res) == 1 ? orm_result_cell(&res, 0, 0, NULL) : NULL;
+    /* A pooler (PgBouncer, Odyssey, pgcat) gives the client a pid and
+     * cancel key of its own: a pid that is not the server's is one between
+     * us and PostgreSQL. Its pooling mode cannot be asked from here, and
+     * named statements are fine in session mode, so this only warns. */
+    if (pid != NULL && !pc->unnamed && parse_long(pid, 1, INT32_MAX, &server_pid) &&
+        server_pid != (long)PQbackendPID(pc->conn) && !atomic_exchange(&warned, true))
+        log_warn("orm", "a connection pooler sits between usersvc and PostgreSQL (the server "
+                 "pid is not the one announced): with PgBouncer in transaction or statement "
+                 "mode set DB_PREPARED_STATEMENTS=off");
+    orm_result_finish(&res);
+    return rc;
 }
 
 /* What every connection of a handle is opened with: libpq keywords built
@@ -523,6 +576,7 @@ pg_open(const void *cfg, const struct orm_limits *lim, struct orm_conn **out, ch
     /* libpq's connect_timeout only applies to its blocking connect; ours
      * polls, so the bound is ours: what the caller has left, else 5 s. */
     connect_ms = lim->connect_timeout_ms != 0 ? lim->connect_timeout_ms : PG_CONNECT_TIMEOUT_MS;
+    pc->unnamed = lim->no_prepared_statements;
     pc->reconnect_timeout_ms = lim->statement_timeout_ms != 0 ? lim->statement_timeout_ms
                                                               : PG_CONNECT_TIMEOUT_MS;
     /* expand_dbname 0: a dbname is a name, never a connection string. */
@@ -568,28 +622,23 @@ pg_close(struct orm_conn *c)
     if (pc == NULL)
         return;
     PQfinish(pc->conn);  /* accepts NULL */
-    for (size_t i = 0; i < pc->n_stmts; i++)
-        free(pc->sql[i]);
-    free(pc->sql);
-    free(pc->is_live);
     orm_conn_finish(&pc->base);   /* last: it may free the configuration */
     free(pc);
 }
 
 /* Reconnect a connection the server dropped, in place: same PGconn, same
- * settings, a new server session. The statements of the old session are
- * gone; execute() prepares them again on first use. */
+ * settings, a new server session (whose statements the shared layer
+ * prepares again on first use). */
 static enum usv_err
-revive(struct postgres_conn *pc)
+pg_reconnect(struct orm_conn *c)
 {
+    struct postgres_conn *pc = to_pg(c);
     enum usv_err rc;
 
     if (PQresetStart(pc->conn) != 1 ||
         !connect_within(pc->conn, true, pc->reconnect_timeout_ms) ||
         PQstatus(pc->conn) != CONNECTION_OK)
         return fail(pc, "reconnect", NULL);
-    if (pc->n_stmts > 0)
-        memset(pc->is_live, 0, pc->n_stmts * sizeof(*pc->is_live));
     pc->base.is_broken = false;
     pc->is_doomed = false;
     rc = session_setup(pc);
@@ -603,8 +652,10 @@ revive(struct postgres_conn *pc)
  * (FATAL "terminating connection", then EOF): anything to read means that,
  * or a harmless ParameterStatus, which PQconsumeInput() absorbs. */
 static bool
-looks_alive(struct postgres_conn *pc)
+pg_looks_alive(struct orm_conn *c)
 {
+    struct postgres_conn *pc = to_pg(c);
+
     for (int i = 0; i < 4; i++) {
         struct pollfd pfd = {.fd = PQsocket(pc->conn), .events = POLLIN};
 
@@ -618,43 +669,10 @@ looks_alive(struct postgres_conn *pc)
     return PQstatus(pc->conn) == CONNECTION_OK && !pc->is_doomed;
 }
 
-static bool
-conn_looks_alive(struct orm_conn *c)
-{
-    return looks_alive(to_pg(c));
-}
-
-static enum usv_err
-conn_revive(struct orm_conn *c)
-{
-    return revive(to_pg(c));
-}
-
-/* Called before anything is sent: the shared reconnect policy
- * (orm_conn_ensure_session()), with the transaction state libpq knows. */
-static enum usv_err
-ensure_session(struct postgres_conn *pc, const char *what)
-{
-    PGTransactionStatusType ts = PQtransactionStatus(pc->conn);
-
-    return orm_conn_ensure_session(&pc->base, what,
-                                   ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR ||
-                                       ts == PQTRANS_ACTIVE,
-                                   pc->holds_lock, conn_looks_alive, conn_revive);
-}
-
 static enum usv_err
 pg_ping(struct orm_conn *c)
 {
-    struct postgres_conn *pc = to_pg(c);
-
-    /* A connection the server dropped while idle is replaced in place: the
-     * question is whether the database can be used, not this socket. */
-    enum usv_err rc = ensure_session(pc, "ping");
-
-    if (rc != USV_OK)
-        return rc;
-    return exec_simple(pc, "SELECT 1");
+    return exec_simple(to_pg(c), "SELECT 1");
 }
 
 /* ---- transactions ------------------------------------------------------- */
@@ -662,30 +680,8 @@ pg_ping(struct orm_conn *c)
 static enum usv_err
 pg_begin(struct orm_conn *c, enum orm_tx mode)
 {
-    struct postgres_conn *pc = to_pg(c);
     /* Read sessions declare it: a write slipping into one fails loudly. */
-    const char *sql = mode == ORM_TX_WRITE ? "BEGIN" : "BEGIN READ ONLY";
-    PGTransactionStatusType ts = PQtransactionStatus(pc->conn);
-    enum usv_err rc;
-
-    /* Never let a session inherit a transaction some earlier path left open. */
-    if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
-        rc = exec_simple(pc, "ROLLBACK");
-        if (rc != USV_OK)
-            return rc;
-    }
-    rc = ensure_session(pc, sql);
-    if (rc != USV_OK)
-        return rc;
-    rc = exec_simple(pc, sql);
-    if (rc == USV_UNAVAILABLE && PQstatus(pc->conn) != CONNECTION_OK && !pc->holds_lock) {
-        /* The goodbye arrived just after ensure_session() looked. BEGIN
-         * changes nothing, so it is always safe to say it again. */
-        rc = revive(pc);
-        if (rc == USV_OK)
-            rc = exec_simple(pc, sql);
-    }
-    return rc;
+    return exec_simple(to_pg(c), mode == ORM_TX_WRITE ? "BEGIN" : "BEGIN READ ONLY");
 }
 
 static enum usv_err
@@ -719,40 +715,29 @@ stmt_name(char *buf, unsigned id)
     snprintf(buf, PG_STMT_NAME_LEN, "usv_%u", id);
 }
 
-/* PQprepare statement @id from its kept text on the current session. */
+/* PQprepare statement @id from its text (the shared layer's) on the
+ * current session, in place of the one of that name it may have. */
 static enum usv_err
-prepare_now(struct postgres_conn *pc, unsigned id, size_t n_params)
-{
-    char name[PG_STMT_NAME_LEN], what[PG_STMT_NAME_LEN + 8];
-    enum usv_err rc;
-
-    stmt_name(name, id);
-    snprintf(what, sizeof(what), "prepare %s", name);
-    /* No parameter types: the server infers them from the statement, and
-     * the dialect casts where inference needs help ($n::timestamptz). */
-    rc = finish_result(pc, what, PQprepare(pc->conn, name, pc->sql[id], (int)n_params, NULL),
-                       NULL);
-    pc->is_live[id] = rc == USV_OK;
-    return rc;
-}
-
-static enum usv_err
-pg_prepare(struct orm_conn *c, unsigned id, const char *sql, size_t n_params)
+pg_prepare(struct orm_conn *c, unsigned id)
 {
     struct postgres_conn *pc = to_pg(c);
-    size_t cap = pc->n_stmts;
-    enum usv_err rc;
+    const struct orm_conn_stmt *st = &c->stmts[id];
+    char name[PG_STMT_NAME_LEN], what[PG_STMT_NAME_LEN + 8];
 
-    pc->is_live = orm_grow(pc->is_live, &cap, (size_t)id + 1, sizeof(*pc->is_live));
-    pc->sql = orm_grow(pc->sql, &pc->n_stmts, (size_t)id + 1, sizeof(*pc->sql));
-    /* Kept for re-preparing after a reconnect, which the ORM never sees. */
-    free(pc->sql[id]);
-    pc->sql[id] = xstrdup(sql);
-    pc->is_live[id] = false;
-    rc = ensure_session(pc, "prepare");
-    if (rc != USV_OK)
-        return rc;
-    return prepare_now(pc, id, n_params);
+    if (pc->unnamed)
+        return USV_OK;          /* the text goes with each execution instead */
+    stmt_name(name, id);
+    snprintf(what, sizeof(what), "prepare %s", name);
+    if (st->is_live) {
+        char sql[PG_STMT_NAME_LEN + 16];
+
+        snprintf(sql, sizeof(sql), "DEALLOCATE %s", name);
+        PQclear(PQexec(pc->conn, sql));     /* fails harmlessly when it is gone */
+    }
+    /* No parameter types: the server infers them from the statement, and
+     * the dialect casts where inference needs help ($n::timestamptz). */
+    return finish_result(pc, what, PQprepare(pc->conn, name, st->sql, (int)st->n_params,
+                                             NULL), NULL);
 }
 
 /* Did executing a prepared statement fail because the statement itself is
@@ -784,26 +769,23 @@ pg_execute(struct orm_conn *c, unsigned id, const struct orm_param *params, size
 
     stmt_name(name, id);
     snprintf(what, sizeof(what), "execute %s", name);
-    rc = ensure_session(pc, what);
-    if (rc == USV_OK && !pc->is_live[id])
-        rc = prepare_now(pc, id, n);    /* after a reconnect */
-    if (rc == USV_OK)
-        rc = params_init(pc, &pp, params, n);
+    rc = params_init(pc, &pp, params, n);
     if (rc != USV_OK)
         return rc;
-    r = PQexecPrepared(pc->conn, name, (int)n, pp.values, NULL, NULL, 0);
-    if (r != NULL && PQresultStatus(r) == PGRES_FATAL_ERROR && is_stale_statement(r) &&
+    if (pc->unnamed)
+        r = PQexecParams(pc->conn, c->stmts[id].sql, (int)n, NULL, pp.values, NULL, NULL, 0);
+    else
+        r = PQexecPrepared(pc->conn, name, (int)n, pp.values, NULL, NULL, 0);
+    if (!pc->unnamed && r != NULL && PQresultStatus(r) == PGRES_FATAL_ERROR &&
+        is_stale_statement(r) &&
         PQstatus(pc->conn) == CONNECTION_OK) {
         if (PQtransactionStatus(pc->conn) == PQTRANS_IDLE) {
             /* Outside a transaction the failed statement did nothing:
              * plan it afresh and run it again, here. */
-            char sql[PG_STMT_NAME_LEN + 16];
-
             PQclear(r);
             r = NULL;
-            snprintf(sql, sizeof(sql), "DEALLOCATE %s", name);
-            PQclear(PQexec(pc->conn, sql));     /* fails harmlessly when it is gone */
-            rc = prepare_now(pc, id, n);
+            rc = pg_prepare(c, id);
+            c->stmts[id].is_live = rc == USV_OK;
             if (rc == USV_OK)
                 r = PQexecPrepared(pc->conn, name, (int)n, pp.values, NULL, NULL, 0);
         } else {
@@ -814,7 +796,7 @@ pg_execute(struct orm_conn *c, unsigned id, const struct orm_param *params, size
             PQclear(r);
             r = NULL;
             pc->base.is_broken = true;
-            if (rc == USV_INTERNAL)
+            if (PQstatus(pc->conn) == CONNECTION_OK)
                 rc = USV_RETRY;
         }
     }
@@ -841,9 +823,17 @@ run_pipeline(struct postgres_conn *pc, struct orm_batch_item *const *items, size
     if (PQenterPipelineMode(pc->conn) != 1)
         return fail(pc, "batch", NULL);
     for (size_t i = 0; i < n; i++) {
+        int sent;
+
         stmt_name(name, items[i]->id);
-        if (PQsendQueryPrepared(pc->conn, name, (int)items[i]->n_params, pp[i]->values, NULL,
-                                NULL, 0) != 1)
+        if (pc->unnamed)
+            sent = PQsendQueryParams(pc->conn, pc->base.stmts[items[i]->id].sql,
+                                     (int)items[i]->n_params,
+                                     NULL, pp[i]->values, NULL, NULL, 0);
+        else
+            sent = PQsendQueryPrepared(pc->conn, name, (int)items[i]->n_params, pp[i]->values,
+                                       NULL, NULL, 0);
+        if (sent != 1)
             return fail(pc, "batch send", NULL);
         if ((sync_each || i < n_solo || i == n - 1) && PQpipelineSync(pc->conn) != 1)
             return fail(pc, "batch sync", NULL);
@@ -926,18 +916,14 @@ pg_execute_batch(struct orm_conn *c, struct orm_batch_item *const *items, size_t
     const struct pg_params **opp = xcalloc(n, sizeof(*opp));
     struct orm_batch_item **again = xcalloc(n, sizeof(*again));
     const struct pg_params **again_pp = xcalloc(n, sizeof(*again_pp));
-    enum usv_err rc = ensure_session(pc, "batch");
+    enum usv_err rc = USV_OK;
     size_t n_pp = 0, n_reads = 0, k = 0, n_again = 0;
     bool writes_failed = false;
 
-    for (size_t i = 0; i < n && rc == USV_OK; i++) {
-        if (!pc->is_live[items[i]->id])
-            rc = prepare_now(pc, items[i]->id, items[i]->n_params);     /* after a reconnect */
-    }
-    while (rc == USV_OK && n_pp < n &&
+    while (n_pp < n &&
            params_init(pc, &pp[n_pp], items[n_pp]->params, items[n_pp]->n_params) == USV_OK)
         n_pp++;
-    if (rc == USV_OK && n_pp != n)
+    if (n_pp != n)
         rc = USV_NOMEM;
     for (size_t pass = 0; pass < 2; pass++) {       /* reads first, then writes */
         for (size_t i = 0; i < n; i++) {
@@ -1005,10 +991,8 @@ pg_query(struct orm_conn *c, const char *sql, const struct orm_param *params, si
     struct postgres_conn *pc = to_pg(c);
     struct pg_params pp;
     PGresult *r;
-    enum usv_err rc = ensure_session(pc, "query");
+    enum usv_err rc = params_init(pc, &pp, params, n);
 
-    if (rc == USV_OK)
-        rc = params_init(pc, &pp, params, n);
     if (rc != USV_OK)
         return rc;
     r = PQexecParams(pc->conn, sql, (int)n, NULL, pp.values, NULL, NULL, 0);
@@ -1027,7 +1011,6 @@ pg_unlock_migrations(struct orm_conn *c)
      * session, and the lock with it. */
     exec_simple(pc, "SELECT pg_advisory_unlock(" PG_MIGRATION_LOCK_KEY ")");
     exec_simple(pc, "RESET statement_timeout");
-    pc->holds_lock = false;
 }
 
 static enum usv_err
@@ -1036,10 +1019,8 @@ pg_lock_migrations(struct orm_conn *c, unsigned timeout_ms)
     struct postgres_conn *pc = to_pg(c);
     struct orm_result res;
     char sql[64];
-    enum usv_err rc = ensure_session(pc, "lock");
+    enum usv_err rc;
 
-    if (rc != USV_OK)
-        return rc;
     /* Migrations are not bound by the statement timeout. They keep the
      * session's lock timeout (the statement timeout unless the URL says
      * otherwise): DDL waiting for a lock queues live requests behind it. */
@@ -1057,7 +1038,6 @@ pg_lock_migrations(struct orm_conn *c, unsigned timeout_ms)
             rc = USV_UNAVAILABLE;
         }
         orm_result_finish(&res);
-        pc->holds_lock = rc == USV_OK;
         if (rc != USV_OK)
             exec_simple(pc, "RESET statement_timeout");
         return rc;
@@ -1080,7 +1060,6 @@ pg_lock_migrations(struct orm_conn *c, unsigned timeout_ms)
         pg_unlock_migrations(c);
         rc = USV_INTERNAL;
     }
-    pc->holds_lock = rc == USV_OK;
     if (rc != USV_OK && !c->is_broken)
         exec_simple(pc, "RESET statement_timeout");
     return rc;
@@ -1166,6 +1145,8 @@ const struct orm_backend orm_backend_pg = {
     .socket = pg_socket,
     .close = pg_close,
     .ping = pg_ping,
+    .looks_alive = pg_looks_alive,
+    .reconnect = pg_reconnect,
     .begin = pg_begin,
     .commit = pg_commit,
     .rollback = pg_rollback,

@@ -31,7 +31,7 @@
 struct sqlite_conn {
     struct orm_conn base;               /* first: the ORM sees only this */
     sqlite3 *db;
-    sqlite3_stmt **stmts;               /* prepared statements by id, n_stmts long */
+    sqlite3_stmt **stmts;               /* compiled statements by id, n_stmts long */
     size_t n_stmts;
 };
 
@@ -268,16 +268,17 @@ sqlite_rollback(struct orm_conn *c)
     return exec_simple(c, "ROLLBACK");
 }
 
+/* Compile statement @id from its text (the shared layer's). */
 static enum usv_err
-sqlite_prepare(struct orm_conn *c, unsigned id, const char *sql, size_t n_params)
+sqlite_prepare(struct orm_conn *c, unsigned id)
 {
     struct sqlite_conn *sc = to_sqlite(c);
 
     sc->stmts = orm_grow(sc->stmts, &sc->n_stmts, (size_t)id + 1, sizeof(*sc->stmts));
     sqlite3_finalize(sc->stmts[id]);
     sc->stmts[id] = NULL;
-    if (sqlite3_prepare_v3(sc->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &sc->stmts[id],
-                           NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v3(sc->db, c->stmts[id].sql, -1, SQLITE_PREPARE_PERSISTENT,
+                           &sc->stmts[id], NULL) != SQLITE_OK)
         return fail(sc, "prepare");
     return USV_OK;
 }

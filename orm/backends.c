@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT
  * backends.c - the shared backend layer: the table of compiled-in backends
  * (meson defines USERSVC_WITH_<NAME> for each one whose client library was
- * found), DATABASE_URL to a configured backend, and what every backend
- * would otherwise write again (timestamps, message lines, the reconnect
- * policy). curl's vtls.c over vtls/ is the model: a backend file holds
- * only what its driver needs. See orm_int.h. */
+ * found), DATABASE_URL to a configured backend, what every backend would
+ * otherwise write again (timestamps, message lines), and the policy of a
+ * connection: its statements' texts and prepare state, its transaction and
+ * lock state, reconnecting in place and saying BEGIN again. curl's vtls.c
+ * over vtls/ is the model: the orm_conn_*() functions here decide, a
+ * backend file holds only what its driver needs. See orm_int.h. */
 #include "orm/orm_int.h"
 
 #include <ctype.h>
@@ -12,7 +14,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <time.h>
+
+#include "base/util.h"
 
 #ifdef USERSVC_WITH_SQLITE
 extern const struct orm_backend orm_backend_sqlite;
@@ -114,7 +119,7 @@ orm_connect_url(const char *url, const struct orm_limits *lim, struct orm_conn *
 
     if (rc != USV_OK)
         return rc;
-    rc = be->open(cfg, lim, out, err, errlen);
+    rc = orm_conn_open(be, cfg, lim, out, err, errlen);
     if (rc != USV_OK) {
         be->free_config(cfg);
         return rc;
@@ -265,17 +270,231 @@ orm_one_line(char *buf, size_t size, const char *msg)
     buf[n] = '\0';
 }
 
+/* ---- connections: statements, transactions, reconnects ----------------- */
+
 enum usv_err
-orm_conn_ensure_session(struct orm_conn *c, const char *what, bool in_tx, bool holds_lock,
-                        bool (*looks_alive)(struct orm_conn *c),
-                        enum usv_err (*reconnect)(struct orm_conn *c))
+orm_conn_open(const struct orm_backend *be, const void *cfg, const struct orm_limits *lim,
+              struct orm_conn **out, char *err, size_t errlen)
 {
-    if (in_tx || looks_alive(c))
+    enum usv_err rc = be->open(cfg, lim, out, err, errlen);
+
+    if (rc == USV_OK)
+        (*out)->be = be;
+    return rc;
+}
+
+void
+orm_conn_finish(struct orm_conn *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->n_stmts; i++)
+        free(c->stmts[i].owned);
+    free(c->stmts);
+    c->stmts = NULL;
+    c->n_stmts = 0;
+    if (c->free_owned_cfg != NULL)
+        c->free_owned_cfg(c->owned_cfg);
+    c->owned_cfg = NULL;
+    c->free_owned_cfg = NULL;
+}
+
+enum usv_err
+orm_conn_reconnect(struct orm_conn *c)
+{
+    enum usv_err rc = c->be->reconnect(c);
+
+    /* A new server session has none of the old one's statements, whatever
+     * came of the attempt: each is prepared again on first use. */
+    for (size_t i = 0; i < c->n_stmts; i++)
+        c->stmts[i].is_live = false;
+    return rc;
+}
+
+enum usv_err
+orm_conn_ensure_session(struct orm_conn *c, const char *what)
+{
+    if (c->be->looks_alive == NULL || c->in_tx || c->be->looks_alive(c))
         return USV_OK;
-    if (holds_lock) {
+    if (c->holds_lock) {
         orm_conn_error(c, what, "connection lost while holding the migration lock");
         c->is_broken = true;
         return USV_UNAVAILABLE;
     }
-    return reconnect(c);
+    return orm_conn_reconnect(c);
+}
+
+/* The slot of statement @id, made if new. */
+static struct orm_conn_stmt *
+stmt_slot(struct orm_conn *c, unsigned id)
+{
+    c->stmts = orm_grow(c->stmts, &c->n_stmts, (size_t)id + 1, sizeof(*c->stmts));
+    return &c->stmts[id];
+}
+
+/* Prepare @id from its recorded text on the session as it is. */
+static enum usv_err
+prepare_live(struct orm_conn *c, unsigned id)
+{
+    enum usv_err rc = c->be->prepare(c, id);
+
+    c->stmts[id].is_live = rc == USV_OK;
+    return rc;
+}
+
+enum usv_err
+orm_conn_prepare(struct orm_conn *c, unsigned id, const char *sql, size_t n_params)
+{
+    struct orm_conn_stmt *st = stmt_slot(c, id);
+    enum usv_err rc;
+
+    free(st->owned);
+    st->owned = xstrdup(sql);
+    st->sql = st->owned;
+    st->n_params = n_params;
+    /* is_live stays as it was until prepare() has run: it tells the
+     * driver whether the session has a statement of that id to replace. */
+    rc = orm_conn_ensure_session(c, "prepare");
+    if (rc != USV_OK)
+        return rc;
+    return prepare_live(c, id);
+}
+
+enum usv_err
+orm_conn_ready(struct orm_conn *c, unsigned id, const char *sql, size_t n_params)
+{
+    struct orm_conn_stmt *st = stmt_slot(c, id);
+    enum usv_err rc;
+
+    if (st->is_live && st->sql == sql)
+        return USV_OK;
+    free(st->owned);
+    st->owned = NULL;
+    st->sql = sql;
+    st->n_params = n_params;
+    rc = orm_conn_ensure_session(c, "prepare");
+    if (rc != USV_OK)
+        return rc;
+    return prepare_live(c, id);
+}
+
+/* Statement @id known and prepared on the session about to be used. */
+static enum usv_err
+stmt_live(struct orm_conn *c, unsigned id)
+{
+    if (id >= c->n_stmts || c->stmts[id].sql == NULL) {
+        orm_conn_error(c, "execute", "statement was never prepared");
+        return USV_INTERNAL;
+    }
+    return c->stmts[id].is_live ? USV_OK : prepare_live(c, id);
+}
+
+enum usv_err
+orm_conn_execute(struct orm_conn *c, unsigned id, const struct orm_param *params,
+                 size_t n_params, struct orm_result *res)
+{
+    enum usv_err rc = orm_conn_ensure_session(c, "execute");
+
+    if (rc == USV_OK)
+        rc = stmt_live(c, id);
+    if (rc != USV_OK)
+        return rc;
+    return c->be->execute(c, id, params, n_params, res);
+}
+
+void
+orm_conn_execute_batch(struct orm_conn *c, struct orm_batch_item *const *items, size_t n)
+{
+    enum usv_err rc = orm_conn_ensure_session(c, "batch");
+
+    for (size_t i = 0; i < n && rc == USV_OK; i++)
+        rc = stmt_live(c, items[i]->id);
+    if (rc != USV_OK) {
+        for (size_t i = 0; i < n; i++)
+            items[i]->rc = rc;
+        return;
+    }
+    c->be->execute_batch(c, items, n);
+}
+
+enum usv_err
+orm_conn_query(struct orm_conn *c, const char *sql, const struct orm_param *params,
+               size_t n_params, struct orm_result *res)
+{
+    enum usv_err rc = orm_conn_ensure_session(c, "query");
+
+    if (rc != USV_OK)
+        return rc;
+    return c->be->query(c, sql, params, n_params, res);
+}
+
+enum usv_err
+orm_conn_ping(struct orm_conn *c)
+{
+    /* A connection the server dropped while idle is replaced in place: the
+     * question is whether the database can be used, not this socket. */
+    enum usv_err rc = orm_conn_ensure_session(c, "ping");
+
+    if (rc != USV_OK)
+        return rc;
+    return c->be->ping(c);
+}
+
+enum usv_err
+orm_conn_begin(struct orm_conn *c, enum orm_tx mode)
+{
+    enum usv_err rc;
+
+    /* Never let a session inherit a transaction some earlier path left open. */
+    if (c->in_tx) {
+        rc = orm_conn_rollback(c);
+        if (rc != USV_OK)
+            return rc;
+    }
+    rc = orm_conn_ensure_session(c, "begin");
+    if (rc != USV_OK)
+        return rc;
+    rc = c->be->begin(c, mode);
+    if (rc == USV_UNAVAILABLE && c->is_broken && !c->holds_lock &&
+        c->be->looks_alive != NULL) {
+        /* The goodbye arrived just after orm_conn_ensure_session() looked. */
+        rc = orm_conn_reconnect(c);
+        if (rc == USV_OK)
+            rc = c->be->begin(c, mode);
+    }
+    c->in_tx = rc == USV_OK;
+    return rc;
+}
+
+enum usv_err
+orm_conn_commit(struct orm_conn *c)
+{
+    /* Whatever COMMIT says, the transaction is over (or the session is). */
+    c->in_tx = false;
+    return c->be->commit(c);
+}
+
+enum usv_err
+orm_conn_rollback(struct orm_conn *c)
+{
+    c->in_tx = false;
+    return c->be->rollback(c);
+}
+
+enum usv_err
+orm_conn_lock_migrations(struct orm_conn *c, unsigned timeout_ms)
+{
+    enum usv_err rc = orm_conn_ensure_session(c, "lock");
+
+    if (rc == USV_OK)
+        rc = c->be->lock_migrations(c, timeout_ms);
+    c->holds_lock = rc == USV_OK;
+    return rc;
+}
+
+void
+orm_conn_unlock_migrations(struct orm_conn *c)
+{
+    c->be->unlock_migrations(c);
+    c->holds_lock = false;
 }

@@ -70,7 +70,7 @@ query(struct runner *r, const char *sql, const struct orm_param *params, size_t 
       struct orm_result *res)
 {
     char *text = render(r->be, sql);
-    enum usv_err rc = r->be->query(r->conn, text, params, n, res);
+    enum usv_err rc = orm_conn_query(r->conn, text, params, n, res);
 
     free(text);
     return rc;
@@ -131,12 +131,12 @@ runner_start(struct runner *r, struct orm_db *db, bool lock)
     if (r->be->lock_migration_tx != NULL) {
         /* Under the lock: concurrent CREATE TABLE IF NOT EXISTS can collide
          * in PostgreSQL's catalog. */
-        rc = orm_conn_transact(r->be, r->conn, ORM_TX_WRITE, create_table_work, r);
+        rc = orm_conn_transact(r->conn, ORM_TX_WRITE, create_table_work, r);
         if (rc != USV_OK)
             log_error("migrate", "cannot create schema_migrations: %s", r->conn->errmsg);
         return rc;
     }
-    rc = r->be->lock_migrations(r->conn, MIGRATE_LOCK_TIMEOUT_MS);
+    rc = orm_conn_lock_migrations(r->conn, MIGRATE_LOCK_TIMEOUT_MS);
     if (rc != USV_OK) {
         log_error("migrate", "cannot take the migration lock: %s", r->conn->errmsg);
         return rc;
@@ -160,7 +160,7 @@ runner_finish(struct runner *r)
         r->be->set_ddl_lock_wait(r->conn, 0) != USV_OK)
         r->conn->is_broken = true;     /* never hand out a session with our bounds */
     if (r->conn != NULL && r->is_locked && !r->conn->is_broken)
-        r->be->unlock_migrations(r->conn);
+        orm_conn_unlock_migrations(r->conn);
     orm_db_release(r->db, r->conn);
     r->conn = NULL;
 }
@@ -236,7 +236,7 @@ run_statements(struct apply *a, const char *const *stmts)
     struct runner *r = a->r;
 
     for (size_t i = 0; stmts[i] != NULL; i++) {
-        enum usv_err rc = r->be->query(r->conn, stmts[i], NULL, 0, NULL);
+        enum usv_err rc = orm_conn_query(r->conn, stmts[i], NULL, 0, NULL);
 
         if (rc != USV_OK) {
             a->failed_at = i + 1;
@@ -314,7 +314,7 @@ transact_retrying(struct apply *a, enum usv_err (*work)(void *arg))
         a->failed_at = 0;
         a->is_recorded = false;
         r->conn->timed_out = false;
-        rc = orm_conn_transact(r->be, r->conn, ORM_TX_WRITE, work, a);
+        rc = orm_conn_transact(r->conn, ORM_TX_WRITE, work, a);
         /* Only a lock wait that gave up is retried, and on a database
          * without transactional DDL only when it was the first statement
          * (the ones before it would have committed). */

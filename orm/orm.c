@@ -3,8 +3,9 @@
  *
  * At open, the SQL of every operation of every model is generated for the
  * backend's dialect and kept in @sql, indexed by statement id; connections
- * prepare a statement the first time they run it (orm_conn.is_prepared) and
- * reuse it afterwards. A session is a borrowed connection inside one
+ * borrow a text the first time they run its id and prepare it then (the
+ * shared backend layer, orm_conn_ready(), keeps that state) and reuse it
+ * afterwards. A session is a borrowed connection inside one
  * transaction; orm_transact() owns its whole life, so no path can forget to
  * roll back or to give the connection back.
  *
@@ -203,20 +204,6 @@ orm_grow(void *arr, size_t *cap, size_t need, size_t elem)
     return arr;
 }
 
-void
-orm_conn_finish(struct orm_conn *c)
-{
-    if (c == NULL)
-        return;
-    free(c->is_prepared);
-    c->is_prepared = NULL;
-    c->n_is_prepared = 0;
-    if (c->free_owned_cfg != NULL)
-        c->free_owned_cfg(c->owned_cfg);
-    c->owned_cfg = NULL;
-    c->free_owned_cfg = NULL;
-}
-
 /* ---- the handle ----------------------------------------------------- */
 
 static struct model_stmts *
@@ -399,19 +386,15 @@ update_id(struct orm_db *db, struct model_stmts *ms, uint64_t mask, unsigned *id
     return found;
 }
 
-/* Prepare statement @id on @c unless it already is. */
+/* Give @c the text of statement @id and prepare it, unless @c has it: an
+ * id's text never changes, and orm_conn_execute() prepares it again on a
+ * new server session. Without the mutex of sql_of() on every statement. */
 static enum usv_err
 prepare_once(struct orm_db *db, struct orm_conn *c, unsigned id, size_t n_params)
 {
-    enum usv_err rc;
-
-    c->is_prepared = orm_grow(c->is_prepared, &c->n_is_prepared, (size_t)id + 1,
-                              sizeof(*c->is_prepared));
-    if (c->is_prepared[id])
+    if (id < c->n_stmts && c->stmts[id].sql != NULL)
         return USV_OK;
-    rc = db->be->prepare(c, id, sql_of(db, id), n_params);
-    c->is_prepared[id] = rc == USV_OK;
-    return rc;
+    return orm_conn_ready(c, id, sql_of(db, id), n_params);
 }
 
 /* Database work on @c begins: bound it by the statement timeout (or by
@@ -508,10 +491,10 @@ lead_batch(void *ctx, struct orm_batch_item *const *all, size_t n_all, unsigned 
         woken[i] = items[i]->batch_woken != NULL ? items[i]->batch_woken : &no_flag;
     work_start(db, c, &we, 0);
     if (n == 1) {
-        items[0]->rc = db->be->execute(c, items[0]->id, items[0]->params, items[0]->n_params,
-                                       items[0]->res);
+        items[0]->rc = orm_conn_execute(c, items[0]->id, items[0]->params,
+                                        items[0]->n_params, items[0]->res);
     } else {
-        db->be->execute_batch(c, items, n);
+        orm_conn_execute_batch(c, items, n);
     }
     if (work_end(db, c, &we, "batch")) {
         for (size_t i = 0; i < n; i++) {
@@ -539,7 +522,8 @@ orm_db_open(const char *url, const struct orm_model *const *models, size_t n_mod
     const struct orm_backend *be = NULL, *replica_be = NULL;
     void *cfg = NULL, *replica_cfg = NULL;
     struct orm_limits lim = {.connect_timeout_ms = opts->pool_timeout_ms,
-                             .statement_timeout_ms = opts->statement_timeout_ms};
+                             .statement_timeout_ms = opts->statement_timeout_ms,
+                             .no_prepared_statements = opts->no_prepared_statements};
     struct orm_db *db;
     char why[200];
     unsigned size;
@@ -730,7 +714,7 @@ orm_db_ping(struct orm_db *db)
     rc = orm_db_acquire(db, &c);
     if (rc == USV_OK) {
         work_start(db, c, &we, 0);
-        rc = db->be->ping(c);
+        rc = orm_conn_ping(c);
         /* A locked table answers no request, though the server answers a
          * ping: read a model's table (a key that is never used, 0). */
         if (rc == USV_OK && db->n_models > 0) {
@@ -742,7 +726,7 @@ orm_db_ping(struct orm_db *db)
             orm_result_init(&res, db->models[0].m->n_columns);
             read_rc = prepare_once(db, c, id, 1);
             if (read_rc == USV_OK)
-                read_rc = db->be->execute(c, id, &p, 1, &res);
+                read_rc = orm_conn_execute(c, id, &p, 1, &res);
             orm_result_finish(&res);
             /* Only "cannot answer now" counts here: a schema that is
              * behind is migrate_check()'s to report. */
@@ -773,17 +757,17 @@ backoff(unsigned attempt)
 }
 
 enum usv_err
-orm_conn_transact(const struct orm_backend *be, struct orm_conn *c, enum orm_tx mode,
-                  enum usv_err (*work)(void *arg), void *arg)
+orm_conn_transact(struct orm_conn *c, enum orm_tx mode, enum usv_err (*work)(void *arg),
+                  void *arg)
 {
-    enum usv_err rc = be->begin(c, mode);
+    enum usv_err rc = orm_conn_begin(c, mode);
 
     if (rc != USV_OK)
         return rc;
     rc = work(arg);
     if (rc == USV_OK)
-        return be->commit(c);
-    if (!c->is_broken && be->rollback(c) != USV_OK) {
+        return orm_conn_commit(c);
+    if (!c->is_broken && orm_conn_rollback(c) != USV_OK) {
         /* A connection that cannot roll back cannot be trusted again. */
         log_warn("orm", "rollback failed: %s", c->errmsg);
         c->is_broken = true;
@@ -858,7 +842,7 @@ run_session(struct orm_db *db, struct pool *pool, enum orm_tx mode, uint64_t end
     } else {
         struct session_work w = {.work = work, .arg = arg, .s = &s};
 
-        rc = orm_conn_transact(db->be, s.conn, mode, run_work, &w);
+        rc = orm_conn_transact(s.conn, mode, run_work, &w);
     }
     /* Cut after a commit that returned: the change is made, say so. */
     if (work_end(db, s.conn, &we, "session") && rc != USV_OK)
@@ -928,7 +912,7 @@ run_alone(struct orm_db *db, unsigned id, const struct orm_param *params, size_t
     work_start(db, c, &we, 0);
     rc = prepare_once(db, c, id, n);
     if (rc == USV_OK)
-        rc = db->be->execute(c, id, params, n, res);
+        rc = orm_conn_execute(c, id, params, n, res);
     if (work_end(db, c, &we, "statement") && rc != USV_OK)
         rc = USV_UNAVAILABLE;
     if (rc == USV_UNAVAILABLE || rc == USV_INTERNAL)
@@ -958,7 +942,7 @@ run(struct orm_session *s, unsigned id, const struct orm_param *params, size_t n
     rc = prepare_once(s->db, s->conn, id, n);
     if (rc != USV_OK)
         return rc;
-    return s->db->be->execute(s->conn, id, params, n, res);
+    return orm_conn_execute(s->conn, id, params, n, res);
 }
 
 /* ---- rows and JSON -------------------------------------------------- */
@@ -1200,7 +1184,7 @@ orm_update(struct orm_session *s, const struct orm_model *m, json_t *current, js
 
         strbuf_init(&sql);
         orm_sql_build_update(s->db->be, m, mask, &sql);
-        rc = s->db->be->query(s->conn, strbuf_str(&sql), params, n, &res);
+        rc = orm_conn_query(s->conn, strbuf_str(&sql), params, n, &res);
         strbuf_finish(&sql);
     }
     if (rc == USV_OK && res.affected == 0)

@@ -43,6 +43,10 @@ struct orm_db_options {
     unsigned migration_lock_timeout_ms; /* how long a migration's DDL waits for a lock
                                 * before it gives up and retries (0 = 1000) */
     unsigned migration_retries; /* further tries of a migration that gave up waiting */
+    bool no_prepared_statements; /* DB_PREPARED_STATEMENTS=off: no named statement
+                                * outlives its transaction, so a pooler may move the
+                                * session between server connections (PgBouncer in
+                                * transaction mode); see orm_limits */
     const struct migration *migrations; /* the schema of @models (orm/migrations.h),
                                 * borrowed; NULL = the embedded product set */
     size_t n_migrations;

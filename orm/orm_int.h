@@ -7,15 +7,20 @@
  * they prepare and run SQL text the ORM generated with their dialect hooks,
  * and deliver rows as text cells into a struct orm_result.
  *
+ * Two levels, as curl's vtls.c over vtls/: the hooks of struct orm_backend
+ * are driver calls only (send BEGIN, prepare this text, execute that id),
+ * and the orm_conn_*() functions of the shared layer (orm/backends.c) are
+ * what the ORM, migrations and tests call. The shared layer owns the
+ * policy: the statement texts and whether each is prepared on the current
+ * server session (struct orm_conn_stmt), the transaction and migration-lock
+ * state, noticing a dead idle session before anything is sent and
+ * reconnecting in place (then preparing again, lazily, from the texts),
+ * and saying BEGIN again after a reconnect.
  * Error contract of every hook returning enum usv_err: USV_CONFLICT for a
  * unique violation, USV_RETRY for a serialization failure or deadlock (the
  * session retries), USV_UNAVAILABLE when the database cannot be reached (and
  * then set conn->is_broken so the pool replaces it), USV_INTERNAL otherwise.
  * On failure the driver's message is in conn->errmsg, for the log only.
- * Outside a transaction (and outside the migration lock) a backend may
- * instead notice a dead session before sending anything and reconnect in
- * place, re-preparing its statements from the SQL it kept: after a server
- * restart the first request then succeeds instead of costing a 503.
  * Thread-safety: a connection is used by one thread at a time (the pool's
  * borrower); backend tables are immutable. */
 #ifndef USERSVC_ORM_ORM_INT_H
@@ -37,15 +42,26 @@
 
 struct orm_backend;
 
+/* What the shared layer knows of statement id @i on one connection. */
+struct orm_conn_stmt {
+    const char *sql;                 /* its text (borrowed, or @owned); NULL = unknown id */
+    char *owned;                     /* a copy made by orm_conn_prepare(), or NULL */
+    size_t n_params;
+    bool is_live;                    /* prepared in the current server session */
+};
+
 struct orm_conn {
+    const struct orm_backend *be;    /* set by orm_conn_open() */
     bool is_broken;                  /* unusable: the pool closes it on release */
     bool timed_out;                  /* the database cut the last statement at its statement
                                       * or lock timeout (the ORM counts it and clears it) */
     uint64_t deadline_ms;            /* monotonic end of the current work, 0 = none: for
                                       * backends that bound it themselves (SQLite) */
     bool has_returning;              /* this server runs INSERT ... RETURNING (set by open) */
-    bool *is_prepared;               /* statement id already prepared here; */
-    size_t n_is_prepared;            /* ... that many ids known (orm_grow()) */
+    bool in_tx;                      /* between orm_conn_begin() and commit/rollback */
+    bool holds_lock;                 /* the migration lock: the session must not change */
+    struct orm_conn_stmt *stmts;     /* by statement id, n_stmts long (orm_grow()) */
+    size_t n_stmts;
     uint64_t last_used_ms;           /* monotonic; written by the pool */
     void *owned_cfg;                 /* orm_connect_url(): freed by orm_conn_finish() */
     void (*free_owned_cfg)(void *cfg);
@@ -124,6 +140,8 @@ struct orm_limits {
     unsigned connect_timeout_ms;     /* the whole attempt, start-up included; 0 = driver's */
     unsigned statement_timeout_ms;   /* the database's statement and lock timeouts, and the
                                       * TCP user timeout; 0 = none */
+    bool no_prepared_statements;     /* orm_db_options.no_prepared_statements: prepare()
+                                      * keeps the text, execute() sends it unnamed */
 };
 
 /* What a backend can run as batches of concurrent sessions' statements
@@ -157,7 +175,7 @@ struct orm_backend {
     void (*free_config)(void *cfg);        /* accepts NULL */
     /* Connect with @cfg (borrowed: it outlives every connection made from
      * it) within @lim (NULL: no bounds but the driver's). On failure writes
-     * a message without credentials to @err. */
+     * a message without credentials to @err. Called by orm_conn_open(). */
     enum usv_err (*open)(const void *cfg, const struct orm_limits *lim, struct orm_conn **out,
                          char *err, size_t errlen);
     /* The connection's socket, for the client-side deadline (orm/watchdog.h);
@@ -167,17 +185,29 @@ struct orm_backend {
     enum usv_err (*ping)(struct orm_conn *c);
     /* Optional: can this database take writes now (/readyz)? */
     enum usv_err (*ready)(struct orm_conn *c);
+    /* Optional (NULL: no reconnect in place, SQLite): is the idle session
+     * still there, as far as can be told without a round trip (it may
+     * consume input)? And replace it in place by a new one with the same
+     * settings, freeing the driver's statement handles: on failure
+     * is_broken set and USV_UNAVAILABLE. */
+    bool (*looks_alive)(struct orm_conn *c);
+    enum usv_err (*reconnect)(struct orm_conn *c);
 
+    /* Send BEGIN (read-only for the read modes), COMMIT, ROLLBACK. */
     enum usv_err (*begin)(struct orm_conn *c, enum orm_tx mode);
     enum usv_err (*commit)(struct orm_conn *c);
     enum usv_err (*rollback)(struct orm_conn *c);
 
-    /* Prepare @sql as statement @id on this connection. */
-    enum usv_err (*prepare)(struct orm_conn *c, unsigned id, const char *sql, size_t n_params);
-    /* Run prepared statement @id; rows (if any) go to @res (ncols set by the caller). */
+    /* Prepare statement @id from c->stmts[@id] (text and parameter count)
+     * on the current session. */
+    enum usv_err (*prepare)(struct orm_conn *c, unsigned id);
+    /* Run statement @id, prepared on this session; rows (if any) go to @res
+     * (n_cols set by the caller). */
     enum usv_err (*execute)(struct orm_conn *c, unsigned id, const struct orm_param *params,
                             size_t n_params, struct orm_result *res);
-    /* Optional: run @n (>= 2) prepared statements in one round trip, setting
+    /* Optional: run @n (>= 2) statements, each prepared on this session
+     * (a find_many list is prepared by the backend through
+     * orm_conn_ready()), in one round trip, setting
      * each item's rc to exactly the outcome execute() would have given it
      * (a failing statement must not change another's outcome). Statements
      * are reads by key and single-row INSERT ... RETURNING; a backend
@@ -256,18 +286,61 @@ bool orm_stamp_shift(struct orm_stamp *t, long offset_s);
  * newlines, carriage returns and tabs become spaces, runs of spaces one. */
 void orm_one_line(char *buf, size_t size, const char *msg);
 
-/* The reconnect-in-place policy, for every backend that can tell a dead
- * idle session without a round trip. Called before anything is sent on @c.
- * Outside a transaction (@in_tx false) a dead connection has lost nothing
- * this session needs (each statement so far committed on its own), so it
- * is replaced in place (@reconnect) and the statement about to be sent goes
- * to the new session. Inside a transaction, or while the migration lock is
- * held (@holds_lock), the session itself was the state: no revival, the
- * connection is marked broken and USV_UNAVAILABLE returned. @looks_alive
- * is asked only outside a transaction (it may consume input). */
-enum usv_err orm_conn_ensure_session(struct orm_conn *c, const char *what, bool in_tx,
-                                     bool holds_lock, bool (*looks_alive)(struct orm_conn *c),
-                                     enum usv_err (*reconnect)(struct orm_conn *c));
+/* ---- connections: the policy every backend shares ----------------------
+ * What the ORM, migrations and tests call on a connection; each calls the
+ * backend's driver hooks (c->be). */
+
+/* @be->open() and remember @be in the connection. */
+enum usv_err orm_conn_open(const struct orm_backend *be, const void *cfg,
+                           const struct orm_limits *lim, struct orm_conn **out, char *err,
+                           size_t errlen);
+
+/* The reconnect-in-place policy. Called before anything is sent on @c.
+ * Outside a transaction a dead idle connection has lost nothing this
+ * session needs (each statement so far committed on its own), so it is
+ * replaced in place and the statement about to be sent goes to the new
+ * session, which prepares its statements again on first use. Inside a
+ * transaction, or while the migration lock is held, the session itself was
+ * the state: no revival, the connection is marked broken and
+ * USV_UNAVAILABLE returned. A no-op for backends without looks_alive. */
+enum usv_err orm_conn_ensure_session(struct orm_conn *c, const char *what);
+
+/* Replace @c's session now (reconnect()) and forget what it had prepared. */
+enum usv_err orm_conn_reconnect(struct orm_conn *c);
+
+/* Prepare @sql as statement @id now (again, if it was): tests and tools.
+ * The text is copied. */
+enum usv_err orm_conn_prepare(struct orm_conn *c, unsigned id, const char *sql,
+                              size_t n_params);
+/* Statement @id with the text @sql ready on the current session: prepared
+ * unless it already is. @sql is borrowed and must outlive @c (the ORM's
+ * texts live until orm_db_close(), after every connection is closed). */
+enum usv_err orm_conn_ready(struct orm_conn *c, unsigned id, const char *sql,
+                            size_t n_params);
+/* Run statement @id (orm_conn_prepare() or orm_conn_ready() gave its text). */
+enum usv_err orm_conn_execute(struct orm_conn *c, unsigned id, const struct orm_param *params,
+                              size_t n_params, struct orm_result *res);
+/* Run @items (statements of @c's texts) as one batch (execute_batch()). */
+void orm_conn_execute_batch(struct orm_conn *c, struct orm_batch_item *const *items, size_t n);
+/* Run @sql once, unprepared (migrations, bookkeeping). @res may be NULL. */
+enum usv_err orm_conn_query(struct orm_conn *c, const char *sql,
+                            const struct orm_param *params, size_t n_params,
+                            struct orm_result *res);
+enum usv_err orm_conn_ping(struct orm_conn *c);
+
+/* BEGIN, after rolling back a transaction some earlier path left open; if
+ * the session turns out to have died just before (the goodbye arrived
+ * after orm_conn_ensure_session() looked), reconnect and say BEGIN again
+ * once: BEGIN changes nothing, so repeating it is always safe. Never while
+ * the migration lock is held. */
+enum usv_err orm_conn_begin(struct orm_conn *c, enum orm_tx mode);
+enum usv_err orm_conn_commit(struct orm_conn *c);
+enum usv_err orm_conn_rollback(struct orm_conn *c);
+
+/* The migration lock (lock_migrations()), held until unlock: while it is,
+ * the session is never replaced in place. */
+enum usv_err orm_conn_lock_migrations(struct orm_conn *c, unsigned timeout_ms);
+void orm_conn_unlock_migrations(struct orm_conn *c);
 
 /* Parse @url once and let its backend configure itself from it: *@be and
  * *@cfg (new; free with (*be)->free_config()). USV_BAD_REQUEST with @err
@@ -283,13 +356,13 @@ enum usv_err orm_backend_configure(const char *url, const struct orm_backend **b
 enum usv_err orm_connect_url(const char *url, const struct orm_limits *lim,
                              struct orm_conn **out, char *err, size_t errlen);
 
-/* One transaction on @c: begin(@mode), @work, commit() when it returned
- * USV_OK, else rollback() (a connection that cannot roll back is marked
+/* One transaction on @c: orm_conn_begin(@mode), @work, commit when it
+ * returned USV_OK, else roll back (a connection that cannot roll back is marked
  * broken). The code of every write session, requests' (orm_transact()) and
  * migrations' (migrate.c) alike. Returns @work's result or the
  * transaction's own error. */
-enum usv_err orm_conn_transact(const struct orm_backend *be, struct orm_conn *c,
-                               enum orm_tx mode, enum usv_err (*work)(void *arg), void *arg);
+enum usv_err orm_conn_transact(struct orm_conn *c, enum orm_tx mode,
+                               enum usv_err (*work)(void *arg), void *arg);
 
 /* Borrow a raw connection outside any transaction (migrations, health). */
 enum usv_err orm_db_acquire(struct orm_db *db, struct orm_conn **out);
@@ -306,8 +379,8 @@ const struct migration *orm_db_migrations(const struct orm_db *db, size_t *n);
  * and updates *@cap. Aborts on OOM, like xrealloc(). */
 void *orm_grow(void *arr, size_t *cap, size_t need, size_t elem);
 
-/* Free what the ORM keeps in @c (not @c itself). Every backend's close()
- * calls it. Accepts NULL. */
+/* Free what the shared layer keeps in @c (not @c itself). Every backend's
+ * close() calls it. Accepts NULL. */
 void orm_conn_finish(struct orm_conn *c);
 
 /* Write "@what: @driver message" to c->errmsg. */

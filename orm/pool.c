@@ -140,7 +140,7 @@ connect_slot(struct pool *p, uint64_t deadline_ms, struct orm_conn **out)
     /* A connection attempt never outlasts the wait it serves; a few ms at
      * least, so a request that waited long still gets a try. */
     lim.connect_timeout_ms = deadline_ms > now + 50 ? (unsigned)(deadline_ms - now) : 50;
-    rc = p->be->open(p->cfg, &lim, &c, err, sizeof(err));
+    rc = orm_conn_open(p->be, p->cfg, &lim, &c, err, sizeof(err));
     timed_out = rc != USV_OK && rc != USV_DB_FULL &&
                 monotonic_ms() >= now + lim.connect_timeout_ms;
     xlock(&p->mu);
@@ -192,7 +192,7 @@ ping_in_time(struct pool *p, struct orm_conn *c, uint64_t deadline_ms)
 
     watchdog_arm(p->wd, &we, p->be->socket(c), deadline_ms > now + 50 ? deadline_ms : now + 50);
     c->deadline_ms = we.deadline_ms;
-    rc = p->be->ping(c);
+    rc = orm_conn_ping(c);
     c->deadline_ms = 0;
     if (watchdog_disarm(p->wd, &we)) {
         orm_conn_error(c, "ping", "no answer before the deadline");

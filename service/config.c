@@ -64,6 +64,9 @@ static const struct opt opts[] = {
     NUM(db_batches, "DB_BATCHES", "--db-batches", "2", 0, 1024,
         "most batches of one-statement requests in flight at once"
         " (0 = no batching: a connection per request)"),
+    STR(db_prepared_statements, "DB_PREPARED_STATEMENTS", "--db-prepared-statements", "on",
+        "on: prepare each statement once per connection; off: unnamed statements only,"
+        " for PgBouncer in transaction mode (PostgreSQL; no effect on sqlite and mysql)"),
     NUM(max_body_bytes, "MAX_BODY_BYTES", "--max-body-bytes", "65536", 1, 1073741824,
         "largest request body accepted (413 beyond)"),
     NUM(max_connections, "MAX_CONNECTIONS", "--max-connections", "512", 1, 100000,
@@ -207,6 +210,12 @@ cfg_load(struct cfg *cfg, int argc, char **argv, bool allow_migrate_flag,
         fprintf(stderr, "usersvc: log format must be text or json\n");
         return USV_BAD_REQUEST;
     }
+    if (strcmp(cfg->db_prepared_statements, "on") != 0 &&
+        strcmp(cfg->db_prepared_statements, "off") != 0) {
+        fprintf(stderr, "usersvc: DB_PREPARED_STATEMENTS (--db-prepared-statements) must be "
+                "on or off\n");
+        return USV_BAD_REQUEST;
+    }
     log_setup(level, strcmp(cfg->log_format, "json") == 0);
     return USV_OK;
 }
@@ -225,6 +234,7 @@ cfg_finish(struct cfg *cfg)
     free(cfg->auth_audience);
     free(cfg->log_level);
     free(cfg->log_format);
+    free(cfg->db_prepared_statements);
     memset(cfg, 0, sizeof(*cfg));
 }
 

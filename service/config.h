@@ -28,6 +28,7 @@ struct cfg {
     long migration_lock_timeout_ms; /* how long a migration's DDL waits for a table lock */
     long migration_retries;   /* further tries of a migration whose DDL gave up waiting */
     long db_batches;          /* 0 = no batching */
+    char *db_prepared_statements; /* "on" or "off" (checked by cfg_load()) */
     long max_body_bytes;
     long max_connections;
     long max_connections_per_ip;

@@ -80,6 +80,7 @@ open_db(const struct cfg *cfg, struct orm_db **db)
         .migration_retries = (unsigned)cfg->migration_retries,
         .replica_url = cfg->database_read_url[0] != '\0' ? cfg->database_read_url : NULL,
         .batches = (unsigned)cfg->db_batches,
+        .no_prepared_statements = strcmp(cfg->db_prepared_statements, "off") == 0,
     };
     opts.migrations = app_migrations(&opts.n_migrations);
     char redacted[512];

@@ -39,3 +39,17 @@ expect_problem 500 "GET after the table is gone (text log)"
 sleep 0.2
 check "the text ORM line ends with request_id=e2e-orm-rid-2" \
     grep -Eq ' ERROR orm .* request_id=e2e-orm-rid-2$' "$SERVER_LOG"
+
+# The id is the request's only while it runs: the thread-local is cleared
+# when the request completes. On one keep-alive connection, a good request
+# then a request line libmicrohttpd itself refuses (HTTP/2.0, 505): its
+# own warning about the second is not filed under the first's id.
+stop_server
+LOG_FORMAT=json start_server
+raw_request 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: e2e-done-rid-3\r\n\r\nGET /healthz HTTP/2.0\r\nHost: x\r\n\r\n' 3
+sleep 0.2
+expect_eq "$(jq -r 'select(.request_id == "e2e-done-rid-3") | .path // .component' \
+             "$SERVER_LOG" | sort -u)" "/healthz" \
+    "only the first request's own line carries its request_id"
+check "MHD's line about the second request was logged" \
+    test -n "$(jq -c 'select(.component == "mhd")' "$SERVER_LOG")"

@@ -45,7 +45,7 @@ admin_exec(const char *url, const char *sql)
         fprintf(stderr, "testdb: cannot connect: %s\n", err);
         return false;
     }
-    ok = be->query(c, sql, NULL, 0, NULL) == USV_OK;
+    ok = orm_conn_query(c, sql, NULL, 0, NULL) == USV_OK;
     if (!ok)
         fprintf(stderr, "testdb: %s: %s\n", sql, c->errmsg);
     be->close(c);

@@ -79,7 +79,7 @@ connect_to(const char *url)
 static void
 exec_ok(struct orm_conn *c, const char *sql)
 {
-    if (be->query(c, sql, NULL, 0, NULL) != USV_OK)
+    if (orm_conn_query(c, sql, NULL, 0, NULL) != USV_OK)
         fail_msg("%s: %s", sql, c->errmsg);
 }
 
@@ -92,7 +92,7 @@ cell(struct orm_conn *c, const char *sql)
     char *out;
 
     orm_result_init(&res, 1);
-    if (be->query(c, sql, NULL, 0, &res) != USV_OK)
+    if (orm_conn_query(c, sql, NULL, 0, &res) != USV_OK)
         fail_msg("%s: %s", sql, c->errmsg);
     assert_int_equal(orm_result_rows(&res), 1);
     v = orm_result_cell(&res, 0, 0, NULL);
@@ -111,11 +111,11 @@ expect_cell(struct orm_conn *c, const char *sql, const char *want)
     free(got);
 }
 
-/* Has this test prepared @id on @c (the ORM's own bookkeeping, orm_conn)? */
+/* Has this test prepared @id on @c (the shared layer's bookkeeping)? */
 static bool
 is_prepared(const struct orm_conn *c, unsigned id)
 {
-    return id < c->n_is_prepared && c->is_prepared[id];
+    return id < c->n_stmts && c->stmts[id].sql != NULL;
 }
 
 static void
@@ -125,11 +125,8 @@ prepare(struct orm_conn *c, unsigned id, enum orm_op op, size_t n_params)
 
     strbuf_init(&b);
     orm_sql_build(be, M, op, &b);
-    if (be->prepare(c, id, strbuf_str(&b), n_params) != USV_OK)
+    if (orm_conn_prepare(c, id, strbuf_str(&b), n_params) != USV_OK)
         fail_msg("prepare %s: %s", strbuf_str(&b), c->errmsg);
-    c->is_prepared = orm_grow(c->is_prepared, &c->n_is_prepared, (size_t)id + 1,
-                              sizeof(*c->is_prepared));
-    c->is_prepared[id] = true;
     strbuf_finish(&b);
 }
 
@@ -203,7 +200,7 @@ insert_user(struct orm_conn *c, struct orm_param login, struct orm_param first,
     if (!is_prepared(c, ID_INSERT))
         prepare(c, ID_INSERT, ORM_OP_INSERT, n);
     orm_result_init(&res, 0);
-    rc = be->execute(c, ID_INSERT, p, n, &res);
+    rc = orm_conn_execute(c, ID_INSERT, p, n, &res);
     if (rc == USV_OK) {
         assert_int_equal(res.affected, 1);
         assert_true(res.last_id > 0);
@@ -274,7 +271,7 @@ find_user(struct orm_conn *c, int64_t id, struct orm_result *res)
     if (!is_prepared(c, ID_FIND))
         prepare(c, ID_FIND, ORM_OP_FIND, 1);
     orm_result_init(res, M->n_columns);
-    return be->execute(c, ID_FIND, &p, 1, res);
+    return orm_conn_execute(c, ID_FIND, &p, 1, res);
 }
 
 static void
@@ -580,16 +577,16 @@ test_mysql_long_values_grow_the_result_buffers(void **state)
             big[k] = (char)('a' + (k + i) % 26);
         p[1].s = big;
         orm_result_init(&res, 0);
-        assert_int_equal(be->query(c, "INSERT INTO big VALUES (?, ?)", p, 2, &res), USV_OK);
+        assert_int_equal(orm_conn_query(c, "INSERT INTO big VALUES (?, ?)", p, 2, &res), USV_OK);
         orm_result_finish(&res);
     }
     exec_ok(c, "INSERT INTO big VALUES (100, NULL)");
-    assert_int_equal(be->prepare(c, ID_BIG, "SELECT v, LENGTH(v) FROM big ORDER BY id", 0),
+    assert_int_equal(orm_conn_prepare(c, ID_BIG, "SELECT v, LENGTH(v) FROM big ORDER BY id", 0),
                      USV_OK);
     /* Twice: the second run starts with the grown buffers. */
     for (int run = 0; run < 2; run++) {
         orm_result_init(&res, 2);
-        assert_int_equal(be->execute(c, ID_BIG, NULL, 0, &res), USV_OK);
+        assert_int_equal(orm_conn_execute(c, ID_BIG, NULL, 0, &res), USV_OK);
         assert_int_equal(orm_result_rows(&res), 8);
         assert_int_equal(res.affected, 8);
         for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
@@ -622,17 +619,17 @@ test_mysql_update_reports_matched_rows(void **state)
     assert_int_equal(insert_user(c, text("same"), text("Same"), null_text(),
                                  "2026-11-21T08:00:00.000000Z", &id), USV_OK);
     /* Same value: MySQL would say 0 rows changed; we ask for rows matched. */
-    assert_int_equal(be->prepare(c, ID_UPDATE_SAME,
-                                 "UPDATE users SET first_name = ? WHERE id = ?", 2), USV_OK);
+    assert_int_equal(orm_conn_prepare(c, ID_UPDATE_SAME,
+                                      "UPDATE users SET first_name = ? WHERE id = ?", 2), USV_OK);
     p[0] = text("Same");
     p[1] = int64(id);
     orm_result_init(&res, 0);
-    assert_int_equal(be->execute(c, ID_UPDATE_SAME, p, 2, &res), USV_OK);
+    assert_int_equal(orm_conn_execute(c, ID_UPDATE_SAME, p, 2, &res), USV_OK);
     assert_int_equal(res.affected, 1);
     orm_result_finish(&res);
     p[1] = int64(id + 1000);
     orm_result_init(&res, 0);
-    assert_int_equal(be->execute(c, ID_UPDATE_SAME, p, 2, &res), USV_OK);
+    assert_int_equal(orm_conn_execute(c, ID_UPDATE_SAME, p, 2, &res), USV_OK);
     assert_int_equal(res.affected, 0);
     orm_result_finish(&res);
     be->close(c);
@@ -659,25 +656,25 @@ test_mysql_keyset_list_with_limit_placeholder(void **state)
     /* The ORM's "list by login", case-insensitive through the collation. */
     strbuf_init(&b);
     orm_sql_build_list_by(be, M, colno("login"), &b);
-    assert_int_equal(be->prepare(c, ID_LIST, strbuf_str(&b), 3), USV_OK);
+    assert_int_equal(orm_conn_prepare(c, ID_LIST, strbuf_str(&b), 3), USV_OK);
     strbuf_finish(&b);
     p[0] = int64(0);
     p[1] = text("LIST3");
     p[2] = int64(10);
     orm_result_init(&res, M->n_columns);
-    assert_int_equal(be->execute(c, ID_LIST, p, 3, &res), USV_OK);
+    assert_int_equal(orm_conn_execute(c, ID_LIST, p, 3, &res), USV_OK);
     assert_int_equal(orm_result_rows(&res), 1);
     expect_bytes(&res, colno("login"), "list3");
     orm_result_finish(&res);
     /* The plain keyset page: after the first id, two rows. */
     strbuf_init(&b);
     orm_sql_build(be, M, ORM_OP_LIST, &b);
-    assert_int_equal(be->prepare(c, ID_LIST, strbuf_str(&b), 2), USV_OK);
+    assert_int_equal(orm_conn_prepare(c, ID_LIST, strbuf_str(&b), 2), USV_OK);
     strbuf_finish(&b);
     p[0] = int64(first);
     p[1] = int64(2);
     orm_result_init(&res, M->n_columns);
-    assert_int_equal(be->execute(c, ID_LIST, p, 2, &res), USV_OK);
+    assert_int_equal(orm_conn_execute(c, ID_LIST, p, 2, &res), USV_OK);
     assert_int_equal(orm_result_rows(&res), 2);
     expect_bytes(&res, colno("login"), "list1");
     orm_result_finish(&res);
@@ -692,14 +689,14 @@ test_mysql_query_with_and_without_parameters(void **state)
     struct orm_result res;
 
     orm_result_init(&res, 3);
-    assert_int_equal(be->query(c, "SELECT ?, ?, ?", p, 3, &res), USV_OK);
+    assert_int_equal(orm_conn_query(c, "SELECT ?, ?, ?", p, 3, &res), USV_OK);
     assert_string_equal(orm_result_cell(&res, 0, 0, NULL), "-42");
     assert_string_equal(orm_result_cell(&res, 0, 1, NULL), "x\xF0\x9F\x98\x80");
     assert_null(orm_result_cell(&res, 0, 2, NULL));
     orm_result_finish(&res);
     orm_result_init(&res, 1);
-    assert_int_equal(be->query(c, "SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT NULL", NULL, 0,
-                               &res), USV_OK);
+    assert_int_equal(orm_conn_query(c, "SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT NULL", NULL, 0,
+                                    &res), USV_OK);
     assert_int_equal(orm_result_rows(&res), 3);
     assert_string_equal(orm_result_cell(&res, 1, 0, NULL), "2");
     assert_null(orm_result_cell(&res, 2, 0, NULL));
@@ -707,15 +704,15 @@ test_mysql_query_with_and_without_parameters(void **state)
     /* A caller reading the wrong number of columns gets an error, and the
      * connection stays in sync for the next statement. */
     orm_result_init(&res, 2);
-    assert_int_equal(be->query(c, "SELECT 1", NULL, 0, &res), USV_INTERNAL);
+    assert_int_equal(orm_conn_query(c, "SELECT 1", NULL, 0, &res), USV_INTERNAL);
     orm_result_finish(&res);
     orm_result_init(&res, 2);
-    assert_int_equal(be->query(c, "SELECT ?", p, 1, &res), USV_INTERNAL);
+    assert_int_equal(orm_conn_query(c, "SELECT ?", p, 1, &res), USV_INTERNAL);
     orm_result_finish(&res);
     assert_false(c->is_broken);
     expect_cell(c, "SELECT 7", "7");
     /* Syntax errors are internal errors, not outages. */
-    assert_int_equal(be->query(c, "SELEC 1", NULL, 0, NULL), USV_INTERNAL);
+    assert_int_equal(orm_conn_query(c, "SELEC 1", NULL, 0, NULL), USV_INTERNAL);
     assert_false(c->is_broken);
     be->close(c);
 }
@@ -727,20 +724,20 @@ test_mysql_migration_lock_is_exclusive_per_database(void **state)
     struct orm_conn *other = connect_to(other_url);
     uint64_t t0;
 
-    assert_int_equal(be->lock_migrations(a, 0), USV_OK);
-    assert_int_equal(be->lock_migrations(b, 0), USV_UNAVAILABLE);
+    assert_int_equal(orm_conn_lock_migrations(a, 0), USV_OK);
+    assert_int_equal(orm_conn_lock_migrations(b, 0), USV_UNAVAILABLE);
     assert_false(b->is_broken);
     t0 = monotonic_ms();
-    assert_int_equal(be->lock_migrations(b, 1500), USV_UNAVAILABLE);
+    assert_int_equal(orm_conn_lock_migrations(b, 1500), USV_UNAVAILABLE);
     assert_true(monotonic_ms() - t0 >= 1000);
     /* Another database on the same server has a lock of its own. */
-    assert_int_equal(be->lock_migrations(other, 0), USV_OK);
-    be->unlock_migrations(other);
+    assert_int_equal(orm_conn_lock_migrations(other, 0), USV_OK);
+    orm_conn_unlock_migrations(other);
     assert_false(other->is_broken);
-    be->unlock_migrations(a);
+    orm_conn_unlock_migrations(a);
     assert_false(a->is_broken);
-    assert_int_equal(be->lock_migrations(b, 0), USV_OK);
-    be->unlock_migrations(b);
+    assert_int_equal(orm_conn_lock_migrations(b, 0), USV_OK);
+    orm_conn_unlock_migrations(b);
     assert_false(b->is_broken);
     be->close(a);
     be->close(b);
@@ -754,13 +751,13 @@ test_mysql_lock_waits_until_released(void **state)
     char *id_a = connection_id(a);
     uint64_t t0;
 
-    assert_int_equal(be->lock_migrations(a, 0), USV_OK);
+    assert_int_equal(orm_conn_lock_migrations(a, 0), USV_OK);
     /* The holder dies: the server frees its lock, the waiter gets it. */
     kill_session(b, id_a);
     t0 = monotonic_ms();
-    assert_int_equal(be->lock_migrations(b, 5000), USV_OK);
+    assert_int_equal(orm_conn_lock_migrations(b, 5000), USV_OK);
     assert_true(monotonic_ms() - t0 < 4000);
-    be->unlock_migrations(b);
+    orm_conn_unlock_migrations(b);
     free(id_a);
     be->close(a);
     be->close(b);
@@ -798,14 +795,14 @@ test_mysql_idle_connection_killed_is_revived_in_place(void **state)
     /* The same at begin(), and for ping(). */
     before = connection_id(a);
     kill_session(killer, before);
-    assert_int_equal(be->begin(a, ORM_TX_WRITE), USV_OK);
+    assert_int_equal(orm_conn_begin(a, ORM_TX_WRITE), USV_OK);
     assert_int_equal(insert_user(a, text("in_tx"), null_text(), null_text(),
                                  "2026-11-21T08:00:00.000000Z", &id), USV_OK);
-    assert_int_equal(be->commit(a), USV_OK);
+    assert_int_equal(orm_conn_commit(a), USV_OK);
     free(before);
     before = connection_id(a);
     kill_session(killer, before);
-    assert_int_equal(be->ping(a), USV_OK);
+    assert_int_equal(orm_conn_ping(a), USV_OK);
     assert_false(a->is_broken);
     free(before);
     be->close(a);
@@ -820,7 +817,7 @@ test_mysql_connection_lost_in_a_transaction_is_broken(void **state)
     struct orm_result res;
     int64_t id = 0;
 
-    assert_int_equal(be->begin(a, ORM_TX_WRITE), USV_OK);
+    assert_int_equal(orm_conn_begin(a, ORM_TX_WRITE), USV_OK);
     assert_int_equal(insert_user(a, text("lost"), null_text(), null_text(),
                                  "2026-11-21T08:00:00.000000Z", &id), USV_OK);
     assert_int_equal(find_user(a, id, &res), USV_OK);
@@ -843,12 +840,12 @@ test_mysql_no_silent_reconnect_while_holding_the_lock(void **state)
     struct orm_conn *a = connect_to(db_url), *killer = connect_to(db_url);
     char *id_a = connection_id(a);
 
-    assert_int_equal(be->lock_migrations(a, 0), USV_OK);
+    assert_int_equal(orm_conn_lock_migrations(a, 0), USV_OK);
     kill_session(killer, id_a);
     /* A new session would not hold the lock the runner believes it has. */
-    assert_int_equal(be->begin(a, ORM_TX_WRITE), USV_UNAVAILABLE);
+    assert_int_equal(orm_conn_begin(a, ORM_TX_WRITE), USV_UNAVAILABLE);
     assert_true(a->is_broken);
-    assert_int_equal(be->ping(a), USV_UNAVAILABLE);
+    assert_int_equal(orm_conn_ping(a), USV_UNAVAILABLE);
     free(id_a);
     be->close(a);
     be->close(killer);
@@ -868,22 +865,22 @@ test_mysql_lock_wait_timeout_is_retry(void **state)
     prepare(a, ID_FIND_LOCK, ORM_OP_FIND_LOCK, 1);
     prepare(b, ID_FIND_LOCK, ORM_OP_FIND_LOCK, 1);
     p = int64(id);
-    assert_int_equal(be->begin(a, ORM_TX_WRITE), USV_OK);
+    assert_int_equal(orm_conn_begin(a, ORM_TX_WRITE), USV_OK);
     orm_result_init(&res, M->n_columns);
-    assert_int_equal(be->execute(a, ID_FIND_LOCK, &p, 1, &res), USV_OK);
+    assert_int_equal(orm_conn_execute(a, ID_FIND_LOCK, &p, 1, &res), USV_OK);
     orm_result_finish(&res);
 
     exec_ok(b, "SET SESSION innodb_lock_wait_timeout = 1");
-    assert_int_equal(be->begin(b, ORM_TX_WRITE), USV_OK);
+    assert_int_equal(orm_conn_begin(b, ORM_TX_WRITE), USV_OK);
     t0 = monotonic_ms();
     orm_result_init(&res, M->n_columns);
-    assert_int_equal(be->execute(b, ID_FIND_LOCK, &p, 1, &res), USV_RETRY);
+    assert_int_equal(orm_conn_execute(b, ID_FIND_LOCK, &p, 1, &res), USV_RETRY);
     orm_result_finish(&res);
     assert_true(monotonic_ms() - t0 >= 900);
     assert_non_null(strstr(b->errmsg, "1205"));
     assert_false(b->is_broken);
-    assert_int_equal(be->rollback(b), USV_OK);
-    assert_int_equal(be->rollback(a), USV_OK);
+    assert_int_equal(orm_conn_rollback(b), USV_OK);
+    assert_int_equal(orm_conn_rollback(a), USV_OK);
     be->close(a);
     be->close(b);
 }
@@ -902,7 +899,7 @@ lock_row(void *arg)
     struct orm_result res;
 
     orm_result_init(&res, M->n_columns);
-    l->rc = be->execute(l->c, ID_FIND_LOCK, &p, 1, &res);
+    l->rc = orm_conn_execute(l->c, ID_FIND_LOCK, &p, 1, &res);
     orm_result_finish(&res);
     return NULL;
 }
@@ -921,8 +918,8 @@ test_mysql_deadlock_is_retry(void **state)
                                  "2026-11-21T08:00:00.000000Z", &r2), USV_OK);
     prepare(a, ID_FIND_LOCK, ORM_OP_FIND_LOCK, 1);
     prepare(b, ID_FIND_LOCK, ORM_OP_FIND_LOCK, 1);
-    assert_int_equal(be->begin(a, ORM_TX_WRITE), USV_OK);
-    assert_int_equal(be->begin(b, ORM_TX_WRITE), USV_OK);
+    assert_int_equal(orm_conn_begin(a, ORM_TX_WRITE), USV_OK);
+    assert_int_equal(orm_conn_begin(b, ORM_TX_WRITE), USV_OK);
     la.id = r1;
     lock_row(&la);
     lb.id = r2;
@@ -941,8 +938,8 @@ test_mysql_deadlock_is_retry(void **state)
                  usv_err_name(la.rc), usv_err_name(lb.rc), a->errmsg, b->errmsg);
     assert_non_null(strstr(la.rc == USV_RETRY ? a->errmsg : b->errmsg, "1213"));
     assert_false(a->is_broken || b->is_broken);
-    assert_int_equal(be->rollback(a), USV_OK);
-    assert_int_equal(be->rollback(b), USV_OK);
+    assert_int_equal(orm_conn_rollback(a), USV_OK);
+    assert_int_equal(orm_conn_rollback(b), USV_OK);
     be->close(a);
     be->close(b);
 }
@@ -959,7 +956,7 @@ test_mysql_has_returning_follows_the_server(void **state)
     /* The in-place reconnect asks the new session again. */
     c->has_returning = !want;
     kill_session(killer, id);
-    assert_int_equal(be->ping(c), USV_OK);
+    assert_int_equal(orm_conn_ping(c), USV_OK);
     assert_int_equal(c->has_returning, want);
     free(id);
     be->close(c);
@@ -1000,7 +997,7 @@ test_mysql_insert_returning_gives_the_row_in_one_statement(void **state)
             prepare(c, ID_RETURNING, ORM_OP_INSERT_RETURNING, n);
         session_counts(c, &ins[0], &sel[0]);
         orm_result_init(&res, M->n_columns);
-        if (be->execute(c, ID_RETURNING, p, n, &res) != USV_OK)
+        if (orm_conn_execute(c, ID_RETURNING, p, n, &res) != USV_OK)
             fail_msg("INSERT ... RETURNING: %s", c->errmsg);
         session_counts(c, &ins[1], &sel[1]);
         /* One INSERT, no SELECT. */
@@ -1018,7 +1015,7 @@ test_mysql_insert_returning_gives_the_row_in_one_statement(void **state)
     /* A duplicate: 409, and the connection is in step for what follows. */
     n = insert_params("RET0", stamps[0], p, sizeof(p) / sizeof(p[0]));
     orm_result_init(&res, M->n_columns);
-    assert_int_equal(be->execute(c, ID_RETURNING, p, n, &res), USV_CONFLICT);
+    assert_int_equal(orm_conn_execute(c, ID_RETURNING, p, n, &res), USV_CONFLICT);
     assert_int_equal(orm_result_rows(&res), 0);
     orm_result_finish(&res);
     assert_non_null(strstr(c->errmsg, "1062"));
@@ -1026,7 +1023,7 @@ test_mysql_insert_returning_gives_the_row_in_one_statement(void **state)
     expect_cell(c, "SELECT COUNT(*) FROM users", "3");
     n = insert_params("ret9", stamps[2], p, sizeof(p) / sizeof(p[0]));
     orm_result_init(&res, M->n_columns);
-    assert_int_equal(be->execute(c, ID_RETURNING, p, n, &res), USV_OK);
+    assert_int_equal(orm_conn_execute(c, ID_RETURNING, p, n, &res), USV_OK);
     expect_bytes(&res, colno("login"), "ret9");
     orm_result_finish(&res);
     be->close(c);
@@ -1054,13 +1051,13 @@ test_mysql_datetimes_are_canonical_on_both_protocols(void **state)
                "  '2026-01-02 03:04:05.123456'),"
                " (2, '2026-01-02', '2026-01-02', '2026-01-02', '2026-01-02 00:00:00.000001'),"
                " (3, NULL, NULL, NULL, NULL)");
-    assert_int_equal(be->prepare(c, ID_STAMPS, sql, 0), USV_OK);
+    assert_int_equal(orm_conn_prepare(c, ID_STAMPS, sql, 0), USV_OK);
     for (int protocol = 0; protocol < 2; protocol++) {
         orm_result_init(&res, 4);
         if (protocol == 0)
-            assert_int_equal(be->execute(c, ID_STAMPS, NULL, 0, &res), USV_OK);
+            assert_int_equal(orm_conn_execute(c, ID_STAMPS, NULL, 0, &res), USV_OK);
         else
-            assert_int_equal(be->query(c, sql, NULL, 0, &res), USV_OK);
+            assert_int_equal(orm_conn_query(c, sql, NULL, 0, &res), USV_OK);
         assert_int_equal(orm_result_rows(&res), 3);
         for (size_t row = 0; row < 2; row++) {
             for (size_t col = 0; col < 4; col++) {
@@ -1141,7 +1138,7 @@ run_find_batch(struct orm_conn *c, const struct orm_find_many *fm, const int64_t
         };
         items[i] = &slots[i].item;
     }
-    be->execute_batch(c, items, n);
+    orm_conn_execute_batch(c, items, n);
 }
 
 static void
@@ -1338,7 +1335,7 @@ test_mysql_batch_on_a_lost_connection_fails_every_find(void **state)
     id_c = connection_id(c);
     /* Inside a transaction nothing is revived (ORM batches never are in
      * one; here it makes the loss show when the IN list is sent). */
-    assert_int_equal(be->begin(c, ORM_TX_READ), USV_OK);
+    assert_int_equal(orm_conn_begin(c, ORM_TX_READ), USV_OK);
     kill_session(killer, id_c);
     run_find_batch(c, &f.fm, keys, 3, 3, slots);
     for (size_t i = 0; i < 3; i++) {

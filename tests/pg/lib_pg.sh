@@ -43,3 +43,21 @@ url_with_param() {
     esac
 }
 
+
+# concurrent_gets ROUNDS N PATH: ROUNDS rounds of N GETs of PATH at once (so
+# they spread over pooled connections and share batches); prints the
+# distinct statuses, space-separated ("200 " when every one was 200).
+concurrent_gets() {
+    local round i p pids
+    rm -f "$TMP"/conc.*
+    for round in $(seq 1 "$1"); do
+        pids=()
+        for i in $(seq 1 "$2"); do
+            curl -sS --max-time 10 -o /dev/null -w '%{http_code}\n' "$BASE_URL$3" \
+                >"$TMP/conc.$round.$i" 2>/dev/null &
+            pids+=($!)
+        done
+        for p in "${pids[@]}"; do wait "$p"; done
+    done
+    cat "$TMP"/conc.* | sort -u | tr '\n' ' '
+}

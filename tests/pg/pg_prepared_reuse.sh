@@ -36,16 +36,7 @@ for i in $(seq 1 "$GETS"); do
 done
 expect_status 200 "$GETS sequential GETs answered"
 # Concurrent requests spread over every pooled connection.
-for round in 1 2 3; do
-    pids=()
-    for i in $(seq 1 8); do
-        curl -sS --max-time 10 -o /dev/null -w '%{http_code}\n' "$BASE_URL/users/$ID" \
-            >"$TMP/conc.$round.$i" 2>/dev/null &
-        pids+=($!)
-    done
-    for p in "${pids[@]}"; do wait "$p"; done
-done
-expect_eq "$(cat "$TMP"/conc.* | sort -u | tr '\n' ' ')" "200 " "24 concurrent GETs answered 200"
+expect_eq "$(concurrent_gets 3 8 "/users/$ID")" "200 " "24 concurrent GETs answered 200"
 for i in 1 2 3 4 5; do
     post /users "{\"login\":\"reuse$i\"}"
     [ "$RESP_STATUS" = 201 ] || break

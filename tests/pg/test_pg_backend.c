@@ -70,7 +70,7 @@ connect_to(const char *url)
 static void
 exec_ok(struct orm_conn *c, const char *sql)
 {
-    enum usv_err rc = be->query(c, sql, NULL, 0, NULL);
+    enum usv_err rc = orm_conn_query(c, sql, NULL, 0, NULL);
 
     if (rc != USV_OK)
         fail_msg("%s -> %s: %s", sql, usv_err_name(rc), c->errmsg);
@@ -84,7 +84,7 @@ scalar(struct orm_conn *c, const char *sql, char *out, size_t size)
     const char *v;
 
     orm_result_init(&res, 1);
-    if (be->query(c, sql, NULL, 0, &res) != USV_OK)
+    if (orm_conn_query(c, sql, NULL, 0, &res) != USV_OK)
         fail_msg("%s: %s", sql, c->errmsg);
     assert_int_equal(1, orm_result_rows(&res));
     v = orm_result_cell(&res, 0, 0, NULL);
@@ -259,8 +259,8 @@ test_pg_unique_violation_is_conflict(void **state)
     exec_ok(c, "CREATE TABLE uniq_t (login text NOT NULL)");
     exec_ok(c, "CREATE UNIQUE INDEX ON uniq_t (lower(login COLLATE \"C\"))");
     exec_ok(c, "INSERT INTO uniq_t VALUES ('alice')");
-    assert_int_equal(USV_CONFLICT, be->query(c, "INSERT INTO uniq_t VALUES ('ALICE')", NULL,
-                                             0, NULL));
+    assert_int_equal(USV_CONFLICT, orm_conn_query(c, "INSERT INTO uniq_t VALUES ('ALICE')", NULL,
+                                                  0, NULL));
     assert_false(c->is_broken);
     assert_non_null(strstr(c->errmsg, "23505"));
     assert_null(strstr(c->errmsg, "alice"));  /* DETAIL, which quotes the row, is left out */
@@ -280,10 +280,10 @@ test_pg_serialization_failure_is_retry(void **state)
     exec_ok(a, "SELECT n FROM ser_t WHERE id = 1");
     exec_ok(b, "UPDATE ser_t SET n = n + 1 WHERE id = 1");
     assert_int_equal(USV_RETRY,
-                     be->query(a, "UPDATE ser_t SET n = n + 1 WHERE id = 1", NULL, 0, NULL));
+                     orm_conn_query(a, "UPDATE ser_t SET n = n + 1 WHERE id = 1", NULL, 0, NULL));
     assert_non_null(strstr(a->errmsg, "40001"));
     assert_false(a->is_broken);
-    assert_int_equal(USV_OK, be->rollback(a));
+    assert_int_equal(USV_OK, orm_conn_rollback(a));
     exec_ok(a, "DROP TABLE ser_t");
     be->close(a);
     be->close(b);
@@ -294,16 +294,16 @@ test_pg_deadlock_is_retry_and_other_errors_internal(void **state)
 {
     struct orm_conn *c = connect_to(db_url);
 
-    assert_int_equal(USV_RETRY, be->query(c, "DO $$BEGIN RAISE EXCEPTION 'x' USING "
-                                             "ERRCODE = 'deadlock_detected'; END$$",
-                                          NULL, 0, NULL));
-    assert_int_equal(USV_INTERNAL, be->query(c, "SELECT * FROM no_such_table", NULL, 0, NULL));
-    assert_int_equal(USV_INTERNAL, be->query(c, "SELEC 1", NULL, 0, NULL));
+    assert_int_equal(USV_RETRY, orm_conn_query(c, "DO $$BEGIN RAISE EXCEPTION 'x' USING "
+                                                  "ERRCODE = 'deadlock_detected'; END$$",
+                                               NULL, 0, NULL));
+    assert_int_equal(USV_INTERNAL, orm_conn_query(c, "SELECT * FROM no_such_table", NULL, 0, NULL));
+    assert_int_equal(USV_INTERNAL, orm_conn_query(c, "SELEC 1", NULL, 0, NULL));
     assert_false(c->is_broken);
     /* "the database system is shutting down" and friends end the session. */
-    assert_int_equal(USV_UNAVAILABLE, be->query(c, "DO $$BEGIN RAISE EXCEPTION 'x' USING "
-                                                   "ERRCODE = 'admin_shutdown'; END$$",
-                                                NULL, 0, NULL));
+    assert_int_equal(USV_UNAVAILABLE, orm_conn_query(c, "DO $$BEGIN RAISE EXCEPTION 'x' USING "
+                                                        "ERRCODE = 'admin_shutdown'; END$$",
+                                                     NULL, 0, NULL));
     assert_true(c->is_broken);
     be->close(c);
 }
@@ -325,10 +325,10 @@ test_pg_connection_lost_in_a_transaction_is_broken_and_unavailable(void **state)
     struct orm_conn *a = connect_to(db_url), *b = connect_to(db_url);
     char pid[32];
 
-    assert_int_equal(USV_OK, be->begin(a, ORM_TX_WRITE));
+    assert_int_equal(USV_OK, orm_conn_begin(a, ORM_TX_WRITE));
     terminate(a, b, pid, sizeof(pid));
     /* The transaction's work is lost: no silent reconnect here. */
-    assert_int_equal(USV_UNAVAILABLE, be->query(a, "SELECT 1", NULL, 0, NULL));
+    assert_int_equal(USV_UNAVAILABLE, orm_conn_query(a, "SELECT 1", NULL, 0, NULL));
     assert_true(a->is_broken);
     be->close(a);
     be->close(b);
@@ -340,10 +340,10 @@ test_pg_connection_lost_holding_the_migration_lock_is_not_revived(void **state)
     struct orm_conn *a = connect_to(db_url), *b = connect_to(db_url);
     char pid[32];
 
-    assert_int_equal(USV_OK, be->lock_migrations(a, 1000));
+    assert_int_equal(USV_OK, orm_conn_lock_migrations(a, 1000));
     terminate(a, b, pid, sizeof(pid));
     /* A new session would not hold the lock the runner thinks it holds. */
-    assert_int_equal(USV_UNAVAILABLE, be->query(a, "SELECT 1", NULL, 0, NULL));
+    assert_int_equal(USV_UNAVAILABLE, orm_conn_query(a, "SELECT 1", NULL, 0, NULL));
     assert_true(a->is_broken);
     be->close(a);
     be->close(b);
@@ -360,14 +360,14 @@ test_pg_statement_is_prepared_once_and_executed_many_times(void **state)
 
     exec_ok(c, "CREATE TABLE prep_t (id bigint PRIMARY KEY, name text)");
     exec_ok(c, "INSERT INTO prep_t SELECT g, 'n' || g FROM generate_series(1, 5) g");
-    assert_int_equal(USV_OK, be->prepare(c, 7, "SELECT name FROM prep_t WHERE id = $1", 1));
+    assert_int_equal(USV_OK, orm_conn_prepare(c, 7, "SELECT name FROM prep_t WHERE id = $1", 1));
     for (int i = 1; i <= 5; i++) {
         struct orm_result res;
         char want[8];
 
         p.i = i;
         orm_result_init(&res, 1);
-        assert_int_equal(USV_OK, be->execute(c, 7, &p, 1, &res));
+        assert_int_equal(USV_OK, orm_conn_execute(c, 7, &p, 1, &res));
         assert_int_equal(1, orm_result_rows(&res));
         snprintf(want, sizeof(want), "n%d", i);
         assert_string_equal(want, orm_result_cell(&res, 0, 0, NULL));
@@ -377,14 +377,15 @@ test_pg_statement_is_prepared_once_and_executed_many_times(void **state)
            sizeof(v));
     assert_string_equal("1", v);
     /* The row count of a write is reported. */
-    assert_int_equal(USV_OK, be->prepare(c, 8, "UPDATE prep_t SET name = $1 WHERE id > $2", 2));
+    assert_int_equal(USV_OK,
+                     orm_conn_prepare(c, 8, "UPDATE prep_t SET name = $1 WHERE id > $2", 2));
     {
         struct orm_param up[2] = {{.type = ORM_TEXT, .s = "x", .len = 1},
                                   {.type = ORM_INT64, .i = 2}};
         struct orm_result res;
 
         orm_result_init(&res, 0);
-        assert_int_equal(USV_OK, be->execute(c, 8, up, 2, &res));
+        assert_int_equal(USV_OK, orm_conn_execute(c, 8, up, 2, &res));
         assert_int_equal(3, res.affected);
         orm_result_finish(&res);
     }
@@ -405,7 +406,7 @@ test_pg_text_params_round_trip_byte_for_byte(void **state)
     const char *v;
 
     orm_result_init(&res, 2);
-    assert_int_equal(USV_OK, be->query(c, "SELECT $1::text, $2::text", p, 2, &res));
+    assert_int_equal(USV_OK, orm_conn_query(c, "SELECT $1::text, $2::text", p, 2, &res));
     v = orm_result_cell(&res, 0, 0, &len);
     assert_int_equal(sizeof(text) - 4, len);
     assert_memory_equal(text, v, len);
@@ -415,7 +416,7 @@ test_pg_text_params_round_trip_byte_for_byte(void **state)
     /* PostgreSQL text cannot hold U+0000: refuse rather than truncate. */
     p[0].s = "a\0b";
     p[0].len = 3;
-    assert_int_equal(USV_INTERNAL, be->query(c, "SELECT $1::text", p, 1, NULL));
+    assert_int_equal(USV_INTERNAL, orm_conn_query(c, "SELECT $1::text", p, 1, NULL));
     assert_false(c->is_broken);
     be->close(c);
 }
@@ -445,7 +446,7 @@ test_pg_timestamps_come_back_in_canonical_form(void **state)
         struct orm_result res;
 
         orm_result_init(&res, 1);
-        assert_int_equal(USV_OK, be->query(c, strbuf_str(&sql), &p, 1, &res));
+        assert_int_equal(USV_OK, orm_conn_query(c, strbuf_str(&sql), &p, 1, &res));
         assert_string_equal(stamps[i], orm_result_cell(&res, 0, 0, NULL));
         orm_result_finish(&res);
     }
@@ -473,7 +474,7 @@ test_pg_nocase_equals_folds_ascii_only(void **state)
         struct orm_result res;
 
         orm_result_init(&res, 1);
-        assert_int_equal(USV_OK, be->query(c, strbuf_str(&sql), &p, 1, &res));
+        assert_int_equal(USV_OK, orm_conn_query(c, strbuf_str(&sql), &p, 1, &res));
         if (orm_result_rows(&res) != want[i])
             fail_msg("%s: %zu rows", probes[i], orm_result_rows(&res));
         orm_result_finish(&res);
@@ -492,22 +493,22 @@ test_pg_stale_prepared_statement_is_replanned_or_retried(void **state)
 
     exec_ok(c, "CREATE TABLE stale_t (id bigint, name text)");
     exec_ok(c, "INSERT INTO stale_t VALUES (1, 'x')");
-    assert_int_equal(USV_OK, be->prepare(c, 3, "SELECT name FROM stale_t WHERE id = $1", 1));
+    assert_int_equal(USV_OK, orm_conn_prepare(c, 3, "SELECT name FROM stale_t WHERE id = $1", 1));
     /* A migration changes the result type under the running service. */
     exec_ok(other, "ALTER TABLE stale_t ALTER COLUMN name TYPE varchar(50)");
-    assert_int_equal(USV_OK, be->begin(c, ORM_TX_READ));
+    assert_int_equal(USV_OK, orm_conn_begin(c, ORM_TX_READ));
     orm_result_init(&res, 1);
-    assert_int_equal(USV_RETRY, be->execute(c, 3, &p, 1, &res));
+    assert_int_equal(USV_RETRY, orm_conn_execute(c, 3, &p, 1, &res));
     orm_result_finish(&res);
     assert_true(c->is_broken);   /* the session retries on a fresh connection */
     be->close(c);                /* first: its aborted transaction still holds a lock */
 
     /* Outside a transaction the statement is simply planned again. */
     c = connect_to(db_url);
-    assert_int_equal(USV_OK, be->prepare(c, 3, "SELECT name FROM stale_t WHERE id = $1", 1));
+    assert_int_equal(USV_OK, orm_conn_prepare(c, 3, "SELECT name FROM stale_t WHERE id = $1", 1));
     exec_ok(other, "ALTER TABLE stale_t ALTER COLUMN name TYPE text");
     orm_result_init(&res, 1);
-    assert_int_equal(USV_OK, be->execute(c, 3, &p, 1, &res));
+    assert_int_equal(USV_OK, orm_conn_execute(c, 3, &p, 1, &res));
     assert_string_equal("x", orm_result_cell(&res, 0, 0, NULL));
     orm_result_finish(&res);
     assert_false(c->is_broken);
@@ -526,12 +527,12 @@ test_pg_idle_connection_the_server_dropped_is_revived(void **state)
     struct orm_result res;
     char pid[32], pid2[32];
 
-    assert_int_equal(USV_OK, be->prepare(a, 5, "SELECT $1::bigint + 1", 1));
+    assert_int_equal(USV_OK, orm_conn_prepare(a, 5, "SELECT $1::bigint + 1", 1));
 
     /* A statement outside a transaction: reconnect, prepare again, run. */
     terminate(a, b, pid, sizeof(pid));
     orm_result_init(&res, 1);
-    assert_int_equal(USV_OK, be->execute(a, 5, &p, 1, &res));
+    assert_int_equal(USV_OK, orm_conn_execute(a, 5, &p, 1, &res));
     assert_string_equal("42", orm_result_cell(&res, 0, 0, NULL));
     orm_result_finish(&res);
     assert_false(a->is_broken);
@@ -540,16 +541,16 @@ test_pg_idle_connection_the_server_dropped_is_revived(void **state)
 
     /* BEGIN on a dropped connection. */
     terminate(a, b, pid, sizeof(pid));
-    assert_int_equal(USV_OK, be->begin(a, ORM_TX_WRITE));
+    assert_int_equal(USV_OK, orm_conn_begin(a, ORM_TX_WRITE));
     orm_result_init(&res, 1);
-    assert_int_equal(USV_OK, be->execute(a, 5, &p, 1, &res));
+    assert_int_equal(USV_OK, orm_conn_execute(a, 5, &p, 1, &res));
     assert_string_equal("42", orm_result_cell(&res, 0, 0, NULL));
     orm_result_finish(&res);
-    assert_int_equal(USV_OK, be->commit(a));
+    assert_int_equal(USV_OK, orm_conn_commit(a));
 
     /* The pool's idle check and /readyz: the database is usable. */
     terminate(a, b, pid, sizeof(pid));
-    assert_int_equal(USV_OK, be->ping(a));
+    assert_int_equal(USV_OK, orm_conn_ping(a));
     assert_false(a->is_broken);
 
     /* The new session got the session settings again. */
@@ -568,15 +569,16 @@ test_pg_commit_of_a_failed_transaction_is_not_success(void **state)
 {
     struct orm_conn *c = connect_to(db_url);
 
-    assert_int_equal(USV_OK, be->begin(c, ORM_TX_WRITE));
-    assert_int_equal(USV_INTERNAL, be->query(c, "SELECT 1/0", NULL, 0, NULL));
+    assert_int_equal(USV_OK, orm_conn_begin(c, ORM_TX_WRITE));
+    assert_int_equal(USV_INTERNAL, orm_conn_query(c, "SELECT 1/0", NULL, 0, NULL));
     /* The server answers COMMIT with ROLLBACK here. */
-    assert_int_equal(USV_INTERNAL, be->commit(c));
+    assert_int_equal(USV_INTERNAL, orm_conn_commit(c));
     assert_false(c->is_broken);
     /* 25006 (read-only transaction) is what a demoted primary answers after a
      * failover: the connection is given up so a new one finds the primary. */
-    assert_int_equal(USV_OK, be->begin(c, ORM_TX_READ));
-    assert_int_equal(USV_UNAVAILABLE, be->query(c, "CREATE TABLE ro_t (x int)", NULL, 0, NULL));
+    assert_int_equal(USV_OK, orm_conn_begin(c, ORM_TX_READ));
+    assert_int_equal(USV_UNAVAILABLE,
+                     orm_conn_query(c, "CREATE TABLE ro_t (x int)", NULL, 0, NULL));
     assert_true(c->is_broken);
     be->close(c);
 }
@@ -588,22 +590,22 @@ test_pg_migration_lock_is_exclusive_and_bounded(void **state)
     uint64_t t0, waited;
     char v[32];
 
-    assert_int_equal(USV_OK, be->lock_migrations(a, 1000));
+    assert_int_equal(USV_OK, orm_conn_lock_migrations(a, 1000));
     t0 = now_ms();
-    assert_int_equal(USV_UNAVAILABLE, be->lock_migrations(b, 300));
+    assert_int_equal(USV_UNAVAILABLE, orm_conn_lock_migrations(b, 300));
     waited = now_ms() - t0;
     if (waited < 250 || waited > 3000)
         fail_msg("waited %llu ms for a 300 ms lock timeout", (unsigned long long)waited);
     assert_false(b->is_broken);
-    assert_int_equal(USV_UNAVAILABLE, be->lock_migrations(b, 0));
+    assert_int_equal(USV_UNAVAILABLE, orm_conn_lock_migrations(b, 0));
     scalar(b, "SHOW lock_timeout", v, sizeof(v));
     assert_string_equal("0", v);             /* restored after the wait */
-    be->unlock_migrations(a);
-    assert_int_equal(USV_OK, be->lock_migrations(b, 300));
-    assert_int_equal(USV_UNAVAILABLE, be->lock_migrations(a, 0));
-    be->unlock_migrations(b);
-    assert_int_equal(USV_OK, be->lock_migrations(a, 0));
-    be->unlock_migrations(a);
+    orm_conn_unlock_migrations(a);
+    assert_int_equal(USV_OK, orm_conn_lock_migrations(b, 300));
+    assert_int_equal(USV_UNAVAILABLE, orm_conn_lock_migrations(a, 0));
+    orm_conn_unlock_migrations(b);
+    assert_int_equal(USV_OK, orm_conn_lock_migrations(a, 0));
+    orm_conn_unlock_migrations(a);
     be->close(a);
     be->close(b);
 }
@@ -717,7 +719,7 @@ prepare_users(struct orm_conn *c, unsigned id, enum orm_op op, size_t n_params)
 
     strbuf_init(&sql);
     orm_sql_build(be, &users_model, op, &sql);
-    if (be->prepare(c, id, strbuf_str(&sql), n_params) != USV_OK)
+    if (orm_conn_prepare(c, id, strbuf_str(&sql), n_params) != USV_OK)
         fail_msg("prepare %s: %s", strbuf_str(&sql), c->errmsg);
     strbuf_finish(&sql);
 }
@@ -766,7 +768,7 @@ run_batch(struct orm_conn *c, struct batch_stmt *bs, size_t n)
     assert_true(n <= ARRAY_SIZE(items));
     for (size_t i = 0; i < n; i++)
         items[i] = &bs[i].item;
-    be->execute_batch(c, items, n);
+    orm_conn_execute_batch(c, items, n);
 }
 
 static void
@@ -879,8 +881,8 @@ test_pg_batch_failed_write_leaves_the_reads_alone(void **state)
                    " VALUES ('taken', now(), now())");
     prepare_users(c, BATCH_INSERT, ORM_OP_INSERT_RETURNING, 5);
     prepare_users(c, BATCH_FIND, ORM_OP_FIND, 1);
-    assert_int_equal(USV_OK, be->prepare(c, BATCH_COUNTED,
-                                         "SELECT nextval('usv_batch_reads')", 0));
+    assert_int_equal(USV_OK, orm_conn_prepare(c, BATCH_COUNTED,
+                                              "SELECT nextval('usv_batch_reads')", 0));
     batch_insert_init(&bs[0], "TAKEN");             /* fails: the login is taken */
     batch_find_init(&bs[1], 1);
     memset(&bs[2], 0, sizeof(bs[2]));
@@ -955,8 +957,8 @@ test_pg_batch_whose_session_dies_in_the_pipeline_fails_every_item_and_is_broken(
     users_table_empty(c);
     prepare_users(c, BATCH_INSERT, ORM_OP_INSERT_RETURNING, 5);
     /* The server ends the session while the pipeline runs. */
-    assert_int_equal(USV_OK, be->prepare(c, BATCH_SUICIDE,
-                                         "SELECT pg_terminate_backend(pg_backend_pid())", 0));
+    assert_int_equal(USV_OK, orm_conn_prepare(c, BATCH_SUICIDE,
+                                              "SELECT pg_terminate_backend(pg_backend_pid())", 0));
     batch_insert_init(&bs[0], "fred");
     memset(&bs[1], 0, sizeof(bs[1]));
     orm_result_init(&bs[1].res, 1);

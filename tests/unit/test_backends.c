@@ -79,7 +79,7 @@ test_backends_connect_from_a_configured_url(void **state)
 
     assert_int_equal(USV_OK, orm_connect_url("sqlite::memory:", NULL, &c, err, sizeof(err)));
     assert_non_null(c->owned_cfg);       /* the connection owns what it was made from */
-    assert_int_equal(USV_OK, orm_backend_for("sqlite::memory:")->ping(c));
+    assert_int_equal(USV_OK, orm_conn_ping(c));
     orm_backend_for("sqlite::memory:")->close(c);
 }
 
@@ -140,10 +140,11 @@ test_backends_driver_messages_become_one_line(void **state)
     assert_string_equal("abcdefg", buf);
 }
 
-/* ---- the reconnect policy, with a fake connection ------------------------ */
+/* ---- the shared policy, over a fake driver ------------------------------ */
 
 static bool fake_alive;
-static unsigned fake_probes, fake_reconnects;
+static unsigned fake_probes, fake_reconnects, fake_prepares, fake_executes, fake_begins;
+static enum usv_err fake_begin_rc;     /* what the next BEGIN answers */
 
 static bool
 fake_looks_alive(struct orm_conn *c)
@@ -156,7 +157,65 @@ static enum usv_err
 fake_reconnect(struct orm_conn *c)
 {
     fake_reconnects++;
+    c->is_broken = false;
+    fake_alive = true;
     return USV_OK;
+}
+
+static enum usv_err
+fake_prepare(struct orm_conn *c, unsigned id)
+{
+    fake_prepares++;
+    assert_non_null(c->stmts[id].sql);
+    return USV_OK;
+}
+
+static enum usv_err
+fake_execute(struct orm_conn *c, unsigned id, const struct orm_param *params, size_t n,
+             struct orm_result *res)
+{
+    fake_executes++;
+    assert_true(c->stmts[id].is_live);
+    return USV_OK;
+}
+
+static enum usv_err
+fake_begin(struct orm_conn *c, enum orm_tx mode)
+{
+    enum usv_err rc = fake_begin_rc;
+
+    fake_begins++;
+    fake_begin_rc = USV_OK;
+    if (rc == USV_UNAVAILABLE)
+        c->is_broken = true;        /* the goodbye came with the answer */
+    return rc;
+}
+
+static enum usv_err
+fake_end(struct orm_conn *c)
+{
+    return USV_OK;
+}
+
+static const struct orm_backend fake_backend = {
+    .name = "fake",
+    .looks_alive = fake_looks_alive,
+    .reconnect = fake_reconnect,
+    .begin = fake_begin,
+    .commit = fake_end,
+    .rollback = fake_end,
+    .prepare = fake_prepare,
+    .execute = fake_execute,
+};
+
+static void
+fake_conn(struct orm_conn *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->be = &fake_backend;
+    fake_alive = true;
+    fake_probes = fake_reconnects = fake_prepares = fake_executes = fake_begins = 0;
+    fake_begin_rc = USV_OK;
 }
 
 static void
@@ -164,33 +223,101 @@ test_backends_reconnect_only_outside_transactions_and_the_lock(void **state)
 {
     struct orm_conn c;
 
-    memset(&c, 0, sizeof(c));
-    fake_alive = true;
-    assert_int_equal(USV_OK, orm_conn_ensure_session(&c, "x", false, false, fake_looks_alive,
-                                                     fake_reconnect));
+    fake_conn(&c);
+    assert_int_equal(USV_OK, orm_conn_ensure_session(&c, "x"));
     assert_int_equal(0, fake_reconnects);
 
     /* Dead and idle: replaced in place. */
     fake_alive = false;
-    assert_int_equal(USV_OK, orm_conn_ensure_session(&c, "x", false, false, fake_looks_alive,
-                                                     fake_reconnect));
+    assert_int_equal(USV_OK, orm_conn_ensure_session(&c, "x"));
     assert_int_equal(1, fake_reconnects);
     assert_false(c.is_broken);
 
     /* In a transaction: not even probed (the probe may consume input). */
+    assert_int_equal(USV_OK, orm_conn_begin(&c, ORM_TX_WRITE));
+    assert_true(c.in_tx);
+    fake_alive = false;
     fake_probes = 0;
-    assert_int_equal(USV_OK, orm_conn_ensure_session(&c, "x", true, false, fake_looks_alive,
-                                                     fake_reconnect));
+    assert_int_equal(USV_OK, orm_conn_ensure_session(&c, "x"));
     assert_int_equal(0, fake_probes);
     assert_int_equal(1, fake_reconnects);
+    assert_int_equal(USV_OK, orm_conn_rollback(&c));
+    assert_false(c.in_tx);
 
     /* Holding the migration lock: the session was the state; broken. */
-    assert_int_equal(USV_UNAVAILABLE,
-                     orm_conn_ensure_session(&c, "migrate", false, true, fake_looks_alive,
-                                             fake_reconnect));
+    c.holds_lock = true;
+    assert_int_equal(USV_UNAVAILABLE, orm_conn_ensure_session(&c, "migrate"));
     assert_int_equal(1, fake_reconnects);
     assert_true(c.is_broken);
     assert_non_null(strstr(c.errmsg, "migration lock"));
+    orm_conn_finish(&c);
+}
+
+static void
+test_backends_statements_are_prepared_again_after_a_reconnect(void **state)
+{
+    static const char sql[] = "SELECT 1";
+    struct orm_conn c;
+
+    fake_conn(&c);
+    /* Prepared once, executed many times; the text is borrowed. */
+    assert_int_equal(USV_OK, orm_conn_ready(&c, 3, sql, 0));
+    assert_int_equal(USV_OK, orm_conn_ready(&c, 3, sql, 0));
+    assert_ptr_equal(sql, c.stmts[3].sql);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(USV_OK, orm_conn_execute(&c, 3, NULL, 0, NULL));
+    assert_int_equal(1, fake_prepares);
+    assert_int_equal(3, fake_executes);
+
+    /* The session died idle: the next execute reconnects and prepares
+     * again from the kept text before executing. */
+    fake_alive = false;
+    assert_int_equal(USV_OK, orm_conn_execute(&c, 3, NULL, 0, NULL));
+    assert_int_equal(1, fake_reconnects);
+    assert_int_equal(2, fake_prepares);
+    assert_int_equal(4, fake_executes);
+
+    /* An id never given a text is an error, not a crash. */
+    assert_int_equal(USV_INTERNAL, orm_conn_execute(&c, 9, NULL, 0, NULL));
+    assert_int_equal(4, fake_executes);
+
+    /* orm_conn_prepare() copies, and prepares again when asked. */
+    {
+        char text[] = "SELECT 2";
+
+        assert_int_equal(USV_OK, orm_conn_prepare(&c, 3, text, 0));
+        text[7] = '3';
+        assert_string_equal("SELECT 2", c.stmts[3].sql);
+        assert_int_equal(3, fake_prepares);
+    }
+    orm_conn_finish(&c);
+    assert_null(c.stmts);
+}
+
+static void
+test_backends_begin_is_said_again_once_after_a_goodbye(void **state)
+{
+    struct orm_conn c;
+
+    fake_conn(&c);
+    /* The goodbye arrived just after the liveness check: one reconnect,
+     * BEGIN again, and the transaction is open. */
+    fake_begin_rc = USV_UNAVAILABLE;
+    assert_int_equal(USV_OK, orm_conn_begin(&c, ORM_TX_WRITE));
+    assert_int_equal(2, fake_begins);
+    assert_int_equal(1, fake_reconnects);
+    assert_true(c.in_tx);
+    assert_int_equal(USV_OK, orm_conn_commit(&c));
+    assert_false(c.in_tx);
+
+    /* Never while the migration lock is held: the lock went with the session. */
+    c.holds_lock = true;
+    fake_begin_rc = USV_UNAVAILABLE;
+    assert_int_equal(USV_UNAVAILABLE, orm_conn_begin(&c, ORM_TX_WRITE));
+    assert_int_equal(3, fake_begins);
+    assert_int_equal(1, fake_reconnects);
+    assert_false(c.in_tx);
+    orm_conn_finish(&c);
 }
 
 int
@@ -203,6 +330,8 @@ main(void)
         cmocka_unit_test(test_backends_timestamps_have_one_canonical_text),
         cmocka_unit_test(test_backends_driver_messages_become_one_line),
         cmocka_unit_test(test_backends_reconnect_only_outside_transactions_and_the_lock),
+        cmocka_unit_test(test_backends_statements_are_prepared_again_after_a_reconnect),
+        cmocka_unit_test(test_backends_begin_is_said_again_once_after_a_goodbye),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -43,6 +43,16 @@ test_err_details_say_what_clients_need(void **state)
     assert_string_equal("internal error; the server log has the details",
                         usv_err_detail(USV_INTERNAL));
     assert_string_equal(usv_err_detail(USV_INTERNAL), usv_err_detail(USV_NOMEM));
+    /* The refusals of the front door and of the bearer-token guard explain
+     * themselves instead of repeating their titles. */
+    {
+        static const enum usv_err explained[] = {USV_NOT_IMPLEMENTED, USV_BAD_VERSION,
+                                                 USV_URI_TOO_LONG, USV_HEAD_TOO_LARGE,
+                                                 USV_UNAUTHORIZED, USV_FORBIDDEN};
+
+        for (size_t i = 0; i < sizeof(explained) / sizeof(explained[0]); i++)
+            assert_string_not_equal(usv_err_title(explained[i]), usv_err_detail(explained[i]));
+    }
 }
 
 static void

@@ -1102,7 +1102,7 @@ batch_conn(struct fixture *f)
         fail_msg("open: %s", err);
     strbuf_init(&sql);
     orm_sql_build(be, &users_model, ORM_OP_INSERT_RETURNING, &sql);
-    if (be->prepare(c, STMT_INSERT, strbuf_str(&sql), 5) != USV_OK)
+    if (orm_conn_prepare(c, STMT_INSERT, strbuf_str(&sql), 5) != USV_OK)
         fail_msg("prepare %s: %s", strbuf_str(&sql), c->errmsg);
     strbuf_finish(&sql);
     return c;
@@ -1136,9 +1136,9 @@ batch_insert_init(struct batch_insert *bi, const char *login)
 static bool
 is_idle(const struct orm_backend *be, struct orm_conn *c)
 {
-    if (be->begin(c, ORM_TX_WRITE) != USV_OK)
+    if (orm_conn_begin(c, ORM_TX_WRITE) != USV_OK)
         return false;
-    assert_int_equal(USV_OK, be->rollback(c));
+    assert_int_equal(USV_OK, orm_conn_rollback(c));
     return true;
 }
 
@@ -1157,7 +1157,7 @@ test_orm_sqlite_batch_duplicate_login_fails_only_its_own_insert(void **state)
         batch_insert_init(&bi[i], logins[i]);
         items[i] = &bi[i].item;
     }
-    be->execute_batch(c, items, 3);
+    orm_conn_execute_batch(c, items, 3);
 
     assert_int_equal(USV_OK, bi[0].item.rc);
     assert_int_equal(USV_CONFLICT, bi[1].item.rc);
@@ -1198,7 +1198,7 @@ test_orm_sqlite_batch_leaves_no_transaction_open(void **state)
         batch_insert_init(&bi[i], logins[i]);
         items[i] = &bi[i].item;
     }
-    be->execute_batch(c, items, 4);
+    orm_conn_execute_batch(c, items, 4);
     for (size_t i = 0; i < 4; i++) {
         assert_int_equal(USV_OK, bi[i].item.rc);
         assert_string_equal(logins[i], orm_result_cell(&bi[i].res, 0, 1, NULL));
@@ -1225,13 +1225,13 @@ test_orm_sqlite_batch_on_a_locked_database_fails_every_item_and_stores_nothing(v
     sqlite3 *other = open_direct(f->tdb.path);
 
     /* Another writer holds the write lock past this connection's (short) wait. */
-    assert_int_equal(USV_OK, be->query(c, "PRAGMA busy_timeout = 50", NULL, 0, NULL));
+    assert_int_equal(USV_OK, orm_conn_query(c, "PRAGMA busy_timeout = 50", NULL, 0, NULL));
     assert_int_equal(SQLITE_OK, sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL));
     for (size_t i = 0; i < 2; i++) {
         batch_insert_init(&bi[i], logins[i]);
         items[i] = &bi[i].item;
     }
-    be->execute_batch(c, items, 2);
+    orm_conn_execute_batch(c, items, 2);
     for (size_t i = 0; i < 2; i++) {
         assert_int_equal(USV_UNAVAILABLE, bi[i].item.rc);
         assert_int_equal(0, orm_result_rows(&bi[i].res));
