@@ -680,6 +680,34 @@ orm_db_release(struct orm_db *db, struct orm_conn *c)
     pool_release(db->pool, c);
 }
 
+static enum usv_err
+empty_work(void *arg)
+{
+    (void)arg;
+    return USV_OK;
+}
+
+enum usv_err
+orm_db_check_transactions(struct orm_db *db, char *why, size_t why_len)
+{
+    struct orm_conn *c = NULL;
+    enum usv_err rc = orm_db_acquire(db, &c);
+
+    if (rc != USV_OK)
+        return rc;
+    rc = orm_conn_transact(c, ORM_TX_WRITE, empty_work, NULL);
+    /* PgBouncer in statement mode ends the session at the first BEGIN
+     * ("transaction blocks not allowed in statement pooling mode"): no
+     * write of the service could ever succeed, so say so at start instead
+     * of answering 503 forever. The message is the pooler's, no secrets. */
+    if (rc != USV_OK && strstr(c->errmsg, "pooling mode") != NULL) {
+        snprintf(why, why_len, "%s", c->errmsg);
+        rc = USV_INVALID;
+    }
+    orm_db_release(db, c);
+    return rc;
+}
+
 void
 orm_db_migration_waits(const struct orm_db *db, unsigned *lock_ms, unsigned *retries)
 {

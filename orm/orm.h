@@ -97,6 +97,13 @@ bool orm_db_replica_stats(struct orm_db *db, struct orm_pool_stats *out);
  * space on the disk). */
 enum usv_err orm_db_ping(struct orm_db *db);
 
+/* Can the database run a transaction? Runs an empty one on a pooled
+ * connection. USV_INVALID, with the reason in @why, when something in the
+ * way refuses transactions (PgBouncer in statement mode): a configuration
+ * error. USV_UNAVAILABLE when the database cannot be reached now (nothing
+ * can be told), USV_OK otherwise. */
+enum usv_err orm_db_check_transactions(struct orm_db *db, char *why, size_t why_len);
+
 /* Did the primary refuse this handle's last connection attempt because it
  * is full (too many clients), with no connection made since? For start-up
  * and /readyz, to tell a full database from one that cannot be reached. */

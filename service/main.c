@@ -94,6 +94,22 @@ open_db(const struct cfg *cfg, struct orm_db **db)
     return rc;
 }
 
+/* False, with the reason logged, when the database refuses transactions
+ * (PgBouncer in statement mode): a configuration error (exit 2), found
+ * before anything is served or migrated. */
+static bool
+transactions_work(struct orm_db *db)
+{
+    char why[300];
+
+    if (orm_db_check_transactions(db, why, sizeof(why)) != USV_INVALID)
+        return true;
+    log_error("main", "refusing to start: the database refuses transactions (%s); behind "
+              "PgBouncer use pool_mode = transaction with DB_PREPARED_STATEMENTS=off, or "
+              "pool_mode = session (README \"Scaling out\")", why);
+    return false;
+}
+
 static int
 cmd_migrate(const struct cfg *cfg, const char **pos, int n_pos)
 {
@@ -116,8 +132,10 @@ cmd_migrate(const struct cfg *cfg, const char **pos, int n_pos)
         fprintf(stderr, "usersvc: usage: usersvc migrate [up|status|down [N]]\n");
         return 2;
     }
-    if (open_db(cfg, &db) != USV_OK)
+    if (open_db(cfg, &db) != USV_OK || !transactions_work(db)) {
+        orm_db_close(db);
         return 2;
+    }
     if (strcmp(action, "up") == 0) {
         rc = migrate_up(db, &count);
         if (rc == USV_OK) {
@@ -276,7 +294,8 @@ cmd_serve(const struct cfg *cfg)
         auth_destroy(auth);
         return 2;
     }
-    if (open_db(cfg, &db) != USV_OK) {
+    if (open_db(cfg, &db) != USV_OK || !transactions_work(db)) {
+        orm_db_close(db);
         tls_destroy(tls);
         auth_destroy(auth);
         return 2;
