@@ -277,12 +277,15 @@ check_acknowledged() {
 }
 
 # load_start N URL MAX_REQUESTS SECONDS MAX_TIME_S [GET_ID]: N workers.
+# URL may be several, separated by spaces: worker W gets the W-th, round robin.
 load_start() {
-    local n=$1 url=$2 max=$3 secs=$4 maxt=$5 get_id=${6:-} w
+    local n=$1 max=$3 secs=$4 maxt=$5 get_id=${6:-} w urls
+    read -r -a urls <<<"$2"
     rm -f "$STOP_FILE" "$TMP"/load.*
     now
     for w in $(seq 1 "$n"); do
-        load_worker "$w" "$url" "$max" $((NOW_MS + secs * 1000)) "$maxt" "$get_id" &
+        load_worker "$w" "${urls[$(( (w - 1) % ${#urls[@]} ))]}" "$max" \
+            $((NOW_MS + secs * 1000)) "$maxt" "$get_id" &
         HA_WORKERS+=($!)
     done
 }
