@@ -50,7 +50,7 @@
     X(FORBIDDEN,    403, "Forbidden",                                           \
       "the bearer token does not grant access to this resource")                 \
     /* the database refused a new connection because it is full (PostgreSQL \
-     * 53300 "too many clients", MySQL 1040/1203): pools wait for their own */ \
+     * 53300 "too many clients", MySQL 1040/1203/1226): pools wait for their own */ \
     X(DB_FULL,      503, "Service Unavailable",                                 \
       "the database has no connection to spare; retry later")
 

@@ -955,10 +955,11 @@ my_open(const void *cfg, const struct orm_limits *lim, struct orm_conn **out, ch
     /* A shallow copy: the strings stay the handle's (my_configure()). */
     mc->cfg = *(const struct conn_config *)cfg;
     if (!connect_db(mc, err, errlen)) {
-        /* 1040 ER_CON_COUNT_ERROR, 1203 ER_TOO_MANY_USER_CONNECTIONS: the
+        /* 1040 ER_CON_COUNT_ERROR, 1203 ER_TOO_MANY_USER_CONNECTIONS, 1226
+         * ER_USER_LIMIT_REACHED (an account's MAX_USER_CONNECTIONS): the
          * server is there but full; the pool waits for its own (issue 18). */
-        rc = mc->connect_errno == 1040 || mc->connect_errno == 1203 ? USV_DB_FULL
-                                                                     : USV_UNAVAILABLE;
+        rc = mc->connect_errno == 1040 || mc->connect_errno == 1203 ||
+             mc->connect_errno == 1226 ? USV_DB_FULL : USV_UNAVAILABLE;
         goto out;
     }
     /* A reconnect in place happens during the work: bounded like it. */

@@ -20,6 +20,10 @@
 #  4. An instance started while the database is full (the role's
 #     CONNECTION LIMIT 0) starts, not ready (/readyz 503 "full"), and is
 #     ready as soon as connections are allowed again.
+#  5. MariaDB (when USERSVC_TEST_MYSQL_URL is set): 3 instances whose user
+#     may hold 6 connections (MAX_USER_CONNECTIONS: error 1226) under the
+#     same mixed load: only 2xx or bounded 503s, refusals waited out,
+#     nothing acknowledged lost, every instance writes afterwards.
 . "$(dirname "$0")/lib.sh"
 
 N=4
@@ -149,3 +153,82 @@ expect_eq "$code" 200 "it turns ready once connections are allowed again"
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X POST \
     -H 'Content-Type: application/json' --data-binary '{"login":"late"}' "http://127.0.0.1:$port/users")
 expect_eq "$code" 201 "and serves (201)"
+
+# --- 5. MariaDB: a user limited to 6 connections ----------------------------
+if [ -z "${USERSVC_TEST_MYSQL_URL:-}" ]; then
+    echo "# USERSVC_TEST_MYSQL_URL not set: MariaDB case skipped"
+    exit 0
+fi
+for i in $(seq 1 "$N"); do
+    inst_term "u$i"
+done
+inst_term full
+for i in $(seq 1 "$N"); do
+    inst_wait_exit "u$i" 15
+done
+inst_wait_exit full 15
+BACKEND=mysql
+DB_URL=
+new_database
+MY_DB=${DB_URL##*/}
+MY_APP=usv_budget_$$
+drop_my_app() {
+    BACKEND=mysql db_exec "DROP USER IF EXISTS '$MY_APP'@'%'" >/dev/null 2>&1
+}
+HA_CLEANUP_HOOKS+=(drop_my_app)
+db_exec "CREATE USER '$MY_APP'@'%' IDENTIFIED BY 'app-pw' WITH MAX_USER_CONNECTIONS 6" >/dev/null \
+    || bail "mysql: create a user limited to 6 connections"
+db_exec "GRANT ALL ON \`$MY_DB\`.* TO '$MY_APP'@'%'" >/dev/null || bail "mysql: grant"
+"$USERSVC_BIN" migrate --database "$DB_URL" >"$TMP/migrate.my" 2>&1 \
+    || { diag_file migrate "$TMP/migrate.my"; bail "mysql: migrate"; }
+_mysql_parse
+MY_APP_URL="mysql://$MY_APP:app-pw@$MY_HOST:$MY_PORT/$MY_DB"
+MN=3
+up=0
+for i in $(seq 1 "$MN"); do
+    inst_start "m$i" serve --database "$MY_APP_URL" --host 127.0.0.1 --port 0 \
+        --pool-timeout-ms "$POOL_TIMEOUT_MS" --statement-timeout-ms "$STATEMENT_TIMEOUT_MS" \
+        --pool-idle-timeout-ms "$IDLE_TIMEOUT_MS" --pool-min-idle 1 && up=$((up + 1))
+done
+expect_eq "$up" "$MN" "mysql: $MN instances (pool 16 each) start for a user limited to 6 connections"
+rm -f "$STOP_FILE" "$TMP"/load.*
+now
+deadline=$((NOW_MS + 8000))
+w=100
+for i in $(seq 1 "$MN"); do
+    for _ in $(seq 1 "$WORKERS_PER"); do
+        w=$((w + 1))
+        LOAD_MIX=1 load_worker "$w" "http://127.0.0.1:$(inst_port "m$i")" 100000 "$deadline" \
+            "$CURL_MAX_S" &
+        HA_WORKERS+=($!)
+    done
+done
+sleep 9
+load_stop 30
+total=$(wc -l <"$TMP/load.all")
+bad=$(awk '$3 !~ /^2[0-9][0-9]$/ && !($3 == 503 && $4 ~ /^[0-9]+$/)' "$TMP/load.all" | wc -l)
+maxms=$(awk '{ d = $2 - $1; if (d > m) m = d } END { print m + 0 }' "$TMP/load.all")
+refused=0
+for i in $(seq 1 "$MN"); do
+    v=$(curl -s --max-time 3 "http://127.0.0.1:$(inst_port "m$i")/metrics" \
+        | awk '$1 == "usersvc_db_connect_refused_full_total{pool=\"primary\"}" { print $2 }')
+    refused=$((refused + ${v:-0}))
+done
+echo "# mysql: $MN instances x pool 16 for a user of 6 connections, $((MN * WORKERS_PER))" \
+    "clients for 8 s: $total requests; statuses: $(status_counts); slowest $maxms ms;" \
+    "refused as full (1226): $refused"
+check "mysql: the load ran (at least 100 requests)" [ "$total" -ge 100 ]
+expect_eq "$bad" 0 "mysql: every answer is 2xx or 503 with Retry-After"
+[ "$bad" -gt 0 ] && diag "$(awk '$3 !~ /^2[0-9][0-9]$/ && !($3 == 503 && $4 ~ /^[0-9]+$/)' "$TMP/load.all" | head -n 10)"
+check "mysql: no answer took longer than the bound ($maxms <= $bound ms)" [ "$maxms" -le "$bound" ]
+check "mysql: the user's limit was reached and waited out ($refused)" [ "$refused" -gt 0 ]
+res=$(check_acknowledged)
+expect_eq "$?" 0 "mysql: no acknowledged write lost: $res"
+good=0
+for i in $(seq 1 "$MN"); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X POST \
+        -H 'Content-Type: application/json' --data-binary "{\"login\":\"myafter$i\"}" \
+        "http://127.0.0.1:$(inst_port "m$i")/users")
+    [ "$code" = 201 ] && good=$((good + 1))
+done
+expect_eq "$good" "$MN" "mysql: after the load every instance creates a user (201)"
