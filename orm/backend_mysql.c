@@ -1504,6 +1504,7 @@ const struct orm_backend orm_backend_mysql = {
     .query = my_query,
     .lock_migrations = my_lock_migrations,
     .set_ddl_lock_wait = my_set_ddl_lock_wait,
+    .lock_is_node_local = true,     /* GET_LOCK in a Galera cluster (issue 18) */
     .unlock_migrations = my_unlock_migrations,
     .placeholder = my_placeholder,
     .select_column = my_select_column,

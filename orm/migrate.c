@@ -6,6 +6,10 @@
  * where the backend has one (PostgreSQL), a lock of each transaction, which
  * nothing can leak through a pooler; otherwise a session lock held for
  * the whole run (MySQL GET_LOCK; SQLite's BEGIN IMMEDIATE is one already).
+ * GET_LOCK holds only on its own server, so on MySQL the runner also takes
+ * a lease: one row of schema_migrations_lock, claimed by an UPDATE that a
+ * Galera cluster certifies like any write (two nodes claiming at once: one
+ * commit fails certification and tries again, finding the row taken).
  * Bookkeeping SQL is written once with '?' markers and rendered with the
  * backend's placeholder hook, so it is the same on every database.
  *
@@ -20,13 +24,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "orm/migrations.h"
 #include "orm/orm_int.h"
 #include "base/log.h"
 #include "base/util.h"
 
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
 #define MIGRATE_LOCK_TIMEOUT_MS 60000        /* waiting for another migration run */
+#define MIGRATE_LEASE_S 600                  /* a crashed run's lease ends after this */
+#define MIGRATE_LEASE_POLL_MS 200
 #define MIGRATE_BACKOFF_MIN_MS 250
 #define MIGRATE_BACKOFF_MAX_MS 8000
 
@@ -39,6 +48,7 @@ static const char create_table_sql[] =
     " dirty SMALLINT NOT NULL DEFAULT 0)";
 
 struct runner {
+    char lease_holder[96];  /* "host:pid:n" while the lease is ours, else "" */
     struct orm_db *db;
     const struct orm_backend *be;
     struct orm_conn *conn;
@@ -116,6 +126,98 @@ create_table_work(void *arg)
     return rc;
 }
 
+/* Sleep @ms. */
+static void
+sleep_ms(unsigned ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+/* ---- the cluster-wide lease (MySQL SQL; MariaDB Galera) ---------------- */
+
+static const char create_lease_sql[] =
+    "CREATE TABLE IF NOT EXISTS schema_migrations_lock ("
+    " id INT NOT NULL PRIMARY KEY,"
+    " holder VARCHAR(96) NOT NULL,"
+    " expires_at BIGINT NOT NULL)";
+
+/* Run @sql (autocommit), retrying a certification conflict or deadlock a
+ * few times; *@affected: the rows it changed. */
+static enum usv_err
+lease_query(struct runner *r, const char *sql, const char *holder, uint64_t *affected)
+{
+    struct orm_param p = text_param(holder != NULL ? holder : "");
+    enum usv_err rc = USV_RETRY;
+
+    for (unsigned attempt = 0; rc == USV_RETRY && attempt < 5; attempt++) {
+        struct orm_result res;
+
+        orm_result_init(&res, 0);
+        rc = query(r, sql, &p, holder != NULL ? 1 : 0, &res);
+        if (affected != NULL)
+            *affected = rc == USV_OK ? res.affected : 0;
+        orm_result_finish(&res);
+    }
+    return rc;
+}
+
+/* Claim the lease: wait (polling) while another run holds it, at most
+ * MIGRATE_LOCK_TIMEOUT_MS. A lease whose run crashed ends MIGRATE_LEASE_S
+ * after it was taken. */
+static enum usv_err
+take_lease(struct runner *r)
+{
+    char holder[96], host[64] = "?";
+    uint64_t deadline = monotonic_ms() + MIGRATE_LOCK_TIMEOUT_MS, affected = 0;
+    bool logged = false;
+    enum usv_err rc;
+
+    gethostname(host, sizeof(host) - 1);
+    snprintf(holder, sizeof(holder), "%.60s:%ld:%llu", host, (long)getpid(),
+             (unsigned long long)monotonic_us());
+    rc = lease_query(r, create_lease_sql, NULL, NULL);
+    if (rc == USV_OK)
+        rc = lease_query(r, "INSERT IGNORE INTO schema_migrations_lock (id, holder, expires_at)"
+                            " VALUES (1, '', 0)", NULL, NULL);
+    while (rc == USV_OK) {
+        rc = lease_query(r, "UPDATE schema_migrations_lock SET holder = ?,"
+                            " expires_at = UNIX_TIMESTAMP() + " STRINGIFY(MIGRATE_LEASE_S)
+                            " WHERE id = 1 AND (holder = '' OR expires_at < UNIX_TIMESTAMP())",
+                         holder, &affected);
+        if (rc != USV_OK || affected == 1)
+            break;
+        if (monotonic_ms() >= deadline) {
+            orm_conn_error(r->conn, "lease", "another migration run held the cluster-wide "
+                           "lease (schema_migrations_lock) for the whole wait");
+            rc = USV_UNAVAILABLE;
+            break;
+        }
+        if (!logged)
+            log_info("migrate", "waiting for another migration run's cluster-wide lease "
+                     "(schema_migrations_lock)");
+        logged = true;
+        sleep_ms(MIGRATE_LEASE_POLL_MS);
+    }
+    if (rc == USV_OK)
+        snprintf(r->lease_holder, sizeof(r->lease_holder), "%s", holder);
+    return rc;
+}
+
+static void
+give_lease(struct runner *r)
+{
+    if (r->lease_holder[0] == '\0')
+        return;
+    if (lease_query(r, "UPDATE schema_migrations_lock SET holder = '', expires_at = 0"
+                       " WHERE id = 1 AND holder = ?", r->lease_holder, NULL) != USV_OK)
+        log_warn("migrate", "cannot give the migration lease back (it ends by itself %d s "
+                 "after it was taken): %s", MIGRATE_LEASE_S, r->conn->errmsg);
+    r->lease_holder[0] = '\0';
+}
+
 static enum usv_err
 runner_start(struct runner *r, struct orm_db *db, bool lock)
 {
@@ -142,6 +244,13 @@ runner_start(struct runner *r, struct orm_db *db, bool lock)
         return rc;
     }
     r->is_locked = true;
+    if (r->be->lock_is_node_local) {
+        rc = take_lease(r);
+        if (rc != USV_OK) {
+            log_error("migrate", "cannot take the migration lease: %s", r->conn->errmsg);
+            return rc;
+        }
+    }
     if (r->be->set_ddl_lock_wait != NULL) {
         rc = r->be->set_ddl_lock_wait(r->conn, r->ddl_lock_ms);
         r->has_ddl_wait = rc == USV_OK;
@@ -159,6 +268,8 @@ runner_finish(struct runner *r)
     if (r->conn != NULL && r->has_ddl_wait && !r->conn->is_broken &&
         r->be->set_ddl_lock_wait(r->conn, 0) != USV_OK)
         r->conn->is_broken = true;     /* never hand out a session with our bounds */
+    if (r->conn != NULL && !r->conn->is_broken)
+        give_lease(r);
     if (r->conn != NULL && r->is_locked && !r->conn->is_broken)
         orm_conn_unlock_migrations(r->conn);
     orm_db_release(r->db, r->conn);
@@ -285,16 +396,6 @@ apply_work(void *arg)
         return USV_CONFLICT;
     }
     return USV_OK;    /* applied already, unchanged: nothing to do */
-}
-
-/* Sleep @ms. */
-static void
-sleep_ms(unsigned ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-
-    while (nanosleep(&ts, &ts) != 0)
-        ;
 }
 
 /* Run @work (apply_work or revert_work) in its own transaction; when a

@@ -223,6 +223,11 @@ struct orm_backend {
     /* Serialise migration runs across processes (advisory lock, GET_LOCK...). */
     enum usv_err (*lock_migrations)(struct orm_conn *c, unsigned timeout_ms);
     void (*unlock_migrations)(struct orm_conn *c);
+    /* lock_migrations() holds only on the server it was taken on (MySQL's
+     * GET_LOCK, which a MariaDB Galera cluster does not replicate): the
+     * runner then also takes a lease row that every node certifies
+     * (migrate.c; MySQL SQL). */
+    bool lock_is_node_local;
     /* Optional: migrations that hold nothing beyond a transaction. Inside
      * the transaction just begun on @c: take the migration lock until the
      * transaction ends (waiting at most @lock_wait_ms for another run), lift
