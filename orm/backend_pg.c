@@ -327,11 +327,56 @@ on_notice(void *arg, const PGresult *r)
         pc->is_doomed = true;
 }
 
+/* PQexec() of @sql bounded by @deadline_ms (monotonic), for the start of a
+ * session, which belongs to the wait for a connection (issue 18): a pooler
+ * (PgBouncer) lets a client log in at once and then queues its first
+ * statement until a server connection frees (query_wait_timeout, 120 s).
+ * The last result (or the first error), or NULL when none came in time:
+ * the session is then in an unknown state and must be closed. */
+static PGresult *
+exec_until(struct postgres_conn *pc, const char *sql, uint64_t deadline_ms)
+{
+    PGresult *r, *keep = NULL;
+
+    if (PQsendQuery(pc->conn, sql) != 1)
+        return NULL;
+    for (;;) {
+        int flushed = PQflush(pc->conn);
+
+        while (flushed == 1 || (flushed == 0 && PQisBusy(pc->conn))) {
+            uint64_t now = monotonic_ms();
+            struct pollfd pfd = {.fd = PQsocket(pc->conn),
+                                 .events = flushed == 1 ? POLLIN | POLLOUT : POLLIN};
+
+            if (now >= deadline_ms || poll(&pfd, 1, (int)(deadline_ms - now)) <= 0 ||
+                PQconsumeInput(pc->conn) != 1) {
+                PQclear(keep);
+                return NULL;
+            }
+            if (flushed == 1)
+                flushed = PQflush(pc->conn);
+        }
+        if (flushed < 0) {
+            PQclear(keep);
+            return NULL;
+        }
+        r = PQgetResult(pc->conn);
+        if (r == NULL)
+            return keep;
+        if (keep != NULL && PQresultStatus(keep) == PGRES_FATAL_ERROR) {
+            PQclear(r);                 /* the first error is the one to report */
+        } else {
+            PQclear(keep);
+            keep = r;
+        }
+    }
+}
+
 /* Settings every session needs whatever the server or URL defaults are:
  * UTF-8 text both ways, and timestamps rendered in UTC as ISO 8601 text,
- * the form collect() turns into the canonical one. */
+ * the form collect() turns into the canonical one. Within @deadline_ms. */
 static enum usv_err
-session_setup(struct postgres_conn *pc)
+session_setup(struct postgres_conn *pc, uint64_t deadline_ms)
 {
     static atomic_bool warned;
     struct orm_result res;
@@ -341,11 +386,18 @@ session_setup(struct postgres_conn *pc)
 
     /* The last statement's result comes back: the server's pid for this
      * session, in the same round trip. */
+    PGresult *r = exec_until(pc, "SET client_encoding = 'UTF8'; SET TIME ZONE 'UTC';"
+                                 " SET DateStyle = 'ISO, YMD'; SELECT pg_backend_pid()",
+                             deadline_ms);
+
+    if (r == NULL && PQstatus(pc->conn) == CONNECTION_OK) {
+        orm_conn_error(&pc->base, "session setup", "no answer before the connection's "
+                       "deadline (a pooler queueing the session?)");
+        pc->base.is_broken = true;
+        return USV_UNAVAILABLE;
+    }
     orm_result_init(&res, 1);
-    rc = finish_result(pc, "session setup",
-                       PQexec(pc->conn, "SET client_encoding = 'UTF8'; SET TIME ZONE 'UTC';"
-                                        " SET DateStyle = 'ISO, YMD'; SELECT pg_backend_pid()"),
-                       &res);
+    rc = finish_result(pc, "session setup", r, &res);
     pid = rc == USV_OK && orm_result_rows(&res) == 1 ? orm_result_cell(&res, 0, 0, NULL) : NULL;
     /* A pooler (PgBouncer, Odyssey, pgcat) gives the client a pid and
      * cancel key of its own: a pid that is not the server's is one between
@@ -555,6 +607,7 @@ pg_open(const void *cfg, const struct orm_limits *lim, struct orm_conn **out, ch
     struct postgres_conn *pc = xcalloc(1, sizeof(*pc));
     enum usv_err rc = USV_UNAVAILABLE;
     unsigned connect_ms;
+    uint64_t start_ms;
     char msg[256];
 
     if (lim == NULL)
@@ -580,6 +633,7 @@ pg_open(const void *cfg, const struct orm_limits *lim, struct orm_conn **out, ch
     pc->reconnect_timeout_ms = lim->statement_timeout_ms != 0 ? lim->statement_timeout_ms
                                                               : PG_CONNECT_TIMEOUT_MS;
     /* expand_dbname 0: a dbname is a name, never a connection string. */
+    start_ms = monotonic_ms();
     pc->conn = PQconnectStartParams(keys, values, 0);
     free(keys);
     free(values);
@@ -602,7 +656,7 @@ pg_open(const void *cfg, const struct orm_limits *lim, struct orm_conn **out, ch
         goto out;
     }
     PQsetNoticeReceiver(pc->conn, on_notice, pc);
-    rc = session_setup(pc);
+    rc = session_setup(pc, start_ms + connect_ms);
     if (rc != USV_OK) {
         snprintf(err, errlen, "%s", pc->base.errmsg);
         goto out;
@@ -641,7 +695,7 @@ pg_reconnect(struct orm_conn *c)
         return fail(pc, "reconnect", NULL);
     pc->base.is_broken = false;
     pc->is_doomed = false;
-    rc = session_setup(pc);
+    rc = session_setup(pc, monotonic_ms() + pc->reconnect_timeout_ms);
     if (rc != USV_OK)
         pc->base.is_broken = true;      /* not UTF-8 or not UTC: never use it */
     return rc;

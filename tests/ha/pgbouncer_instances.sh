@@ -13,7 +13,11 @@
 #  3. During that load a migration that needs `users` exclusively
 #     (usersvc-testapp's 9003) is applied through the pooler; afterwards no
 #     advisory lock is held, and five more `migrate` runs return at once.
-#  4. Statement mode: `serve` and `migrate` refuse to start (exit 2) with a
+#  4. Session mode with every server connection taken: a request that needs
+#     a new connection (PgBouncer lets it log in, then queues its first
+#     statement) is answered within DB_POOL_TIMEOUT_MS plus a margin, 2xx
+#     or 503 with Retry-After, never held for PgBouncer's query_wait_timeout.
+#  5. Statement mode: `serve` and `migrate` refuse to start (exit 2) with a
 #     message naming the fix, instead of answering 503 for ever.
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=../lib/pgbouncer.sh
@@ -124,7 +128,51 @@ for i in $(seq 1 "$N"); do
 done
 pgbouncer_stop
 
-# --- 4. statement mode is refused at start ----------------------------------
+# --- 4. session mode, every server connection taken -------------------------
+pgbouncer_start session 2>"$TMP/pgbouncer.err" \
+    || bail "PgBouncer (session mode) starts ($(cat "$TMP/pgbouncer.err"))"
+SESSION_URL=$(pgbouncer_url "$DB")
+inst_start s1 serve --database "$SESSION_URL" --host 127.0.0.1 --port 0 --pool-timeout-ms 1000 \
+    || bail "an instance starts behind PgBouncer in session mode"
+SBASE=http://127.0.0.1:$(inst_port s1)
+ids=()
+for n in 1 2 3 4; do
+    id=$(curl -s --max-time 5 -X POST -H 'Content-Type: application/json' \
+        --data-binary "{\"login\":\"sess$n\"}" "$SBASE/users" | jq -r .id)
+    ids+=("$id")
+done
+# The instance holds one server connection; 19 sessions take the other 19.
+HOLDERS=()
+for n in $(seq 1 19); do
+    timeout 40 psql -X -q -w "$SESSION_URL" -c "SELECT pg_sleep(20)" >/dev/null 2>&1 &
+    HOLDERS+=($!)
+done
+sleep 2
+for n in 1 2 3 4; do
+    ( curl -s -o /dev/null --max-time 15 -X PATCH -H 'Content-Type: application/merge-patch+json' \
+        --data-binary '{"first_name":"Q"}' -w '%{http_code} %{time_total} %header{retry-after}\n' \
+        "$SBASE/users/${ids[$((n - 1))]}" >"$TMP/sess.$n" ) &
+done
+wait "${!}" 2>/dev/null
+sleep 4
+cat "$TMP"/sess.* >"$TMP/sess.all"
+slow=$(awk '$1 == "000" || $2 > 3.0' "$TMP/sess.all" | wc -l)
+bad=$(awk '$1 !~ /^2/ && !($1 == 503 && $3 ~ /^[0-9]+$/)' "$TMP/sess.all" | wc -l)
+echo "# 4 PATCHes needing new connections while PgBouncer's 20 are taken: $(tr '\n' ';' <"$TMP/sess.all")"
+expect_eq "$slow" 0 "none waits for PgBouncer's queue: each answered within the pool timeout + 2 s"
+expect_eq "$bad" 0 "each is 2xx or 503 with Retry-After"
+cut=$(curl -s --max-time 5 "$SBASE/metrics" \
+    | awk '$1 == "usersvc_db_connect_timeouts_total{pool=\"primary\"}" { print $2 }')
+check "the queued connection attempts were cut and counted ($cut)" [ "${cut:-0}" -gt 0 ]
+for pid in "${HOLDERS[@]}"; do
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+done
+inst_term s1
+inst_wait_exit s1 15
+pgbouncer_stop
+
+# --- 5. statement mode is refused at start ----------------------------------
 pgbouncer_start statement 2>"$TMP/pgbouncer.err" \
     || bail "PgBouncer (statement mode) starts ($(cat "$TMP/pgbouncer.err"))"
 STMT_URL=$(pgbouncer_url "$DB")
