@@ -48,7 +48,11 @@
     X(UNAUTHORIZED, 401, "Unauthorized",                                        \
       "this resource needs a valid bearer token")                               \
     X(FORBIDDEN,    403, "Forbidden",                                           \
-      "the bearer token does not grant access to this resource")
+      "the bearer token does not grant access to this resource")                 \
+    /* the database refused a new connection because it is full (PostgreSQL \
+     * 53300 "too many clients", MySQL 1040/1203/1226): pools wait for their own */ \
+    X(DB_FULL,      503, "Service Unavailable",                                 \
+      "the database has no connection to spare; retry later")
 
 enum usv_err {
 #define X(name, status, title, detail) USV_##name,

@@ -30,7 +30,9 @@ health_ready(struct http_req *req, json_t **out)
     }
     rc = orm_db_ping(db);
     if (rc != USV_OK) {
-        http_req_set_detail(req, "the database cannot be reached");
+        http_req_set_detail(req, "%s", orm_db_is_full(db)
+                                           ? "the database is full (too many clients)"
+                                           : "the database cannot be reached");
         return USV_UNAVAILABLE;
     }
     rc = migrate_check(db, why, sizeof(why));

@@ -118,6 +118,7 @@ struct mysql_conn {
     MYSQL *db;
     struct conn_config cfg;
     bool is_mariadb;                   /* has max_statement_time */
+    unsigned connect_errno;            /* the server's code when a connect failed */
     struct orm_limits lim;             /* the bounds of open(); a reconnect's connect is
                                         * bounded by the statement timeout */
     struct my_stmt *stmts;             /* driver handles by statement id, n_stmts long;
@@ -834,12 +835,22 @@ set_options(MYSQL *db, const struct conn_config *cfg, const struct orm_limits *l
 /* Configure a new session. Lock waits stay well below the read timeout,
  * and within the statement timeout, which MariaDB also enforces on each
  * statement (max_statement_time; MySQL has nothing that covers writes). */
+static unsigned
+session_lock_wait_s(unsigned read_timeout_s, unsigned statement_timeout_ms)
+{
+    unsigned half = read_timeout_s / 2 > 0 ? read_timeout_s / 2 : 1;
+    unsigned lock_wait_s = half < BE_LOCK_WAIT_S ? half : BE_LOCK_WAIT_S;
+
+    if (statement_timeout_ms != 0 && statement_timeout_ms / 1000 < lock_wait_s)
+        lock_wait_s = statement_timeout_ms >= 1000 ? statement_timeout_ms / 1000 : 1;
+    return lock_wait_s;
+}
+
 static bool
 setup_session(MYSQL *db, unsigned read_timeout_s, unsigned statement_timeout_ms,
               char *err, size_t errlen)
 {
-    unsigned half = read_timeout_s / 2 > 0 ? read_timeout_s / 2 : 1;
-    unsigned lock_wait_s = half < BE_LOCK_WAIT_S ? half : BE_LOCK_WAIT_S;
+    unsigned lock_wait_s = session_lock_wait_s(read_timeout_s, statement_timeout_ms);
     char lock_waits[160];
     const char *const setup[] = {
         /* utf8mb4 both ways; the collation only affects comparing literals,
@@ -855,8 +866,6 @@ setup_session(MYSQL *db, unsigned read_timeout_s, unsigned statement_timeout_ms,
         lock_waits,
     };
 
-    if (statement_timeout_ms != 0 && statement_timeout_ms / 1000 < lock_wait_s)
-        lock_wait_s = statement_timeout_ms >= 1000 ? statement_timeout_ms / 1000 : 1;
     if (statement_timeout_ms != 0 && is_mariadb(db))
         snprintf(lock_waits, sizeof(lock_waits),
                  "SET SESSION innodb_lock_wait_timeout = %u, lock_wait_timeout = %u,"
@@ -943,6 +952,7 @@ connect_db(struct mysql_conn *mc, char *err, size_t errlen)
                            CLIENT_FOUND_ROWS) == NULL) {
         snprintf(err, errlen, "cannot connect to %s: [%u] %s", where, mysql_errno(db),
                  mysql_error(db));
+        mc->connect_errno = mysql_errno(db);
         goto fail;
     }
     /* The session set-up is part of connecting: under the same deadline. */
@@ -981,7 +991,11 @@ my_open(const void *cfg, const struct orm_limits *lim, struct orm_conn **out, ch
     /* A shallow copy: the strings stay the handle's (my_configure()). */
     mc->cfg = *(const struct conn_config *)cfg;
     if (!connect_db(mc, err, errlen)) {
-        rc = USV_UNAVAILABLE;
+        /* 1040 ER_CON_COUNT_ERROR, 1203 ER_TOO_MANY_USER_CONNECTIONS, 1226
+         * ER_USER_LIMIT_REACHED (an account's MAX_USER_CONNECTIONS): the
+         * server is there but full; the pool waits for its own (issue 18). */
+        rc = mc->connect_errno == 1040 || mc->connect_errno == 1203 ||
+             mc->connect_errno == 1226 ? USV_DB_FULL : USV_UNAVAILABLE;
         goto out;
     }
     /* A reconnect in place happens during the work: bounded like it. */
@@ -1475,6 +1489,25 @@ my_equals(struct strbuf *b, const struct orm_column *c, unsigned n)
     my_placeholder(b, n, c->type);
 }
 
+/* ---- migrations: a short lock wait for DDL (issue 18) --------------------
+ * DDL waiting for a metadata lock queues every later statement on that
+ * table behind it: let it give up soon (lock_wait_timeout counts whole
+ * seconds) and let the runner retry. 0 restores the session's own bound. */
+
+static enum usv_err
+my_set_ddl_lock_wait(struct orm_conn *c, unsigned ms)
+{
+    struct mysql_conn *mc = to_mysql(c);
+    unsigned s = ms == 0 ? session_lock_wait_s(mc->cfg.read_timeout_s,
+                                               mc->lim.statement_timeout_ms)
+                         : (ms + 999) / 1000;
+    char sql[120];
+
+    snprintf(sql, sizeof(sql),
+             "SET SESSION lock_wait_timeout = %u, innodb_lock_wait_timeout = %u", s, s);
+    return exec(mc, sql);
+}
+
 const struct orm_backend orm_backend_mysql = {
     .name = "mysql",
     .default_pool_size = 16,
@@ -1506,6 +1539,8 @@ const struct orm_backend orm_backend_mysql = {
     .batching = ORM_BATCH_FINDS,
     .query = my_query,
     .lock_migrations = my_lock_migrations,
+    .set_ddl_lock_wait = my_set_ddl_lock_wait,
+    .lock_is_node_local = true,     /* GET_LOCK in a Galera cluster (issue 18) */
     .unlock_migrations = my_unlock_migrations,
     .placeholder = my_placeholder,
     .select_column = my_select_column,

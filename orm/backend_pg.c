@@ -327,11 +327,56 @@ on_notice(void *arg, const PGresult *r)
         pc->is_doomed = true;
 }
 
+/* PQexec() of @sql bounded by @deadline_ms (monotonic), for the start of a
+ * session, which belongs to the wait for a connection (issue 18): a pooler
+ * (PgBouncer) lets a client log in at once and then queues its first
+ * statement until a server connection frees (query_wait_timeout, 120 s).
+ * The last result (or the first error), or NULL when none came in time:
+ * the session is then in an unknown state and must be closed. */
+static PGresult *
+exec_until(struct postgres_conn *pc, const char *sql, uint64_t deadline_ms)
+{
+    PGresult *r, *keep = NULL;
+
+    if (PQsendQuery(pc->conn, sql) != 1)
+        return NULL;
+    for (;;) {
+        int flushed = PQflush(pc->conn);
+
+        while (flushed == 1 || (flushed == 0 && PQisBusy(pc->conn))) {
+            uint64_t now = monotonic_ms();
+            struct pollfd pfd = {.fd = PQsocket(pc->conn),
+                                 .events = flushed == 1 ? POLLIN | POLLOUT : POLLIN};
+
+            if (now >= deadline_ms || poll(&pfd, 1, (int)(deadline_ms - now)) <= 0 ||
+                PQconsumeInput(pc->conn) != 1) {
+                PQclear(keep);
+                return NULL;
+            }
+            if (flushed == 1)
+                flushed = PQflush(pc->conn);
+        }
+        if (flushed < 0) {
+            PQclear(keep);
+            return NULL;
+        }
+        r = PQgetResult(pc->conn);
+        if (r == NULL)
+            return keep;
+        if (keep != NULL && PQresultStatus(keep) == PGRES_FATAL_ERROR) {
+            PQclear(r);                 /* the first error is the one to report */
+        } else {
+            PQclear(keep);
+            keep = r;
+        }
+    }
+}
+
 /* Settings every session needs whatever the server or URL defaults are:
  * UTF-8 text both ways, and timestamps rendered in UTC as ISO 8601 text,
- * the form collect() turns into the canonical one. */
+ * the form collect() turns into the canonical one. Within @deadline_ms. */
 static enum usv_err
-session_setup(struct postgres_conn *pc)
+session_setup(struct postgres_conn *pc, uint64_t deadline_ms)
 {
     static atomic_bool warned;
     struct orm_result res;
@@ -341,11 +386,18 @@ session_setup(struct postgres_conn *pc)
 
     /* The last statement's result comes back: the server's pid for this
      * session, in the same round trip. */
+    PGresult *r = exec_until(pc, "SET client_encoding = 'UTF8'; SET TIME ZONE 'UTC';"
+                                 " SET DateStyle = 'ISO, YMD'; SELECT pg_backend_pid()",
+                             deadline_ms);
+
+    if (r == NULL && PQstatus(pc->conn) == CONNECTION_OK) {
+        orm_conn_error(&pc->base, "session setup", "no answer before the connection's "
+                       "deadline (a pooler queueing the session?)");
+        pc->base.is_broken = true;
+        return USV_UNAVAILABLE;
+    }
     orm_result_init(&res, 1);
-    rc = finish_result(pc, "session setup",
-                       PQexec(pc->conn, "SET client_encoding = 'UTF8'; SET TIME ZONE 'UTC';"
-                                        " SET DateStyle = 'ISO, YMD'; SELECT pg_backend_pid()"),
-                       &res);
+    rc = finish_result(pc, "session setup", r, &res);
     pid = rc == USV_OK && orm_result_rows(&res) == 1 ? orm_result_cell(&res, 0, 0, NULL) : NULL;
     /* A pooler (PgBouncer, Odyssey, pgcat) gives the client a pid and
      * cancel key of its own: a pid that is not the server's is one between
@@ -510,6 +562,27 @@ connect_within(PGconn *conn, bool is_reset, unsigned timeout_ms)
     }
 }
 
+/* Does a refused connection's message say the server is full? SQLSTATE
+ * 53300 (too_many_connections), which libpq does not expose for a failed
+ * connection, so its messages (servers' lc_messages in English), and
+ * PgBouncer's when its own limits are reached (issue 18). */
+static bool
+is_full_message(const char *msg)
+{
+    static const char *const full[] = {
+        "too many clients already",                  /* max_connections */
+        "remaining connection slots are reserved",   /* only reserved slots left */
+        "too many connections for",                  /* a role's or database's limit */
+        "no more connections allowed",               /* PgBouncer max_client_conn */
+    };
+
+    for (size_t i = 0; i < sizeof(full) / sizeof(full[0]); i++) {
+        if (strstr(msg, full[i]) != NULL)
+            return true;
+    }
+    return false;
+}
+
 /* Keywords every connection gets before the handle's own (pg_config, where
  * the URL's keywords override them: later keywords win): keepalives and the
  * TCP user timeout notice a dead peer on every socket; the options make the
@@ -534,6 +607,7 @@ pg_open(const void *cfg, const struct orm_limits *lim, struct orm_conn **out, ch
     struct postgres_conn *pc = xcalloc(1, sizeof(*pc));
     enum usv_err rc = USV_UNAVAILABLE;
     unsigned connect_ms;
+    uint64_t start_ms;
     char msg[256];
 
     if (lim == NULL)
@@ -559,6 +633,7 @@ pg_open(const void *cfg, const struct orm_limits *lim, struct orm_conn **out, ch
     pc->reconnect_timeout_ms = lim->statement_timeout_ms != 0 ? lim->statement_timeout_ms
                                                               : PG_CONNECT_TIMEOUT_MS;
     /* expand_dbname 0: a dbname is a name, never a connection string. */
+    start_ms = monotonic_ms();
     pc->conn = PQconnectStartParams(keys, values, 0);
     free(keys);
     free(values);
@@ -576,10 +651,12 @@ pg_open(const void *cfg, const struct orm_limits *lim, struct orm_conn **out, ch
         orm_one_line(msg, sizeof(msg), PQerrorMessage(pc->conn));
         url_scrub(msg, sizeof(msg), &conf->url);
         snprintf(err, errlen, "%s", msg);
+        if (is_full_message(msg))
+            rc = USV_DB_FULL;
         goto out;
     }
     PQsetNoticeReceiver(pc->conn, on_notice, pc);
-    rc = session_setup(pc);
+    rc = session_setup(pc, start_ms + connect_ms);
     if (rc != USV_OK) {
         snprintf(err, errlen, "%s", pc->base.errmsg);
         goto out;
@@ -618,7 +695,7 @@ pg_reconnect(struct orm_conn *c)
         return fail(pc, "reconnect", NULL);
     pc->base.is_broken = false;
     pc->is_doomed = false;
-    rc = session_setup(pc);
+    rc = session_setup(pc, monotonic_ms() + pc->reconnect_timeout_ms);
     if (rc != USV_OK)
         pc->base.is_broken = true;      /* not UTF-8 or not UTC: never use it */
     return rc;
@@ -1080,6 +1157,35 @@ pg_equals(struct strbuf *b, const struct orm_column *c, unsigned n)
     }
 }
 
+/* ---- migrations per transaction (issue 18) -----------------------------
+ * The migration lock as a transaction-level advisory lock: commit or
+ * rollback releases it, so it can never stay behind on a server connection
+ * that a pooler (PgBouncer in transaction mode) hands to someone else, and
+ * every SET here is LOCAL to the transaction for the same reason. */
+
+static enum usv_err
+pg_lock_migration_tx(struct orm_conn *c, unsigned lock_wait_ms, unsigned ddl_lock_ms)
+{
+    struct postgres_conn *pc = to_pg(c);
+    char sql[96];
+    enum usv_err rc;
+
+    /* lock_timeout = 0 means "wait forever": never ask for that. */
+    snprintf(sql, sizeof(sql), "SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = %u",
+             lock_wait_ms > 0 ? lock_wait_ms : 1);
+    rc = exec_simple(pc, sql);
+    if (rc == USV_OK) {
+        rc = exec_simple(pc, "SELECT pg_advisory_xact_lock(" PG_MIGRATION_LOCK_KEY ")");
+        if (rc == USV_UNAVAILABLE && !c->is_broken)
+            orm_conn_error(c, "lock", "timed out waiting for another migration run");
+    }
+    if (rc == USV_OK) {
+        snprintf(sql, sizeof(sql), "SET LOCAL lock_timeout = %u", ddl_lock_ms > 0 ? ddl_lock_ms : 1);
+        rc = exec_simple(pc, sql);
+    }
+    return rc;
+}
+
 const struct orm_backend orm_backend_pg = {
     .name = "postgres",
     /* Well under max_connections (default 100) even with a few instances. */
@@ -1105,6 +1211,7 @@ const struct orm_backend orm_backend_pg = {
     .query = pg_query,
     .lock_migrations = pg_lock_migrations,
     .unlock_migrations = pg_unlock_migrations,
+    .lock_migration_tx = pg_lock_migration_tx,
     .placeholder = pg_placeholder,
     .select_column = pg_select_column,
     .equals = pg_equals,

@@ -83,6 +83,8 @@ struct orm_db {
     struct batch *batch;             /* single-statement sessions on the primary, or NULL */
     _Atomic uint64_t replica_down_until_ms;  /* skip the replica until then (monotonic) */
     unsigned pool_timeout_ms;
+    unsigned migration_lock_ms;    /* a migration's DDL lock wait (never 0) */
+    unsigned migration_retries;    /* further tries after a DDL gave up waiting */
     unsigned statement_timeout_ms;   /* 0 = no bound */
     struct watchdog *wd;             /* cuts database work at its deadline */
     _Atomic uint64_t statement_timeouts;
@@ -568,6 +570,9 @@ orm_db_open(const char *url, const struct orm_model *const *models, size_t n_mod
     db->models = xcalloc(n_models > 0 ? n_models : 1, sizeof(*db->models));
     db->n_models = n_models;
     db->pool_timeout_ms = opts->pool_timeout_ms;
+    db->migration_lock_ms = opts->migration_lock_timeout_ms != 0
+                                ? opts->migration_lock_timeout_ms : 1000;
+    db->migration_retries = opts->migration_retries;
     db->statement_timeout_ms = opts->statement_timeout_ms;
     db->migrations = opts->migrations != NULL ? opts->migrations : migrations;
     db->n_migrations = opts->migrations != NULL ? opts->n_migrations : n_migrations;
@@ -578,6 +583,7 @@ orm_db_open(const char *url, const struct orm_model *const *models, size_t n_mod
     }
     watchdog_create(&db->wd);
     pool_create(be, db->cfg, size, opts->idle_check_ms, &lim, db->wd, &db->pool);
+    pool_set_idle_limit(db->pool, opts->pool_min_idle, opts->pool_idle_timeout_ms);
     if (opts->batches > 0 && be->batching != ORM_BATCH_NONE) {
         unsigned leaders = opts->batches;
 
@@ -586,9 +592,11 @@ orm_db_open(const char *url, const struct orm_model *const *models, size_t n_mod
         batch_create(leaders, BATCH_STALL_MS, opts->pool_timeout_ms, lead_batch, db,
                      &db->batch);
     }
-    if (db->replica_cfg != NULL)
+    if (db->replica_cfg != NULL) {
         pool_create(be, db->replica_cfg, size, opts->idle_check_ms, &lim, db->wd,
                     &db->replica);
+        pool_set_idle_limit(db->replica, opts->pool_min_idle, opts->pool_idle_timeout_ms);
+    }
     *out = db;
     return USV_OK;
 }
@@ -670,6 +678,47 @@ void
 orm_db_release(struct orm_db *db, struct orm_conn *c)
 {
     pool_release(db->pool, c);
+}
+
+static enum usv_err
+empty_work(void *arg)
+{
+    (void)arg;
+    return USV_OK;
+}
+
+enum usv_err
+orm_db_check_transactions(struct orm_db *db, char *why, size_t why_len)
+{
+    struct orm_conn *c = NULL;
+    enum usv_err rc = orm_db_acquire(db, &c);
+
+    if (rc != USV_OK)
+        return rc;
+    rc = orm_conn_transact(c, ORM_TX_WRITE, empty_work, NULL);
+    /* PgBouncer in statement mode ends the session at the first BEGIN
+     * ("transaction blocks not allowed in statement pooling mode"): no
+     * write of the service could ever succeed, so say so at start instead
+     * of answering 503 forever. The message is the pooler's, no secrets. */
+    if (rc != USV_OK && strstr(c->errmsg, "pooling mode") != NULL) {
+        snprintf(why, why_len, "%s", c->errmsg);
+        rc = USV_INVALID;
+    }
+    orm_db_release(db, c);
+    return rc;
+}
+
+void
+orm_db_migration_waits(const struct orm_db *db, unsigned *lock_ms, unsigned *retries)
+{
+    *lock_ms = db->migration_lock_ms;
+    *retries = db->migration_retries;
+}
+
+bool
+orm_db_is_full(struct orm_db *db)
+{
+    return pool_is_full(db->pool);
 }
 
 enum usv_err

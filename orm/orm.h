@@ -34,9 +34,15 @@ struct orm_db_options {
     unsigned statement_timeout_ms; /* longest a session's database work may take once
                                 * it has its connection (0 = no bound) */
     unsigned idle_check_ms;    /* ping a connection idle longer than this before reuse */
+    unsigned pool_min_idle;    /* idle connections kept however long they idle */
+    unsigned pool_idle_timeout_ms; /* close idle ones beyond pool_min_idle after this;
+                                * 0 = never */
     const char *replica_url;   /* optional read replica(s), same backend; NULL = none */
     unsigned batches;          /* batches of single-statement sessions in flight at once,
                                 * where the backend batches; 0 = one connection each */
+    unsigned migration_lock_timeout_ms; /* how long a migration's DDL waits for a lock
+                                * before it gives up and retries (0 = 1000) */
+    unsigned migration_retries; /* further tries of a migration that gave up waiting */
     bool no_prepared_statements; /* DB_PREPARED_STATEMENTS=off: no named statement
                                 * outlives its transaction, so a pooler may move the
                                 * session between server connections (PgBouncer in
@@ -55,6 +61,10 @@ struct orm_pool_stats {
                                   * or the database's own statement/lock timeout) */
     uint64_t batch_timeouts;     /* batched statements withdrawn after waiting too long */
     uint64_t batch_busy_ms;      /* how long every batch slot has been taken (0: one free) */
+    unsigned idle;               /* connections open and not borrowed now */
+    uint64_t connect_refused_full; /* attempts the database refused as full (too many
+                                  * clients), each one waited out within the pool timeout */
+    uint64_t idle_closed;        /* idle connections closed after DB_POOL_IDLE_TIMEOUT_MS */
 };
 
 /* Open the database at @url ("sqlite:PATH", "postgres://…", "mysql://…") for
@@ -86,6 +96,18 @@ bool orm_db_replica_stats(struct orm_db *db, struct orm_pool_stats *out);
  * all held longer than the pool timeout, and the backend can write (SQLite:
  * space on the disk). */
 enum usv_err orm_db_ping(struct orm_db *db);
+
+/* Can the database run a transaction? Runs an empty one on a pooled
+ * connection. USV_INVALID, with the reason in @why, when something in the
+ * way refuses transactions (PgBouncer in statement mode): a configuration
+ * error. USV_UNAVAILABLE when the database cannot be reached now (nothing
+ * can be told), USV_OK otherwise. */
+enum usv_err orm_db_check_transactions(struct orm_db *db, char *why, size_t why_len);
+
+/* Did the primary refuse this handle's last connection attempt because it
+ * is full (too many clients), with no connection made since? For start-up
+ * and /readyz, to tell a full database from one that cannot be reached. */
+bool orm_db_is_full(struct orm_db *db);
 
 /* How a session's work meets the database. Work of one statement needs no
  * explicit transaction: the database runs each statement atomically, and

@@ -223,6 +223,25 @@ struct orm_backend {
     /* Serialise migration runs across processes (advisory lock, GET_LOCK...). */
     enum usv_err (*lock_migrations)(struct orm_conn *c, unsigned timeout_ms);
     void (*unlock_migrations)(struct orm_conn *c);
+    /* lock_migrations() holds only on the server it was taken on (MySQL's
+     * GET_LOCK, which a MariaDB Galera cluster does not replicate): the
+     * runner then also takes a lease row that every node certifies
+     * (migrate.c; MySQL SQL). */
+    bool lock_is_node_local;
+    /* Optional: migrations that hold nothing beyond a transaction. Inside
+     * the transaction just begun on @c: take the migration lock until the
+     * transaction ends (waiting at most @lock_wait_ms for another run), lift
+     * the statement timeout for it, and make every later lock wait of it
+     * give up after @ddl_lock_ms (USV_UNAVAILABLE or USV_RETRY with
+     * c->timed_out set). Commit or rollback releases all of it, so nothing
+     * can outlive the transaction on a pooled server connection. Backends
+     * without it hold lock_migrations() for the whole run instead. */
+    enum usv_err (*lock_migration_tx)(struct orm_conn *c, unsigned lock_wait_ms,
+                                      unsigned ddl_lock_ms);
+    /* Optional, for backends with a session lock: make every lock wait of
+     * the statements that follow on @c give up after @ms (rounded as the
+     * database can); 0 restores the session's own bound. */
+    enum usv_err (*set_ddl_lock_wait)(struct orm_conn *c, unsigned ms);
 
     /* Dialect hooks for the SQL builder (orm/sql.c). */
     /* Append the placeholder of 1-based parameter @n of @type ("?", "$1::timestamptz"). */
@@ -354,6 +373,9 @@ enum usv_err orm_conn_transact(struct orm_conn *c, enum orm_tx mode,
 enum usv_err orm_db_acquire(struct orm_db *db, struct orm_conn **out);
 void orm_db_release(struct orm_db *db, struct orm_conn *c);
 const struct orm_backend *orm_db_backend_ops(const struct orm_db *db);
+/* How migrations wait for locks (orm_db_options): their DDL's lock wait
+ * (*@lock_ms, never 0) and the further tries after one gave up (*@retries). */
+void orm_db_migration_waits(const struct orm_db *db, unsigned *lock_ms, unsigned *retries);
 /* The migrations of the handle's schema (orm_db_options.migrations). */
 const struct migration *orm_db_migrations(const struct orm_db *db, size_t *n);
 

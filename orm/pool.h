@@ -11,6 +11,8 @@
 #ifndef USERSVC_ORM_POOL_H
 #define USERSVC_ORM_POOL_H
 
+#include <stdbool.h>
+
 #include "orm/orm.h"
 #include "base/err.h"
 
@@ -35,10 +37,22 @@ enum usv_err pool_create(const struct orm_backend *be, const void *cfg, unsigned
 void pool_destroy(struct pool *pool);
 
 /* Borrow a connection, waiting at most @timeout_ms, connecting included.
- * On USV_OK *@out is
- * yours until pool_release(); on USV_UNAVAILABLE (timeout, or the database
- * refused a new connection) *@out is untouched. */
+ * On USV_OK *@out is yours until pool_release(); on USV_UNAVAILABLE
+ * (timeout, or the database cannot be reached) *@out is untouched. A
+ * database that refuses a connection because it is full is not a failure
+ * yet: the wait goes on, for a connection of this pool or a later attempt,
+ * until @timeout_ms (then USV_UNAVAILABLE, counted as a timeout). */
 enum usv_err pool_acquire(struct pool *pool, unsigned timeout_ms, struct orm_conn **out);
+
+/* Close idle connections beyond @min_idle once they have been idle for
+ * @idle_timeout_ms (0: never), from a thread of the pool's own, so that an
+ * instance gives back to the database what it no longer needs. Call at
+ * most once, right after pool_create(). */
+void pool_set_idle_limit(struct pool *pool, unsigned min_idle, unsigned idle_timeout_ms);
+
+/* Did the last connection attempt find the database full (too many
+ * clients), with no successful one since? */
+bool pool_is_full(struct pool *pool);
 
 /* Give @conn back; a broken one is closed. Accepts NULL. */
 void pool_release(struct pool *pool, struct orm_conn *conn);

@@ -24,7 +24,8 @@ test_pkgs=(libcmocka-dev curl jq sqlite3 postgresql postgresql-client mariadb-se
            buildah debootstrap nodejs $(command -v npm >/dev/null || echo npm)  # container, openapi
            python3-jwt python3-cryptography  # independent JWT minting (tests/auth/mint.py)
            openssl testssl.sh  # tls: certificates, s_client, the testssl.sh scanner
-           pgbouncer)  # tests/lib/pgbouncer.sh: usersvc behind a pooler (pg suite)
+           pgbouncer  # tests/lib/pgbouncer.sh: usersvc behind a pooler (pg, ha suites)
+           galera-4 rsync)  # tests/lib/galera.sh: a MariaDB Galera cluster, SST by rsync (ha)
 
 case "$mode" in
     build) want=("${build_pkgs[@]}") ;;

@@ -48,6 +48,19 @@ static const struct opt opts[] = {
         " enforced by the database and by usersvc; migrations are not bound by it"),
     NUM(idle_check_ms, "DB_IDLE_CHECK_MS", "--idle-check-ms", "5000", 0, 86400000,
         "ping a connection idle this long before reusing it (0 = never)"),
+    NUM(pool_min_idle, "DB_POOL_MIN_IDLE", "--pool-min-idle", "1", 0, 1024,
+        "idle connections kept open however long they idle"),
+    NUM(pool_idle_timeout_ms, "DB_POOL_IDLE_TIMEOUT_MS", "--pool-idle-timeout-ms", "30000", 0,
+        86400000, "close idle connections beyond DB_POOL_MIN_IDLE after this (0 = never),"
+        " giving the database's slots back"),
+    NUM(migration_lock_timeout_ms, "DB_MIGRATION_LOCK_TIMEOUT_MS",
+        "--migration-lock-timeout-ms", "1000", 1, 600000,
+        "longest a migration's DDL waits for a table lock before it gives up and"
+        " retries later, so live requests never queue behind it for longer"
+        " (MariaDB: whole seconds, at least 1)"),
+    NUM(migration_retries, "DB_MIGRATION_RETRIES", "--migration-retries", "10", 0, 1000,
+        "further tries, with doubling backoff (0.25 s up to 8 s), of a migration"
+        " whose DDL gave up waiting for a lock"),
     NUM(db_batches, "DB_BATCHES", "--db-batches", "2", 0, 1024,
         "most batches of one-statement requests in flight at once"
         " (0 = no batching: a connection per request)"),

@@ -23,6 +23,10 @@ struct cfg {
     long pool_timeout_ms;
     long statement_timeout_ms;
     long idle_check_ms;
+    long pool_min_idle;       /* idle connections kept however long they idle */
+    long pool_idle_timeout_ms; /* close idle connections beyond pool_min_idle; 0 = never */
+    long migration_lock_timeout_ms; /* how long a migration's DDL waits for a table lock */
+    long migration_retries;   /* further tries of a migration whose DDL gave up waiting */
     long db_batches;          /* 0 = no batching */
     char *db_prepared_statements; /* "on" or "off" (checked by cfg_load()) */
     long max_body_bytes;

@@ -74,6 +74,10 @@ open_db(const struct cfg *cfg, struct orm_db **db)
         .pool_timeout_ms = (unsigned)cfg->pool_timeout_ms,
         .statement_timeout_ms = (unsigned)cfg->statement_timeout_ms,
         .idle_check_ms = (unsigned)cfg->idle_check_ms,
+        .pool_min_idle = (unsigned)cfg->pool_min_idle,
+        .pool_idle_timeout_ms = (unsigned)cfg->pool_idle_timeout_ms,
+        .migration_lock_timeout_ms = (unsigned)cfg->migration_lock_timeout_ms,
+        .migration_retries = (unsigned)cfg->migration_retries,
         .replica_url = cfg->database_read_url[0] != '\0' ? cfg->database_read_url : NULL,
         .batches = (unsigned)cfg->db_batches,
         .no_prepared_statements = strcmp(cfg->db_prepared_statements, "off") == 0,
@@ -88,6 +92,22 @@ open_db(const struct cfg *cfg, struct orm_db **db)
                   "sqlite:PATH, postgres://... and mysql://...)",
                   url_redact(cfg->database_url, redacted, sizeof(redacted)));
     return rc;
+}
+
+/* False, with the reason logged, when the database refuses transactions
+ * (PgBouncer in statement mode): a configuration error (exit 2), found
+ * before anything is served or migrated. */
+static bool
+transactions_work(struct orm_db *db)
+{
+    char why[300];
+
+    if (orm_db_check_transactions(db, why, sizeof(why)) != USV_INVALID)
+        return true;
+    log_error("main", "refusing to start: the database refuses transactions (%s); behind "
+              "PgBouncer use pool_mode = transaction with DB_PREPARED_STATEMENTS=off, or "
+              "pool_mode = session (README \"Scaling out\")", why);
+    return false;
 }
 
 static int
@@ -112,8 +132,10 @@ cmd_migrate(const struct cfg *cfg, const char **pos, int n_pos)
         fprintf(stderr, "usersvc: usage: usersvc migrate [up|status|down [N]]\n");
         return 2;
     }
-    if (open_db(cfg, &db) != USV_OK)
+    if (open_db(cfg, &db) != USV_OK || !transactions_work(db)) {
+        orm_db_close(db);
         return 2;
+    }
     if (strcmp(action, "up") == 0) {
         rc = migrate_up(db, &count);
         if (rc == USV_OK) {
@@ -272,7 +294,8 @@ cmd_serve(const struct cfg *cfg)
         auth_destroy(auth);
         return 2;
     }
-    if (open_db(cfg, &db) != USV_OK) {
+    if (open_db(cfg, &db) != USV_OK || !transactions_work(db)) {
+        orm_db_close(db);
         tls_destroy(tls);
         auth_destroy(auth);
         return 2;
@@ -290,6 +313,14 @@ cmd_serve(const struct cfg *cfg)
         return 1;
     }
     rc = migrate_check(db, why, sizeof(why));
+    if (rc == USV_UNAVAILABLE && orm_db_is_full(db)) {
+        /* Reachable but full (other instances hold every slot): this is
+         * capacity, not an outage. Serve not-ready; /readyz turns 200 once
+         * a connection is had and the schema is current. */
+        log_warn("main", "the database is full (too many clients): starting not ready; "
+                 "/readyz says 503 until a connection is free and the schema is current");
+        rc = USV_OK;
+    }
     if (rc != USV_OK) {
         log_error("main", "refusing to serve: %s%s", why,
                   rc == USV_CONFLICT ? "; run 'usersvc migrate' or 'usersvc serve --migrate'"

@@ -10,6 +10,7 @@
 #   tests/db/pg.sh status    exit 0 when the server answers
 #
 # State lives in $USERSVC_TEST_STATE/pg (default /tmp/usersvc-test-state/pg).
+# USERSVC_PG_EXTRA_CONF: postgresql.conf lines added at start (tests/ha).
 # PostgreSQL refuses to run as root, so as root the server runs as the system
 # user `usersvc-test` (created on first use). The superuser `usersvc` has the
 # password `usersvc-pw`; TCP connections use scram-sha-256, so wrong passwords
@@ -120,6 +121,10 @@ max_connections = 200
 shared_buffers = 64MB
 log_min_messages = warning
 EOF
+    # Test-specific settings (later lines win), e.g. a small max_connections.
+    if [ -n "${USERSVC_PG_EXTRA_CONF:-}" ]; then
+        printf '%s\n' "$USERSVC_PG_EXTRA_CONF" | as_owner tee -a "$DATA/postgresql.conf" >/dev/null
+    fi
     for i in $(seq 1 20); do
         port=$(free_port_candidate)
         port_in_use "$port" && continue

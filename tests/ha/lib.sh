@@ -147,16 +147,80 @@ inst_wait_exit() {
 # load_worker W URL MAX_REQUESTS DEADLINE_MS MAX_TIME_S [GET_ID]: until the
 # stop file, MAX_REQUESTS requests or the deadline, alternately POSTs a new
 # user (login hW_N) and GETs the user it created last (or GET_ID before the
-# first 201). One line per request in $TMP/load.W.
+# first 201). One line per request in $TMP/load.W:
+#   "T0_MS T1_MS STATUS RETRY_AFTER METHOD LOGIN ID [VALUE]"
+# With LOAD_MIX=1 (issue 18) each worker cycles through every kind of
+# request on a user of its own: POST, GET, PATCH (first_name = VALUE, once
+# per user), a list page (METHOD LIST), and DELETE of every second user
+# (the others stay); a step that has no user of its own (its POST failed,
+# or it was deleted) POSTs instead. check_acknowledged checks the outcome.
+# ra_of RETRY_AFTER: its digits, or "-".
+ra_of() {
+    local r=${1//[^0-9]/}
+    echo "${r:--}"
+}
+
 load_worker() {
     local w=$1 url=$2 max=$3 deadline=$4 maxt=$5 last_id=${6:-} i=0 t0 out code ra loc id login
-    local f=$TMP/load.$w
+    local f=$TMP/load.$w mix=${LOAD_MIX:-0} cur='' cur_login='' step=0 users=0 val
     : >"$f"
     while [ ! -e "$STOP_FILE" ] && [ "$i" -lt "$max" ]; do
         now
         [ "$NOW_MS" -lt "$deadline" ] || break
         t0=$NOW_MS
         i=$((i + 1))
+        if [ "$mix" = 1 ]; then
+            [ -n "$cur" ] || step=0
+            case $step in
+                0)  login="h${w}n$i"
+                    out=$(curl -s -o /dev/null --max-time "$maxt" -X POST \
+                        -H 'Content-Type: application/json' --data-binary "{\"login\":\"$login\"}" \
+                        -w '%{http_code}|%header{retry-after}|%header{location}' "$url/users" 2>/dev/null)
+                    IFS='|' read -r code ra loc <<<"$out"
+                    id=${loc##*/}
+                    id=${id//[^0-9]/}
+                    if [ "${code:-000}" = 201 ] && [ -n "$id" ]; then
+                        cur=$id cur_login=$login step=1 users=$((users + 1))
+                    fi
+                    now
+                    echo "$t0 $NOW_MS ${code:-000} $(ra_of "$ra") POST $login ${id:--}" >>"$f" ;;
+                1|3)
+                    if [ "$step" = 1 ]; then
+                        out=$(curl -s -o /dev/null --max-time "$maxt" \
+                            -w '%{http_code}|%header{retry-after}' "$url/users/$cur" 2>/dev/null)
+                        method=GET
+                    else
+                        out=$(curl -s -o /dev/null --max-time "$maxt" \
+                            -w '%{http_code}|%header{retry-after}' \
+                            "$url/users?after=$((cur - 1))&limit=5" 2>/dev/null)
+                        method=LIST
+                    fi
+                    IFS='|' read -r code ra <<<"$out"
+                    now
+                    echo "$t0 $NOW_MS ${code:-000} $(ra_of "$ra") $method $cur_login $cur" >>"$f"
+                    step=$((step + 1)) ;;
+                2)  val="p${w}x$i"
+                    out=$(curl -s -o /dev/null --max-time "$maxt" -X PATCH \
+                        -H 'Content-Type: application/merge-patch+json' \
+                        --data-binary "{\"first_name\":\"$val\"}" \
+                        -w '%{http_code}|%header{retry-after}' "$url/users/$cur" 2>/dev/null)
+                    IFS='|' read -r code ra <<<"$out"
+                    now
+                    echo "$t0 $NOW_MS ${code:-000} $(ra_of "$ra") PATCH $cur_login $cur $val" >>"$f"
+                    step=3 ;;
+                4)  if [ $((users % 2)) = 0 ]; then
+                        out=$(curl -s -o /dev/null --max-time "$maxt" -X DELETE \
+                            -w '%{http_code}|%header{retry-after}' "$url/users/$cur" 2>/dev/null)
+                        IFS='|' read -r code ra <<<"$out"
+                        now
+                        echo "$t0 $NOW_MS ${code:-000} $(ra_of "$ra") DELETE $cur_login $cur" >>"$f"
+                    else
+                        i=$((i - 1))
+                    fi
+                    cur='' step=0 ;;
+            esac
+            continue
+        fi
         if [ $((i % 2)) = 1 ] || [ -z "$last_id" ]; then
             login="h${w}n$i"
             out=$(curl -s -o /dev/null --max-time "$maxt" -X POST \
@@ -180,13 +244,48 @@ load_worker() {
     done
 }
 
+# check_acknowledged: after a LOAD_MIX=1 load (load_stop done), checks in
+# the database (db_exec) that no acknowledged write was lost: every user
+# created (201) and not deleted (204) exists, with the first_name of its
+# acknowledged PATCH (200); no user deleted with 204 exists. A write that
+# got no answer or a 503 may or may not have happened: not checked. Prints
+# "created N, patched N, deleted N, lost N"; returns non-zero when lost > 0.
+check_acknowledged() {
+    local rows lost
+    db_exec "SELECT concat(login, ' ', id, ' ', coalesce(first_name, '-')) FROM users WHERE login LIKE 'h%n%'" \
+        >"$TMP/ack.db" 2>"$TMP/ack.err" || { diag_file db_exec "$TMP/ack.err"; return 1; }
+    awk '
+        FNR == NR { have[$1] = $3; next }
+        $5 == "POST" && $3 == 201 { made[$6] = 1 }
+        $5 == "PATCH" && $3 == 200 { patched[$6] = $8 }
+        $5 == "DELETE" && $3 == 204 { gone[$6] = 1 }
+        $5 == "DELETE" && $3 != 204 { maybe_gone[$6] = 1 }
+        END {
+            lost = 0; np = 0; nd = 0; nc = 0
+            for (l in made) {
+                nc++
+                if (l in gone) { nd++; if (l in have) { print "# deleted (204) but present: " l; lost++ } ; continue }
+                if (!(l in have)) {
+                    if (!(l in maybe_gone)) { print "# created (201) but missing: " l; lost++ }
+                    continue
+                }
+                if (l in patched) { np++; if (have[l] != patched[l]) { print "# PATCH " patched[l] " acknowledged, found " have[l] ": " l; lost++ } }
+            }
+            printf "created %d, patched %d, deleted %d, lost %d\n", nc, np, nd, lost
+            exit lost > 0
+        }' "$TMP/ack.db" "$TMP/load.all"
+}
+
 # load_start N URL MAX_REQUESTS SECONDS MAX_TIME_S [GET_ID]: N workers.
+# URL may be several, separated by spaces: worker W gets the W-th, round robin.
 load_start() {
-    local n=$1 url=$2 max=$3 secs=$4 maxt=$5 get_id=${6:-} w
+    local n=$1 max=$3 secs=$4 maxt=$5 get_id=${6:-} w urls
+    read -r -a urls <<<"$2"
     rm -f "$STOP_FILE" "$TMP"/load.*
     now
     for w in $(seq 1 "$n"); do
-        load_worker "$w" "$url" "$max" $((NOW_MS + secs * 1000)) "$maxt" "$get_id" &
+        load_worker "$w" "${urls[$(( (w - 1) % ${#urls[@]} ))]}" "$max" \
+            $((NOW_MS + secs * 1000)) "$maxt" "$get_id" &
         HA_WORKERS+=($!)
     done
 }

@@ -6,8 +6,11 @@
  * reuse of released connections, broken connections discarded and their
  * slot reconnected, a failing connect giving its slot back, waiters woken by
  * a release, and N threads x M acquire/release on a pool of 2 that never
- * hold more than 2 connections at once. No check depends on elapsed time:
- * timeouts are only ever expected when the pool is provably exhausted. */
+ * hold more than 2 connections at once; a full database (USV_DB_FULL from
+ * a wrapped open()) waited out for the pool's own connection, counted, and
+ * tried again; idle connections beyond the minimum closed by the reaper.
+ * No check depends on elapsed time: timeouts are only ever expected when
+ * the pool is provably exhausted. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -461,6 +464,131 @@ test_pool_threads_never_exceed_the_bound_and_all_finish(void **state)
     pool_destroy(p);
 }
 
+/* ---- a full database (issue 18) ------------------------------------------ */
+
+/* The SQLite backend, except that open() answers USV_DB_FULL ("too many
+ * clients") while full_refusals_left > 0 (-1: for ever). */
+static _Atomic int full_refusals_left;
+static struct orm_backend full_backend;
+
+static enum usv_err
+open_or_full(const void *cfg, const struct orm_limits *lim, struct orm_conn **out, char *err,
+             size_t errlen)
+{
+    int left = atomic_load(&full_refusals_left);
+
+    while (left != 0) {
+        if (left < 0 || atomic_compare_exchange_weak(&full_refusals_left, &left, left - 1)) {
+            snprintf(err, errlen, "FATAL: sorry, too many clients already");
+            return USV_DB_FULL;
+        }
+    }
+    return orm_backend_sqlite.open(cfg, lim, out, err, errlen);
+}
+
+static struct pool *
+make_full_pool(void **state, unsigned size, int refusals)
+{
+    struct fixture *f = *state;
+    struct pool *p = NULL;
+
+    full_backend = orm_backend_sqlite;
+    full_backend.open = open_or_full;
+    atomic_store(&full_refusals_left, refusals);
+    assert_int_equal(USV_OK, pool_create(&full_backend, f->cfg, size, 0, &test_limits, test_wd,
+                                         &p));
+    return p;
+}
+
+static void
+test_pool_full_database_waits_for_a_connection_of_its_own(void **state)
+{
+    struct pool *p = make_full_pool(state, 2, 0);
+    struct waiter w = {0};
+    struct orm_conn *a = NULL;
+    pthread_t t;
+    struct orm_pool_stats s;
+
+    assert_int_equal(USV_OK, pool_acquire(p, LONG_WAIT_MS, &a));
+    atomic_store(&full_refusals_left, -1);
+    w.pool = p;
+    assert_int_equal(0, pthread_create(&t, NULL, wait_for_connection, &w));
+    /* The second slot's attempt is refused as full: it waits, no 503. */
+    for (unsigned i = 0; i < 20000 && stats_of(p).connect_refused_full == 0; i++)
+        sleep_ms(1);
+    assert_true(stats_of(p).connect_refused_full >= 1);
+    assert_true(pool_is_full(p));
+    pool_release(p, a);
+    assert_int_equal(0, pthread_join(t, NULL));
+    assert_int_equal(USV_OK, w.rc);
+    assert_ptr_equal(a, w.conn);   /* its own connection, come back */
+    s = stats_of(p);
+    assert_int_equal(0, s.timeouts);
+    assert_int_equal(1, s.connects);
+    pool_release(p, w.conn);
+    pool_destroy(p);
+}
+
+static void
+test_pool_full_database_until_the_deadline_is_a_counted_timeout(void **state)
+{
+    struct pool *p = make_full_pool(state, 1, -1);
+    struct orm_conn *const untouched = (struct orm_conn *)(uintptr_t)0x5A5A5A50u;
+    struct orm_conn *c = untouched;
+    struct orm_pool_stats s;
+
+    assert_int_equal(USV_UNAVAILABLE, pool_acquire(p, 200, &c));
+    assert_ptr_equal(untouched, c);
+    s = stats_of(p);
+    assert_int_equal(1, s.timeouts);           /* the alert series */
+    assert_true(s.connect_refused_full >= 1);
+    /* One attempt at a time, after a backoff: never one per millisecond. */
+    assert_true(s.connect_refused_full <= 10);
+    assert_int_equal(0, s.open);
+    assert_int_equal(0, s.in_use);
+    pool_destroy(p);
+}
+
+static void
+test_pool_full_database_is_tried_again_and_recovers(void **state)
+{
+    struct pool *p = make_full_pool(state, 1, 2);
+    struct orm_conn *c = NULL;
+
+    assert_int_equal(USV_OK, pool_acquire(p, LONG_WAIT_MS, &c));
+    assert_non_null(c);
+    assert_int_equal(2, stats_of(p).connect_refused_full);
+    assert_int_equal(0, stats_of(p).timeouts);
+    assert_false(pool_is_full(p));
+    pool_release(p, c);
+    pool_destroy(p);
+}
+
+static void
+test_pool_idle_connections_beyond_the_minimum_are_closed(void **state)
+{
+    struct pool *p = make_pool(state, 3);
+    struct orm_conn *c[3] = {NULL};
+    struct orm_pool_stats s;
+
+    pool_set_idle_limit(p, 1, 20);
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(USV_OK, pool_acquire(p, LONG_WAIT_MS, &c[i]));
+    for (size_t i = 0; i < 3; i++)
+        pool_release(p, c[i]);
+    for (unsigned i = 0; i < 20000 && stats_of(p).open > 1; i++)
+        sleep_ms(1);
+    s = stats_of(p);
+    assert_int_equal(1, s.open);
+    assert_int_equal(1, s.idle);
+    assert_int_equal(2, s.idle_closed);
+    /* The one kept is the one used last (LIFO), and it still works. */
+    assert_int_equal(USV_OK, pool_acquire(p, LONG_WAIT_MS, &c[0]));
+    assert_ptr_equal(c[2], c[0]);
+    pool_release(p, c[0]);
+    pool_destroy(p);
+}
+
 int
 main(void)
 {
@@ -488,6 +616,14 @@ main(void)
             test_pool_discarding_a_broken_connection_wakes_a_waiter, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_pool_threads_never_exceed_the_bound_and_all_finish, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_pool_full_database_waits_for_a_connection_of_its_own, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_pool_full_database_until_the_deadline_is_a_counted_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_pool_full_database_is_tried_again_and_recovers, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_pool_idle_connections_beyond_the_minimum_are_closed, setup, teardown),
     };
     int failed;
 
