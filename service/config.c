@@ -51,6 +51,9 @@ static const struct opt opts[] = {
     NUM(db_batches, "DB_BATCHES", "--db-batches", "2", 0, 1024,
         "most batches of one-statement requests in flight at once"
         " (0 = no batching: a connection per request)"),
+    NUM(idempotency_ttl_s, "IDEMPOTENCY_TTL_S", "--idempotency-ttl-s", "86400", 1, 31536000,
+        "keep the response of a POST with an Idempotency-Key this long; a retry with the"
+        " key gets it again (expired keys are purged in the background)"),
     NUM(max_body_bytes, "MAX_BODY_BYTES", "--max-body-bytes", "65536", 1, 1073741824,
         "largest request body accepted (413 beyond)"),
     NUM(max_connections, "MAX_CONNECTIONS", "--max-connections", "512", 1, 100000,
