@@ -33,7 +33,18 @@ struct res_op {
     const struct idem_key *key;         /* a keyed create's Idempotency-Key, or NULL */
     bool is_key_taken;                  /* ... whose response another request stored */
     char *text;                         /* a keyed create's response body as sent */
+    char location[160];                 /* ... and its Location */
 };
+
+/* The member path of @row: "/users/7" (API.md: Location is relative). */
+static void
+location_of(const struct resource *res, const json_t *row, char out[160])
+{
+    const struct orm_column *pk = orm_model_pk(res->model);
+
+    snprintf(out, 160, "%s/%lld", res->path,
+             (long long)json_integer_value(json_object_get(row, pk->name)));
+}
 
 static void
 reset_result(struct res_op *op)
@@ -66,8 +77,6 @@ static enum usv_err
 insert_keyed_work(struct orm_session *s, void *arg)
 {
     struct res_op *op = arg;
-    const struct orm_column *pk = orm_model_pk(op->res->model);
-    char location[160];
     enum usv_err rc;
 
     reset_result(op);
@@ -83,9 +92,8 @@ insert_keyed_work(struct orm_session *s, void *arg)
     op->text = json_dumps(op->result, JSON_COMPACT);
     if (op->text == NULL)
         return USV_NOMEM;
-    snprintf(location, sizeof(location), "%s/%lld", op->res->path,
-             (long long)json_integer_value(json_object_get(op->result, pk->name)));
-    rc = idem_store(s, op->key, 201, location, op->text);
+    location_of(op->res, op->result, op->location);
+    rc = idem_store(s, op->key, 201, op->location, op->text);
     op->is_key_taken = rc == USV_CONFLICT;
     return rc;
 }
@@ -212,8 +220,7 @@ create_keyed(const struct resource *res, struct http_req *req, json_t *body,
 {
     struct res_op op = {.res = res, .input = body, .key = key};
     struct orm_db *db = app_db(req);
-    const struct orm_column *pk = orm_model_pk(res->model);
-    char location[160], etag[ETAG_SIZE];
+    char etag[ETAG_SIZE];
     enum usv_err rc;
 
     idem_key_fingerprint(req, res->path, key);
@@ -242,10 +249,8 @@ create_keyed(const struct resource *res, struct http_req *req, json_t *body,
         explain(req, &op, rc);
         goto out;
     }
-    snprintf(location, sizeof(location), "%s/%lld", res->path,
-             (long long)json_integer_value(json_object_get(op.result, pk->name)));
     http_req_set_status(req, 201);
-    http_req_add_header(req, "Location", location);
+    http_req_add_header(req, "Location", op.location);
     etag_of_text(op.text, strlen(op.text), etag);
     http_req_add_header(req, "ETag", etag);
     http_req_reply_text(req, op.text, strlen(op.text), "application/json");
@@ -261,10 +266,8 @@ enum usv_err
 resource_create(const struct resource *res, struct http_req *req, json_t **out)
 {
     struct res_op op = {.res = res};
-    const struct orm_column *pk = orm_model_pk(res->model);
     json_t *body = NULL, *errors = NULL;
-    char location[160];
-    struct idem_key key;
+    struct idem_key key = {.is_claimed = false};
     bool has_key = false;
     enum usv_err rc;
 
@@ -290,10 +293,9 @@ resource_create(const struct resource *res, struct http_req *req, json_t **out)
         json_decref(op.result);
         return rc;
     }
-    snprintf(location, sizeof(location), "%s/%lld", res->path,
-             (long long)json_integer_value(json_object_get(op.result, pk->name)));
+    location_of(res, op.result, op.location);
     http_req_set_status(req, 201);
-    http_req_add_header(req, "Location", location);
+    http_req_add_header(req, "Location", op.location);
     return reply_row(req, op.result, NULL);
 }
 
