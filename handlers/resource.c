@@ -216,7 +216,7 @@ reply_row(struct http_req *req, json_t *row, const char *if_none_match)
  * one, so a retry never gets 409 for its own write. */
 static enum usv_err
 create_keyed(const struct resource *res, struct http_req *req, json_t *body,
-             struct idem_key *key)
+             struct idem_key *key, json_t **out)
 {
     struct res_op op = {.res = res, .input = body, .key = key};
     struct orm_db *db = app_db(req);
@@ -256,6 +256,10 @@ create_keyed(const struct resource *res, struct http_req *req, json_t *body,
     http_req_reply_text(req, op.text, strlen(op.text), "application/json");
     op.text = NULL;           /* taken */
 out:
+    /* A 422 lists what is wrong (API.md): here the key, not a field. */
+    if (rc == USV_INVALID)
+        *out = json_pack("{s:[{s:s, s:s}]}", "errors", "field", "Idempotency-Key", "message",
+                         "was used with another request body");
     idem_release(key);
     json_decref(op.result);
     free(op.text);
@@ -285,7 +289,7 @@ resource_create(const struct resource *res, struct http_req *req, json_t **out)
         return rc;
     }
     if (has_key)
-        return create_keyed(res, req, body, &key);
+        return create_keyed(res, req, body, &key, out);
     op.input = body;
     rc = orm_transact(app_db(req), ORM_TX_STATEMENT, insert_work, &op);
     if (rc != USV_OK) {

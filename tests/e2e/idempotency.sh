@@ -45,6 +45,7 @@ expect_json .first_name "Ida 🎈" "with its name as sent"
 keyed 'k-1' '{"login":"idem1b"}'
 expect_problem 422 "the same key with another body: 422"
 expect_body_contains 'Idempotency-Key' "the detail names the key"
+expect_json '.errors[0].field' 'Idempotency-Key' "errors lists the key"
 expect_eq "$(n_users idem1b)" 0 "the reused key created nothing"
 keyed 'k-1' '{"login":"idem1", "first_name":"Ida 🎈"}'
 expect_problem 422 "another body is another body, even when it means the same JSON"
