@@ -128,6 +128,51 @@ for round in 1 2 3; do
     expect_header Idempotency-Replayed true "round $round: ... as a replay"
 done
 
+# Two instances on one database: each lets one request with the key run,
+# so two transactions race and the key table's unique index (and the
+# login's) decides; the loser replays the winner's stored response.
+"$USERSVC_BIN" serve --database "$DB_URL" --host 127.0.0.1 --port 0 \
+    >"$TMP/second.out" 2>"$TMP/second.log" </dev/null &
+SECOND_PID=$!
+trap 'kill "$SECOND_PID" 2>/dev/null; _finish' EXIT    # lib.sh's _finish still runs
+SECOND_URL=
+for i in $(seq 1 100); do
+    p=$(grep -Eo 'listening on http://127\.0\.0\.1:[0-9]+' "$TMP/second.log" | head -n 1)
+    [ -n "$p" ] && { SECOND_URL="http://127.0.0.1:${p##*:}"; break; }
+    sleep 0.1
+done
+[ -n "$SECOND_URL" ] || bail "a second instance starts"
+FIRST_URL=$BASE_URL
+for round in 1 2 3; do
+    pids=()
+    for i in 1 2 3 4 5 6 7 8; do
+        url=$FIRST_URL
+        [ $((i % 2)) = 0 ] && url=$SECOND_URL
+        curl -sS --max-time 15 -o "$TMP/two$round.$i.body" -D "$TMP/two$round.$i.head" \
+            -w '%{http_code}\n' -X POST -H 'Content-Type: application/json' \
+            -H "Idempotency-Key: k-two-$round" --data-binary "{\"login\":\"two$round\"}" \
+            "$url/users" >"$TMP/two$round.$i.code" 2>/dev/null &
+        pids+=($!)
+    done
+    for p in "${pids[@]}"; do wait "$p"; done
+    codes=$(cat "$TMP"/two$round.*.code | sort | uniq -c | awk '{printf "%s×%s ", $2, $1}')
+    fresh=0 bad=0
+    for i in 1 2 3 4 5 6 7 8; do
+        case "$(cat "$TMP/two$round.$i.code")" in
+            201) grep -qi '^Idempotency-Replayed: true' "$TMP/two$round.$i.head" \
+                     || fresh=$((fresh + 1)) ;;
+            409) grep -qi '^Retry-After: [0-9]' "$TMP/two$round.$i.head" || bad=1 ;;  # never "taken"
+            *) bad=1 ;;
+        esac
+    done
+    expect_eq "$bad" 0 "two instances, round $round: every answer 201, or 409 in progress with Retry-After ($codes)"
+    expect_eq "$fresh" 1 "two instances, round $round: exactly one request ran"
+    expect_eq "$(n_users "two$round")" 1 "two instances, round $round: exactly one user"
+done
+kill "$SECOND_PID" 2>/dev/null
+wait "$SECOND_PID" 2>/dev/null
+trap _finish EXIT
+
 # One key, eight different bodies at once: one user, the others 409 or 422.
 bodies=()
 for i in 1 2 3 4 5 6 7 8; do bodies+=("{\"login\":\"mix$i\"}"); done
