@@ -646,6 +646,8 @@ svc_get_token() { wrk_step "$CONNS" get_random.lua "$SEED_USERS" "$AUTH_TOKEN"; 
 plain_get() { nothing; R_RPS=$PLAIN_GET_RPS; }
 svc_post() { POST_N=$((POST_N + 1)); wrk_step "$CONNS" post_unique.lua "$NONCE$POST_N"; }
 svc_healthz() { wrk_step "$CONNS" healthz.lua; }
+# Issue 17: POST with an Idempotency-Key (bench/post_idem.lua).
+svc_post_idem() { POST_N=$((POST_N + 1)); wrk_step "$CONNS" post_idem.lua "$NONCE$POST_N"; }
 pg_select() { pgbench_step pg_select.sql; }
 pg_insert() { pgbench_step pg_insert.sql; }
 my_select() { sysbench_step mysql_select.lua; }
@@ -681,6 +683,13 @@ bench_backend() {
             pair sqlite "POST /users" - "sqlite3 CLI durable commits (1 writer)" svc_post sqlite_commit
             ;;
     esac
+    # ---- issue 17: POST with an Idempotency-Key next to POST without one,
+    # measured alternately in this run (a keyed create runs a key lookup
+    # and a two-statement transaction; an unkeyed one is unchanged).
+    log "$backend: POST with an Idempotency-Key vs without"
+    pair "$backend" "POST /users, Idempotency-Key" - "usersvc POST without a key" \
+        svc_post_idem svc_post
+    # ---- end of issue 17's block
     # The GET pair's usersvc req/s, for the bearer-token ratio below.
     PLAIN_GET_RPS=0
     for line in "${RESULTS[@]}"; do

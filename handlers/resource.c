@@ -10,10 +10,12 @@
 #include "handlers/resource.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/util.h"
 #include "handlers/app.h"
+#include "handlers/idempotency.h"
 #include "http/etag.h"
 #include "orm/orm.h"
 
@@ -28,7 +30,21 @@ struct res_op {
     bool has_more;
     json_t *result;           /* new: a row, or a list of rows */
     const struct orm_column *conflict;  /* the unique column a write collided on */
+    const struct idem_key *key;         /* a keyed create's Idempotency-Key, or NULL */
+    bool is_key_taken;                  /* ... whose response another request stored */
+    char *text;                         /* a keyed create's response body as sent */
+    char location[160];                 /* ... and its Location */
 };
+
+/* The member path of @row: "/users/7" (API.md: Location is relative). */
+static void
+location_of(const struct resource *res, const json_t *row, char out[160])
+{
+    const struct orm_column *pk = orm_model_pk(res->model);
+
+    snprintf(out, 160, "%s/%lld", res->path,
+             (long long)json_integer_value(json_object_get(row, pk->name)));
+}
 
 static void
 reset_result(struct res_op *op)
@@ -48,6 +64,37 @@ insert_work(struct orm_session *s, void *arg)
     rc = orm_insert(s, op->res->model, op->input, &op->result);
     if (rc == USV_CONFLICT)
         op->conflict = orm_conflict_column(s, op->res->model);
+    return rc;
+}
+
+/* A create with an Idempotency-Key: the row and its response, stored in
+ * one transaction. Batched one-statement sessions cannot carry two
+ * statements (a PostgreSQL pipeline commits each on its own), so keyed
+ * creates run as a session transaction on a pooled connection: two
+ * round trips more than an unkeyed create, paid only by requests that ask
+ * for a key, and no change to the batching of the others. */
+static enum usv_err
+insert_keyed_work(struct orm_session *s, void *arg)
+{
+    struct res_op *op = arg;
+    enum usv_err rc;
+
+    reset_result(op);
+    free(op->text);
+    op->text = NULL;
+    op->is_key_taken = false;
+    rc = orm_insert(s, op->res->model, op->input, &op->result);
+    if (rc == USV_CONFLICT)
+        op->conflict = orm_conflict_column(s, op->res->model);
+    if (rc != USV_OK)
+        return rc;
+    /* The bytes stored are the bytes sent, so a replay is byte for byte. */
+    op->text = json_dumps(op->result, JSON_COMPACT);
+    if (op->text == NULL)
+        return USV_NOMEM;
+    location_of(op->res, op->result, op->location);
+    rc = idem_store(s, op->key, 201, op->location, op->text);
+    op->is_key_taken = rc == USV_CONFLICT;
     return rc;
 }
 
@@ -161,15 +208,78 @@ reply_row(struct http_req *req, json_t *row, const char *if_none_match)
     return USV_OK;
 }
 
+/* POST with an Idempotency-Key (API.md "Idempotent retries"): a stored
+ * response is replayed; otherwise the row and its response are written in
+ * one transaction. When that collides (the login, or the key itself,
+ * taken by a concurrent request with the same key that committed first),
+ * the stored response is looked up again: it is the answer if there is
+ * one, so a retry never gets 409 for its own write. */
+static enum usv_err
+create_keyed(const struct resource *res, struct http_req *req, json_t *body,
+             struct idem_key *key, json_t **out)
+{
+    struct res_op op = {.res = res, .input = body, .key = key};
+    struct orm_db *db = app_db(req);
+    char etag[ETAG_SIZE];
+    enum usv_err rc;
+
+    idem_key_fingerprint(req, res->path, key);
+    rc = idem_claim(req, key);
+    if (rc != USV_OK)
+        return rc;
+    rc = idem_replay(req, db, key);
+    if (rc != USV_NOT_FOUND)
+        goto out;
+    rc = orm_transact(db, ORM_TX_WRITE, insert_keyed_work, &op);
+    if (rc == USV_CONFLICT) {
+        enum usv_err stored = idem_replay(req, db, key);
+
+        if (stored != USV_NOT_FOUND) {
+            rc = stored;
+            goto out;
+        }
+    }
+    if (rc == USV_CONFLICT && op.is_key_taken) {
+        /* Stored by another request, and gone again (purged) or unseen. */
+        http_req_set_detail(req, "a request with this Idempotency-Key is still running");
+        http_req_add_header(req, "Retry-After", "1");
+        goto out;
+    }
+    if (rc != USV_OK) {
+        explain(req, &op, rc);
+        goto out;
+    }
+    http_req_set_status(req, 201);
+    http_req_add_header(req, "Location", op.location);
+    etag_of_text(op.text, strlen(op.text), etag);
+    http_req_add_header(req, "ETag", etag);
+    http_req_reply_text(req, op.text, strlen(op.text), "application/json");
+    op.text = NULL;           /* taken */
+out:
+    /* A 422 lists what is wrong (API.md): here the key, not a field. */
+    if (rc == USV_INVALID)
+        *out = json_pack("{s:[{s:s, s:s}]}", "errors", "field", "Idempotency-Key", "message",
+                         "was used with another request body");
+    idem_release(key);
+    json_decref(op.result);
+    free(op.text);
+    return rc;
+}
+
 enum usv_err
 resource_create(const struct resource *res, struct http_req *req, json_t **out)
 {
     struct res_op op = {.res = res};
-    const struct orm_column *pk = orm_model_pk(res->model);
     json_t *body = NULL, *errors = NULL;
-    char location[160];
+    struct idem_key key = {.is_claimed = false};
+    bool has_key = false;
     enum usv_err rc;
 
+    if (res->is_idempotent) {
+        rc = idem_key_read(req, &key, &has_key);
+        if (rc != USV_OK)
+            return rc;
+    }
     rc = http_req_json_body(req, NULL, &body);
     if (rc != USV_OK)
         return rc;
@@ -178,6 +288,8 @@ resource_create(const struct resource *res, struct http_req *req, json_t **out)
         *out = errors_member(errors);
         return rc;
     }
+    if (has_key)
+        return create_keyed(res, req, body, &key, out);
     op.input = body;
     rc = orm_transact(app_db(req), ORM_TX_STATEMENT, insert_work, &op);
     if (rc != USV_OK) {
@@ -185,10 +297,9 @@ resource_create(const struct resource *res, struct http_req *req, json_t **out)
         json_decref(op.result);
         return rc;
     }
-    snprintf(location, sizeof(location), "%s/%lld", res->path,
-             (long long)json_integer_value(json_object_get(op.result, pk->name)));
+    location_of(res, op.result, op.location);
     http_req_set_status(req, 201);
-    http_req_add_header(req, "Location", location);
+    http_req_add_header(req, "Location", op.location);
     return reply_row(req, op.result, NULL);
 }
 

@@ -15,6 +15,7 @@
 #define USERSVC_HANDLERS_RESOURCE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "base/err.h"
 #include "http/http.h"
@@ -26,6 +27,10 @@ struct resource {
     /* Column a list may be filtered on by equality ("?login=alice"), using
      * the column's name as the query parameter; NULL = no filter. */
     const char *filter;
+    /* POST honours Idempotency-Key (handlers/idempotency.h): the key table
+     * (idempotency_model) must then be among the application's models.
+     * false: the header is ignored. */
+    bool is_idempotent;
 };
 
 /* The five route functions of resource @res (a struct resource) as

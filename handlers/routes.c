@@ -6,6 +6,7 @@
 #include "handlers/routes.h"
 
 #include "handlers/health.h"
+#include "handlers/idempotency.h"
 #include "handlers/openapi.h"
 #include "handlers/resource.h"
 #include "handlers/users.h"
@@ -16,7 +17,8 @@ const struct route app_routes[] = {
 };
 const size_t app_n_routes = sizeof(app_routes) / sizeof(app_routes[0]);
 
-const struct orm_model *const app_models[] = {&users_model};
+/* The key table of POST /users with an Idempotency-Key (handlers/idempotency.h). */
+const struct orm_model *const app_models[] = {&users_model, &idempotency_model};
 const size_t app_n_models = sizeof(app_models) / sizeof(app_models[0]);
 
 const struct migration *

@@ -34,7 +34,7 @@ const struct orm_model users_model = {
 };
 
 static const struct resource users = {.path = "/users", .model = &users_model,
-                                      .filter = "login"};
+                                      .filter = "login", .is_idempotent = true};
 
 /* users_create, users_get, users_list, users_patch, users_delete. */
 RESOURCE_HANDLERS(users, users)

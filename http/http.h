@@ -115,6 +115,15 @@ const char *http_req_header(struct http_req *req, const char *name);
 enum usv_err http_req_json_body(struct http_req *req, const char *const *media_types,
                                 json_t **body);
 
+/* The request body as received (after chunked decoding): @len bytes,
+ * borrowed until the request ends. Call it after http_req_json_body()
+ * (which judged its size); a body past the size limit is cut there. */
+const char *http_req_body(struct http_req *req, size_t *len);
+
+/* Who the caller is, as the guard set it (a bearer token's "sub", cut to
+ * HTTP_SUBJECT_MAX bytes), or "" when unknown (no authentication). */
+const char *http_req_subject(struct http_req *req);
+
 /* Read the query string: @names is a NULL-terminated list of the accepted
  * parameters; values[i] is set to the value of names[i] (borrowed) or NULL
  * when absent. USV_BAD_REQUEST (with a detail naming it) for an unknown,

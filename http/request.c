@@ -36,6 +36,19 @@ http_req_server(struct http_req *req)
     return req->srv;
 }
 
+const char *
+http_req_body(struct http_req *req, size_t *len)
+{
+    *len = strbuf_len(&req->body);
+    return strbuf_str(&req->body);
+}
+
+const char *
+http_req_subject(struct http_req *req)
+{
+    return req->subject;
+}
+
 bool
 http_req_is_draining(struct http_req *req)
 {

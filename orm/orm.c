@@ -1161,6 +1161,27 @@ out:
 }
 
 enum usv_err
+orm_find_by(struct orm_session *s, const struct orm_model *m, const char *column,
+            const char *value, json_t **row)
+{
+    /* The first row of a one-row page filtered on @column: the statement
+     * the list already prepares, so this adds none. */
+    struct orm_page page = {.after = 0, .limit = 1, .column = column, .value = value};
+    json_t *rows = NULL;
+    bool has_more = false;
+    enum usv_err rc = orm_find_many(s, m, &page, &rows, &has_more);
+
+    if (rc == USV_BAD_REQUEST)
+        rc = USV_NOT_FOUND;       /* no such column, or a value no row can hold */
+    if (rc == USV_OK && json_array_size(rows) == 0)
+        rc = USV_NOT_FOUND;
+    if (rc == USV_OK)
+        *row = json_incref(json_array_get(rows, 0));
+    json_decref(rows);
+    return rc;
+}
+
+enum usv_err
 orm_update(struct orm_session *s, const struct orm_model *m, json_t *current, json_t *changes,
            json_t **row)
 {

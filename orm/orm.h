@@ -152,6 +152,13 @@ enum usv_err orm_insert(struct orm_session *s, const struct orm_model *m, json_t
 enum usv_err orm_find(struct orm_session *s, const struct orm_model *m, int64_t id,
                       bool for_update, json_t **row);
 
+/* Find the row whose column @column equals @value (with the column's case
+ * rule): the first by key when several do. USV_NOT_FOUND if none, or if
+ * @m has no such column. On USV_OK *@row is new. A lookup by a unique
+ * column (an idempotency key's digest, handlers/idempotency.c). */
+enum usv_err orm_find_by(struct orm_session *s, const struct orm_model *m, const char *column,
+                         const char *value, json_t **row);
+
 /* A keyset page: rows whose key is greater than @after, ascending by key. */
 struct orm_page {
     int64_t after;        /* 0 = from the start */

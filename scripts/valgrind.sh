@@ -12,8 +12,8 @@
 #    a bad flag, an unsupported DATABASE_URL), then `usersvc serve` on a
 #    temporary SQLite database, sends it ~45 requests of every kind with curl
 #    (create, read, conditional read, list, patch, delete, 400, 404, 405,
-#    409, 412, 413, 415, 422, chunked bodies, deep nesting, a concurrent
-#    burst), and stops it with SIGTERM.
+#    409, 412, 413, 415, 422, chunked bodies, deep nesting, Idempotency-Key
+#    creates and replays, a concurrent burst), and stops it with SIGTERM.
 # A run fails when valgrind reports an error (invalid read/write, use of
 # uninitialised memory, bad free...) or a definite or indirect leak
 # (--errors-for-leak-kinds=definite,indirect --error-exitcode=99), or when
@@ -251,6 +251,12 @@ req 204 DELETE /users/2
 req 404 DELETE /users/2
 req 405 PUT /users/1
 req 404 GET /nope
+# Idempotency-Key (issue 17): a keyed create, its replay, another body, a bad key.
+json 201 POST /users '{"login":"keyed"}' -H 'Idempotency-Key: vg-1'
+json 201 POST /users '{"login":"keyed"}' -H 'Idempotency-Key: vg-1'
+json 422 POST /users '{"login":"keyed2"}' -H 'Idempotency-Key: vg-1'
+json 409 POST /users '{"login":"ALICE"}' -H 'Idempotency-Key: vg-2'
+json 400 POST /users '{"login":"keyed3"}' -H 'Idempotency-Key;'
 
 # A burst of concurrent creates: several connection threads and pooled
 # connections at once.

@@ -67,6 +67,9 @@ static const struct opt opts[] = {
     STR(db_prepared_statements, "DB_PREPARED_STATEMENTS", "--db-prepared-statements", "on",
         "on: prepare each statement once per connection; off: unnamed statements only,"
         " for PgBouncer in transaction mode (PostgreSQL; no effect on sqlite and mysql)"),
+    NUM(idempotency_ttl_s, "IDEMPOTENCY_TTL_S", "--idempotency-ttl-s", "86400", 1, 31536000,
+        "keep the response of a POST with an Idempotency-Key this long; a retry with the"
+        " key gets it again (expired keys are purged in the background)"),
     NUM(max_body_bytes, "MAX_BODY_BYTES", "--max-body-bytes", "65536", 1, 1073741824,
         "largest request body accepted (413 beyond)"),
     NUM(max_connections, "MAX_CONNECTIONS", "--max-connections", "512", 1, 100000,

@@ -47,6 +47,7 @@ struct cfg {
     bool allow_unauthenticated;
     char *log_level;
     char *log_format;         /* "text" or "json" */
+    long idempotency_ttl_s;   /* Idempotency-Key responses are kept this long */
     bool migrate;             /* serve --migrate */
 };
 

@@ -20,6 +20,7 @@
 #include "service/auth_guard.h"
 #include "base/log.h"
 #include "handlers/app.h"
+#include "handlers/idempotency.h"
 #include "handlers/routes.h"
 #include "http/http.h"
 #include "http/tls.h"
@@ -278,6 +279,7 @@ cmd_serve(const struct cfg *cfg)
     struct auth *auth = NULL;
     struct http_opts hopts;
     struct tls *tls = NULL;
+    struct idem_purger *purger = NULL;
     struct app app = {.render_metrics = metrics_render};
     char why[256], redacted[512];
     sigset_t set;
@@ -343,7 +345,11 @@ cmd_serve(const struct cfg *cfg)
     app.schema_version = schema_version(db);
     hopts = http_opts_of(cfg, auth);
     hopts.tls = tls;
+    /* Expired Idempotency-Keys are forgotten off the request path. */
+    if (idem_purger_start(db, cfg->idempotency_ttl_s, &purger) != USV_OK)
+        log_warn("main", "cannot start the idempotency key purge; expired keys stay");
     if (http_server_start(&hopts, app_routes, app_n_routes, &app, &srv) != USV_OK) {
+        idem_purger_stop(purger);
         orm_db_close(db);
         tls_destroy(tls);
         auth_destroy(auth);
@@ -373,6 +379,7 @@ cmd_serve(const struct cfg *cfg)
     left_ms = shutdown_deadline_ms > now_ms + SHUTDOWN_MARGIN_MS
                   ? shutdown_deadline_ms - now_ms - SHUTDOWN_MARGIN_MS : 0;
     http_server_stop(srv, (unsigned)left_ms);
+    idem_purger_stop(purger);
     tls_destroy(tls);
     auth_destroy(auth);
     orm_db_close(db);

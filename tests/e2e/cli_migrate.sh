@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # usersvc migrate [up|status|down [N]] and `serve` refusing a schema that is behind.
-# Two migrations are embedded: 0001_create_users and 0002_add_updated_at.
+# Three migrations are embedded: 0001_create_users, 0002_add_updated_at and
+# 0003_create_idempotency_keys.
 . "$(dirname "$0")/lib.sh"
 new_database
 MIG_RE='0001|create_users'
 MIG2_RE='0002|add_updated_at'
-N_MIGRATIONS=2
+MIG3_RE='0003|create_idempotency_keys'
+N_MIGRATIONS=3
 
 # status_line VERSION: the line of `migrate status` (stdout) naming VERSION.
 status_line() {
@@ -47,12 +49,13 @@ run_cli migrate down --database "$DB_URL"
 expect_cli_rc 0 "migrate down"
 run_cli migrate status --database "$DB_URL"
 expect_cli_fails "migrate status after down: non-zero"
-expect_output "$MIG2_RE" "status after down names the pending migration (0002)"
+expect_output "$MIG3_RE" "status after down names the pending migration (0003)"
 expect_match "$(status_line 0001)" 'applied' "down (default 1) keeps 0001 applied"
-expect_match "$(status_line 0002)" 'pending' "down (default 1) reverts 0002 only"
+expect_match "$(status_line 0002)" 'applied' "down (default 1) keeps 0002 applied"
+expect_match "$(status_line 0003)" 'pending' "down (default 1) reverts 0003 only"
 run_cli -t 10 serve --database "$DB_URL" --port 0
 expect_cli_fails "serve refuses after migrate down"
-expect_output "$MIG2_RE" "serve's refusal names 0002"
+expect_output "$MIG3_RE" "serve's refusal names 0003"
 
 run_cli migrate up --database "$DB_URL"
 expect_cli_rc 0 "migrate up after down"
@@ -60,24 +63,36 @@ run_cli migrate down 1 --database "$DB_URL"
 expect_cli_rc 0 "migrate down 1"
 run_cli migrate status --database "$DB_URL"
 expect_cli_fails "status after down 1: non-zero"
-expect_match "$(status_line 0001)" 'applied' "down 1: 0001 still applied"
-expect_match "$(status_line 0002)" 'pending' "down 1: 0002 pending"
+expect_match "$(status_line 0002)" 'applied' "down 1: 0002 still applied"
+expect_match "$(status_line 0003)" 'pending' "down 1: 0003 pending"
 run_cli migrate up --database "$DB_URL"
 expect_cli_rc 0 "migrate up"
 
-# down 2 reverts both: nothing applied, the users table is gone.
+# down 2 reverts the last two: 0001 stays.
 run_cli migrate down 2 --database "$DB_URL"
 expect_cli_rc 0 "migrate down 2"
 run_cli migrate status --database "$DB_URL"
 expect_cli_fails "status after down 2: non-zero"
-expect_match "$(status_line 0001)" 'pending' "down 2: 0001 pending"
+expect_match "$(status_line 0001)" 'applied' "down 2: 0001 still applied"
 expect_match "$(status_line 0002)" 'pending' "down 2: 0002 pending"
-expect_eq "$(db_exec 'SELECT COUNT(*) FROM schema_migrations' 2>&1 | tr -d ' ')" 0 \
-    "down 2 leaves no applied migration recorded"
+expect_match "$(status_line 0003)" 'pending' "down 2: 0003 pending"
 run_cli migrate up --database "$DB_URL"
 expect_cli_rc 0 "migrate up after down 2"
+
+# down 3 reverts them all: nothing applied, the users table is gone.
+run_cli migrate down 3 --database "$DB_URL"
+expect_cli_rc 0 "migrate down 3"
+run_cli migrate status --database "$DB_URL"
+expect_cli_fails "status after down 3: non-zero"
+expect_match "$(status_line 0001)" 'pending' "down 3: 0001 pending"
+expect_match "$(status_line 0002)" 'pending' "down 3: 0002 pending"
+expect_match "$(status_line 0003)" 'pending' "down 3: 0003 pending"
+expect_eq "$(db_exec 'SELECT COUNT(*) FROM schema_migrations' 2>&1 | tr -d ' ')" 0 \
+    "down 3 leaves no applied migration recorded"
+run_cli migrate up --database "$DB_URL"
+expect_cli_rc 0 "migrate up after down 3"
 expect_eq "$(db_exec 'SELECT COUNT(*) FROM schema_migrations' 2>&1 | tr -d ' ')" \
-    "$N_MIGRATIONS" "both migrations recorded again"
+    "$N_MIGRATIONS" "all $N_MIGRATIONS migrations recorded again"
 
 # serve without --migrate starts on a current schema.
 launch_server serve --database "$DB_URL" --port 0 --host 127.0.0.1

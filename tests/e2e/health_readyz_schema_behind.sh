@@ -9,11 +9,12 @@ expect_status 200 "readyz 200 before the downgrade"
 create_user before
 before_id=$USER_ID
 
-run_cli migrate down --database "$DB_URL"
+# Two steps back (0003, the idempotency key table, then 0002's updated_at).
+run_cli migrate down 2 --database "$DB_URL"
 expect_cli_rc 0 "migrate down while the server runs"
 
 get /readyz
-expect_problem 503 "readyz with the schema one migration behind"
+expect_problem 503 "readyz with the schema two migrations behind"
 expect_jq '.detail | test("migrat|schema"; "i")' "readyz detail says the schema/migrations are behind"
 get /healthz
 expect_status 200 "healthz stays 200 (no database touched)"

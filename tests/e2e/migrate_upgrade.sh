@@ -54,8 +54,9 @@ status_line() {
 # ---- a first-stage database with rows ---------------------------------------------
 run_cli migrate --database "$DB_URL"
 expect_cli_rc 0 "migrate to the latest version"
-run_cli migrate down 1 --database "$DB_URL"
-expect_cli_rc 0 "migrate down 1: back to version 1"
+# 0003 (the idempotency key table) comes after 0002: two steps back.
+run_cli migrate down 2 --database "$DB_URL"
+expect_cli_rc 0 "migrate down 2: back to version 1"
 expect_eq "$(has_updated_at 2>&1 | tr -d ' ')" 0 "version 1: users has no updated_at column"
 
 T1=2026-01-02T03:04:05.123456Z
@@ -132,8 +133,8 @@ check "PATCH moves updated_at past created_at" test "$(json_get .updated_at)" '>
 stop_server
 
 # ---- down again: the column goes, the rows stay ------------------------------------------------
-run_cli migrate down --database "$DB_URL"
-expect_cli_rc 0 "migrate down removes 0002"
+run_cli migrate down 2 --database "$DB_URL"
+expect_cli_rc 0 "migrate down 2 removes 0003 and 0002"
 expect_eq "$(has_updated_at 2>&1 | tr -d ' ')" 0 "users has no updated_at after down"
 run_cli migrate status --database "$DB_URL"
 expect_cli_fails "status after down: non-zero"

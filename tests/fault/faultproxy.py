@@ -21,7 +21,9 @@ run time. The tests switch modes by sending one line to the control socket
   silent            accept new connections but never connect them anywhere
                     nor answer (a server that accepts and hangs the
                     start-up); open connections keep their mode
-  status            "ok MODE conns=N accepted=N"
+  status            "ok MODE conns=N accepted=N down=N", down being the bytes
+                    forwarded from servers to clients so far (a test measures
+                    how long a reply is, to reset just before its last byte)
   quit              exit now
 
 Every wait is bounded: the process exits by itself after --lifetime
@@ -49,6 +51,7 @@ class Proxy:
         self.reset_after = None     # bytes left before the one-shot reset
         self.conns = set()          # (client socket, server socket or None)
         self.accepted = 0
+        self.down = 0               # bytes forwarded server -> client
         self.deadline = time.monotonic() + lifetime
         self.parent = os.getppid()
         self.stopping = False
@@ -76,9 +79,9 @@ class Proxy:
                 conns = list(self.conns)
                 self.conns.clear()
             elif cmd == "status":
-                return "ok %s conns=%d accepted=%d" % (
+                return "ok %s conns=%d accepted=%d down=%d" % (
                     self.mode if self.latency == 0 else "latency",
-                    len(self.conns), self.accepted)
+                    len(self.conns), self.accepted, self.down)
             elif cmd == "quit":
                 self.stopping = True
                 return "ok quit"
@@ -192,6 +195,9 @@ class Proxy:
                         dst.sendall(data)
                     except OSError:
                         return
+                    if src is server:
+                        with self.lock:
+                            self.down += len(data)
         finally:
             sel.close()
 
@@ -209,6 +215,8 @@ class Proxy:
         client, server = pair
         try:
             client.sendall(data[:n])
+            with self.lock:
+                self.down += n
         except OSError:
             pass
         for s in pair:

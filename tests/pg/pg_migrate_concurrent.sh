@@ -26,8 +26,8 @@ for round in 1 2 3; do
         | grep -c 'applied 0001_create_users')
     expect_eq "$applied" 1 "round $round: exactly one run applied 0001"
     expect_eq "$(db_exec 'SELECT count(*), count(DISTINCT version), min(version), max(version)
-                          FROM schema_migrations')" "2|2|1|2" \
-        "round $round: schema_migrations has one row per migration (0001, 0002)"
+                          FROM schema_migrations')" "3|3|1|3" \
+        "round $round: schema_migrations has one row per migration (0001, 0002, 0003)"
     expect_eq "$(db_exec "SELECT to_regclass('public.users') IS NOT NULL")" t \
         "round $round: the users table exists"
     if cat "$TMP"/m.$round.*.err | grep -Eqi 'error|warn'; then
@@ -77,7 +77,7 @@ if [ "$elapsed_ms" -ge 1500 ]; then
 else
     not_ok "migrate waited for the holder (${elapsed_ms} ms)"
 fi
-expect_eq "$(db_exec 'SELECT count(*), count(DISTINCT version) FROM schema_migrations')" "2|2" \
+expect_eq "$(db_exec 'SELECT count(*), count(DISTINCT version) FROM schema_migrations')" "3|3" \
     "then each migration applied once"
 expect_eq "$(db_exec "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")" 0 \
     "the lock is released afterwards"
@@ -99,12 +99,12 @@ db_exec 'DROP TABLE squatter' >/dev/null
 run_cli migrate --database "$DB_URL"
 expect_cli_rc 0 "after the repair migrate succeeds"
 
-# down and up again (both migrations)
-run_cli migrate down 2 --database "$DB_URL"
-expect_cli_rc 0 "migrate down 2"
+# down and up again (all three migrations)
+run_cli migrate down 3 --database "$DB_URL"
+expect_cli_rc 0 "migrate down 3"
 expect_eq "$(db_exec "SELECT to_regclass('public.users') IS NULL")" t "down dropped users"
 run_cli migrate status --database "$DB_URL"
 expect_cli_fails "status is non-zero with 0001 pending"
 run_cli migrate --database "$DB_URL"
 expect_cli_rc 0 "migrate up again"
-expect_eq "$(db_exec 'SELECT count(*) FROM schema_migrations')" 2 "recorded again"
+expect_eq "$(db_exec 'SELECT count(*) FROM schema_migrations')" 3 "recorded again"

@@ -304,7 +304,19 @@ test_migrate_sqlite_embeds_0002_add_updated_at(void **state)
     assert_string_not_equal(embedded(1)->checksum, m->checksum);
     assert_non_null(m->up[0]);
     assert_non_null(m->down[0]);
-    assert_int_equal(2, n_sqlite_migrations());
+}
+
+/* Issue 17: the idempotency key table, the newest migration. */
+static void
+test_migrate_sqlite_embeds_0003_create_idempotency_keys(void **state)
+{
+    const struct migration *m = embedded(3);
+
+    assert_string_equal("create_idempotency_keys", m->name);
+    assert_true(is_sha256_hex(m->checksum));
+    assert_non_null(m->up[0]);
+    assert_non_null(m->down[0]);
+    assert_int_equal(3, n_sqlite_migrations());
 }
 
 static void
@@ -371,8 +383,8 @@ test_migrate_status_tells_pending_from_applied(void **state)
     assert_int_equal(MIGRATE_APPLIED, state_of(f->db, 2, applied_at, sizeof(applied_at)));
     assert_true(read_record(f->tdb.path, 2, &r));
     assert_string_equal(r.applied_at, applied_at);
-    /* Back to version 1: 0002 alone is pending again. */
-    assert_int_equal(USV_OK, migrate_down(f->db, 1, NULL));
+    /* Back to version 1: 0002 (and 0003) pending again. */
+    assert_int_equal(USV_OK, migrate_down(f->db, 2, NULL));
     assert_int_equal(MIGRATE_APPLIED, state_of(f->db, 1, NULL, 0));
     assert_int_equal(MIGRATE_PENDING, state_of(f->db, 2, applied_at, sizeof(applied_at)));
     assert_string_equal("", applied_at);
@@ -407,8 +419,8 @@ test_migrate_check_fails_while_pending_and_passes_when_current(void **state)
     assert_non_null(strstr(why, "pending"));
     assert_int_equal(USV_OK, migrate_up(f->db, NULL));
     assert_int_equal(USV_OK, migrate_check(f->db, why, sizeof(why)));
-    /* A schema at version 1 is behind, and the reason names 0002 only. */
-    assert_int_equal(USV_OK, migrate_down(f->db, 1, NULL));
+    /* A schema at version 1 is behind, and the reason names 0002, not 0001. */
+    assert_int_equal(USV_OK, migrate_down(f->db, 2, NULL));
     why[0] = '\0';
     assert_int_equal(USV_CONFLICT, migrate_check(f->db, why, sizeof(why)));
     assert_non_null(strstr(why, "0002_add_updated_at"));
@@ -453,10 +465,10 @@ test_migrate_dirty_record_is_failed_and_blocks_up(void **state)
     char why[256] = "";
 
     /* A run that died halfway: recorded dirty, users table never made. */
-    /* status creates nothing (it serves /readyz): up and down (both
-     * migrations) leave an empty schema_migrations table behind. */
+    /* status creates nothing (it serves /readyz): up and down (every
+     * migration) leave an empty schema_migrations table behind. */
     assert_int_equal(USV_OK, migrate_up(f->db, NULL));
-    assert_int_equal(USV_OK, migrate_down(f->db, 2, NULL));
+    assert_int_equal(USV_OK, migrate_down(f->db, n_sqlite_migrations(), NULL));
     assert_int_equal(0, n_records(f->tdb.path));
     assert_false(has_table(f->tdb.path, "users"));
     assert_int_equal(MIGRATE_PENDING, state_of(f->db, 1, NULL, 0));
@@ -483,7 +495,7 @@ test_migrate_dirty_0002_blocks_up_and_keeps_version_1(void **state)
     char why[256] = "";
 
     assert_int_equal(USV_OK, migrate_up(f->db, NULL));
-    assert_int_equal(USV_OK, migrate_down(f->db, 1, NULL));
+    assert_int_equal(USV_OK, migrate_down(f->db, 2, NULL));
     exec_direct(f->tdb.path, "INSERT INTO schema_migrations (version, name, checksum, applied_at,"
                          " dirty) VALUES (2, 'add_updated_at', 'whatever',"
                          " '2026-11-21T08:00:00.000000Z', 1)");
@@ -538,10 +550,17 @@ test_migrate_down_reverts_only_the_last_n(void **state)
     assert_int_equal(USV_OK, migrate_down(f->db, 1, &reverted));
     assert_int_equal(1, reverted);
     assert_int_equal(total - 1, n_records(f->tdb.path));
-    /* The newest one (0002) went; 0001 stays. */
+    /* The newest one (0003) went; 0001 and 0002 stay. */
     assert_int_equal(MIGRATE_APPLIED, state_of(f->db, 1, NULL, 0));
-    assert_int_equal(MIGRATE_PENDING, state_of(f->db, 2, NULL, 0));
+    assert_int_equal(MIGRATE_APPLIED, state_of(f->db, 2, NULL, 0));
+    assert_int_equal(MIGRATE_PENDING, state_of(f->db, 3, NULL, 0));
     assert_true(has_table(f->tdb.path, "users"));
+    assert_true(has_column(f->tdb.path, "users", "updated_at"));
+    assert_false(has_table(f->tdb.path, "idempotency_keys"));
+    /* One more: 0002 goes too. */
+    assert_int_equal(USV_OK, migrate_down(f->db, 1, &reverted));
+    assert_int_equal(1, reverted);
+    assert_int_equal(MIGRATE_PENDING, state_of(f->db, 2, NULL, 0));
     assert_false(has_column(f->tdb.path, "users", "updated_at"));
 }
 
@@ -554,14 +573,14 @@ test_migrate_0002_fills_updated_at_from_created_at_and_down_drops_it(void **stat
 
     /* A database at version 1 with rows, as a first-stage deployment left it. */
     assert_int_equal(USV_OK, migrate_up(f->db, NULL));
-    assert_int_equal(USV_OK, migrate_down(f->db, 1, NULL));
+    assert_int_equal(USV_OK, migrate_down(f->db, 2, NULL));
     assert_false(has_column(f->tdb.path, "users", "updated_at"));
     exec_direct(f->tdb.path, "INSERT INTO users (login, first_name, last_name, created_at) VALUES"
                          " ('Alice', 'Al\xC3\xAF" "ce \xF0\x9F\x98\x80', NULL,"
                          "  '2026-01-02T03:04:05.123456Z'),"
                          " ('bob', NULL, NULL, '2026-11-21T08:00:00.000001Z')");
     assert_int_equal(USV_OK, migrate_up(f->db, &applied));
-    assert_int_equal(1, applied);
+    assert_int_equal(2, applied);             /* 0002 and 0003 */
     assert_true(has_column(f->tdb.path, "users", "updated_at"));
     /* Every row: updated_at == created_at byte for byte; nothing else moved. */
     assert_int_equal(0, int_direct(f->tdb.path, "SELECT COUNT(*) FROM users"
@@ -580,7 +599,7 @@ test_migrate_0002_fills_updated_at_from_created_at_and_down_drops_it(void **stat
                 sizeof(text));
     assert_string_equal("2026-11-21T08:00:00.000001Z", text);
     /* down removes the column and keeps the rows. */
-    assert_int_equal(USV_OK, migrate_down(f->db, 1, NULL));
+    assert_int_equal(USV_OK, migrate_down(f->db, 2, NULL));
     assert_false(has_column(f->tdb.path, "users", "updated_at"));
     assert_int_equal(2, int_direct(f->tdb.path, "SELECT COUNT(*) FROM users"));
     text_direct(f->tdb.path, "SELECT created_at FROM users WHERE login = 'Alice'", text,
@@ -730,6 +749,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_migrate_sqlite_embeds_0001_create_users),
         cmocka_unit_test(test_migrate_sqlite_embeds_0002_add_updated_at),
+        cmocka_unit_test(test_migrate_sqlite_embeds_0003_create_idempotency_keys),
         T(test_migrate_up_applies_0001_and_records_it),
         T(test_migrate_up_creates_a_working_users_table),
         T(test_migrate_status_tells_pending_from_applied),

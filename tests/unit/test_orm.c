@@ -914,6 +914,42 @@ test_orm_find_many_has_more_exactly_when_a_row_follows(void **state)
     expect_page(f->db, 0, 1, NULL, id, 1, true);
 }
 
+/* orm_find_by (issue 17: the idempotency key lookup): by a column's
+ * value, with its case rule; USV_NOT_FOUND for no row or no such column. */
+static enum usv_err
+find_by_work(struct orm_session *s, void *arg)
+{
+    struct op *op = arg;
+
+    op->calls++;
+    json_decref(op->row);
+    op->row = NULL;
+    return orm_find_by(s, &users_model, op->page.column, op->page.value, &op->row);
+}
+
+static void
+test_orm_find_by_finds_one_row_by_a_column(void **state)
+{
+    struct fixture *f = *state;
+    json_t *v = user("Find.By", "F", NULL), *row = NULL;
+    struct op op = {.page = {.column = "login", .value = "find.by"}};
+    int64_t id[2], want;
+
+    insert_n(f->db, 2, id);
+    assert_int_equal(USV_OK, insert(f->db, v, &row));
+    want = id_of(row);
+    json_decref(row);
+    assert_int_equal(USV_OK, orm_transact(f->db, ORM_TX_READ, find_by_work, &op));
+    assert_int_equal(want, id_of(op.row));
+    assert_string_equal("Find.By", json_string_value(json_object_get(op.row, "login")));
+    op.page.value = "find.b";
+    assert_int_equal(USV_NOT_FOUND, orm_transact(f->db, ORM_TX_READ, find_by_work, &op));
+    assert_null(op.row);
+    op.page.column = "no_such_column";
+    assert_int_equal(USV_NOT_FOUND, orm_transact(f->db, ORM_TX_READ, find_by_work, &op));
+    json_decref(v);
+}
+
 static void
 test_orm_find_many_filters_by_login_case_insensitively(void **state)
 {
@@ -1271,6 +1307,7 @@ main(void)
         T(test_orm_update_of_a_missing_row_is_not_found),
         T(test_orm_delete_removes_only_that_row),
         T(test_orm_find_many_pages_by_key_in_order),
+        T(test_orm_find_by_finds_one_row_by_a_column),
         T(test_orm_find_many_has_more_exactly_when_a_row_follows),
         T(test_orm_find_many_filters_by_login_case_insensitively),
         T(test_orm_read_replica_falls_back_to_the_primary_for_a_missing_row),
