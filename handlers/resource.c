@@ -10,6 +10,7 @@
 #include "handlers/resource.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/util.h"
@@ -27,6 +28,8 @@ struct res_op {
     struct orm_page page;
     bool has_more;
     json_t *result;           /* new: a row, or a list of rows */
+    char *text;               /* new: a row as JSON text (GET) */
+    size_t text_len;
     const struct orm_column *conflict;  /* the unique column a write collided on */
 };
 
@@ -49,15 +52,6 @@ insert_work(struct orm_session *s, void *arg)
     if (rc == USV_CONFLICT)
         op->conflict = orm_conflict_column(s, op->res->model);
     return rc;
-}
-
-static enum usv_err
-find_work(struct orm_session *s, void *arg)
-{
-    struct res_op *op = arg;
-
-    reset_result(op);
-    return orm_find(s, op->res->model, op->id, false, &op->result);
 }
 
 static enum usv_err
@@ -139,6 +133,33 @@ explain(struct http_req *req, const struct res_op *op, enum usv_err rc)
         http_req_set_detail(req, "If-Match does not match the %s's current ETag", m->singular);
 }
 
+/* GET's read: the row as JSON text, written without a jansson object. */
+static enum usv_err
+find_text_work(struct orm_session *s, void *arg)
+{
+    struct res_op *op = arg;
+
+    free(op->text);
+    op->text = NULL;
+    return orm_find_text(s, op->res->model, op->id, &op->text, &op->text_len);
+}
+
+/* Send @text (taken, @len bytes of JSON) with its ETag, taken over exactly
+ * the bytes sent. If @if_none_match (a GET's header, or NULL) matches the
+ * tag, the answer is 304: the ETag header without the body. */
+static enum usv_err
+reply_text(struct http_req *req, char *text, size_t len, const char *if_none_match)
+{
+    char etag[ETAG_SIZE];
+
+    http_req_reply_text(req, text, len, "application/json");
+    etag_of_text(text, len, etag);
+    http_req_add_header(req, "ETag", etag);
+    if (if_none_match != NULL && etag_if_none_match(if_none_match, etag))
+        return USV_NOT_MODIFIED;
+    return USV_OK;
+}
+
 /* Send @row (taken) with its ETag. The row is serialized once and the
  * tag is taken over exactly the bytes sent. If @if_none_match (a GET's
  * header, or NULL) matches the tag, the answer is 304: the ETag header
@@ -200,13 +221,13 @@ resource_get(const struct resource *res, struct http_req *req, json_t **out)
 
     if (!http_req_path_id(req, &op.id))
         return USV_NOT_FOUND;   /* API.md: a malformed id is a 404 */
-    rc = orm_transact(app_db(req), ORM_TX_READ_REPLICA, find_work, &op);
+    rc = orm_transact(app_db(req), ORM_TX_READ_REPLICA, find_text_work, &op);
     if (rc != USV_OK) {
         explain(req, &op, rc);
-        json_decref(op.result);
+        free(op.text);
         return rc;
     }
-    return reply_row(req, op.result, http_req_header(req, "If-None-Match"));
+    return reply_text(req, op.text, op.text_len, http_req_header(req, "If-None-Match"));
 }
 
 /* "after": an id, or 0 for "from the start"; leading zeros allowed. */
