@@ -23,7 +23,8 @@ test_pkgs=(libcmocka-dev curl jq sqlite3 postgresql postgresql-client mariadb-se
            mariadb-client util-linux passwd procps haproxy postgresql-15-auto-failover
            buildah debootstrap nodejs $(command -v npm >/dev/null || echo npm)  # container, openapi
            python3-jwt python3-cryptography  # independent JWT minting (tests/auth/mint.py)
-           openssl testssl.sh)  # tls: certificates, s_client, the testssl.sh scanner
+           openssl testssl.sh  # tls: certificates, s_client, the testssl.sh scanner
+           wrk sysbench time gnuplot-nox)  # bench suite: load, MariaDB limit, CPU time, the plot
 
 case "$mode" in
     build) want=("${build_pkgs[@]}") ;;
