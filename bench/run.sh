@@ -1011,6 +1011,8 @@ plot_scaling() {
     [ -n "$tput" ] || return 0
     local common
     common="set multiplot layout 2,1 title 'usersvc GET /users/{id}, commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo ?), $(date -u '+%Y-%m-%d %H:%M UTC')'
+set lmargin 10
+set rmargin at screen 0.62
 set logscale x 2
 set xrange [6:700]
 set xtics ($xt)
@@ -1019,14 +1021,16 @@ set key outside right top
 set xlabel 'connections'
 set ylabel 'req/s'
 set yrange [0:*]
+set offsets 0, 0, graph 0.08, 0
 plot $tput
+set offsets 0, 0, 0, 0
 set ylabel 'p99 ms'
 set logscale y
 set yrange [*:*]
 plot $lat
 unset multiplot"
-    if printf 'set terminal svg size 1100,900 dynamic background rgb "white"\nset output "%s.svg"\n%s\n' "$base" "$common" | gnuplot 2>"$dir/gnuplot.err" &&
-       printf 'set terminal pngcairo size 1100,900\nset output "%s.png"\n%s\n' "$base" "$common" | gnuplot 2>>"$dir/gnuplot.err" &&
+    if printf 'set terminal svg size 1100,900 dynamic noenhanced background rgb "white"\nset output "%s.svg"\n%s\n' "$base" "$common" | gnuplot 2>"$dir/gnuplot.err" &&
+       printf 'set terminal pngcairo size 1100,900 noenhanced\nset output "%s.png"\n%s\n' "$base" "$common" | gnuplot 2>>"$dir/gnuplot.err" &&
        [ -s "$base.svg" ] && [ -s "$base.png" ]; then
         PLOT_NAME=$(basename "$base")
         note "plot: $base.svg, $base.png"
