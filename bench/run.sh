@@ -715,21 +715,21 @@ nothing() { R_RPS=0 R_P50=- R_P99=- R_MAX=- R_ERR=0 R_RSS=0 R_NOTE='' R_CPU_SVC=
 # The model's ceiling on this backend's server: GET /healthz (no database)
 # on the same usersvc, $CONNS connections, medians of ROUNDS. On SQLite it
 # is the GET pair's limit, measured alternately with it.
-CEIL=()        # "backend|healthz rps|usersvc CPU µs/req of a /healthz"
+CEIL=()        # "backend|healthz rps|usersvc CPU µs/req of a /healthz|load generator's"
 measure_ceiling() {
-    local backend=$1 r line b op lrps lc rps=() cpu=()
+    local backend=$1 r line b op lrps lc rps=() cpu=() cl=()
     if [ "$backend" = sqlite ]; then
         for line in "${RESULTS[@]}"; do
             IFS='|' read -r b op _ _ _ _ _ _ lrps _ _ lc <<<"$line"
-            [ "$b|$op" = "sqlite|GET /users/{id}" ] && CEIL+=("sqlite|$lrps|${lc%% *}")
+            [ "$b|$op" = "sqlite|GET /users/{id}" ] && CEIL+=("sqlite|$lrps|${lc%% *}|${lc##* }")
         done
         return 0
     fi
     for ((r = 1; r <= ROUNDS; r++)); do
         svc_healthz
-        rps+=("$R_RPS") cpu+=("$R_CPU_SVC")
+        rps+=("$R_RPS") cpu+=("$R_CPU_SVC") cl+=("$R_CPU_CLIENT")
     done
-    CEIL+=("$backend|$(echo "${rps[*]}" | median)|$(echo "${cpu[*]}" | grep -v -- - | median)")
+    CEIL+=("$backend|$(echo "${rps[*]}" | median)|$(echo "${cpu[*]}" | tr ' ' '\n' | grep -v -- '^-$' | median)|$(echo "${cl[*]}" | tr ' ' '\n' | grep -v -- '^-$' | median)")
 }
 
 # Field @2 (1-based, after the backend) of backend @1's CEIL row.
@@ -741,18 +741,19 @@ ceil_of() {
     echo 0
 }
 
-# usersvc req/s of the first RESULTS row of backend @1 whose request starts
-# with @2 ("GET /users/{id}", "POST /users"), and its limit's req/s.
+# usersvc req/s of the first RESULTS row of backend @1 whose request is
+# @2 ("GET /users/{id}", "POST /users"), its limit's req/s, and the CPU µs
+# per request of usersvc, the database and the load generator.
 result_rps() {
-    local line b op rps lrps
+    local line b op rps lrps sc
     for line in "${RESULTS[@]}"; do
-        IFS='|' read -r b op rps _ _ _ _ _ lrps _ <<<"$line"
+        IFS='|' read -r b op rps _ _ _ _ _ lrps _ sc _ <<<"$line"
         if [ "$b" = "$1" ] && [ "$op" = "$2" ] && [ "$rps" != 0 ]; then
-            echo "$rps $lrps"
+            echo "$rps $lrps $sc"
             return
         fi
     done
-    echo "0 0"
+    echo "0 0 - - -"
 }
 
 bench_backend() {
@@ -936,7 +937,7 @@ tls_report() {
 # The model's ceiling: every backend's GET and POST over usersvc's own
 # GET /healthz on the same server (target: GET >= 0.75).
 ceiling_report() {
-    local b get post ceil cpu
+    local b get post ceil cpu hcl g_svc g_db g_cl
     [ ${#CEIL[@]} -gt 0 ] || return 0
     echo
     echo "## The model's ceiling: usersvc's own \`GET /healthz\` ($CONNS connections, same server, same run)"
@@ -944,15 +945,22 @@ ceiling_report() {
     echo "\`/healthz\` does no database work: the most a request can reach in the"
     echo "thread-per-connection model on this host at this moment."
     echo
-    echo "| backend | /healthz req/s | usersvc CPU µs per /healthz | GET req/s | GET ÷ /healthz | target | POST req/s | POST ÷ /healthz |"
-    echo "|---|---:|---:|---:|---:|---|---:|---:|"
+    echo "The CPU-cost ratio compares CPU per request, all processes counted: a"
+    echo "\`/healthz\` (usersvc + load generator) over a GET (usersvc + database + load"
+    echo "generator); it moves far less than req/s with the host's other load."
+    echo
+    echo "| backend | /healthz req/s | CPU µs per /healthz: usersvc, load generator | GET req/s | GET ÷ /healthz | target | CPU-cost ratio | POST req/s | POST ÷ /healthz |"
+    echo "|---|---:|---:|---:|---:|---|---:|---:|---:|"
     for b in $BACKENDS; do
         ceil=$(ceil_of "$b" 2)
         cpu=$(ceil_of "$b" 3)
-        read -r get _ <<<"$(result_rps "$b" "GET /users/{id}")"
+        hcl=$(ceil_of "$b" 4)
+        read -r get _ g_svc g_db g_cl <<<"$(result_rps "$b" "GET /users/{id}")"
         read -r post _ <<<"$(result_rps "$b" "POST /users")"
-        printf '| %s | %.0f | %s | %.0f | **%s** | ≥ 0.75: %s | %.0f | %s |\n' "$b" "$ceil" "${cpu:--}" \
-            "$get" "$(fmt_ratio "$get" "$ceil")" "$(verdict "$(fmt_ratio "$get" "$ceil")" 0.75)" \
+        printf '| %s | %.0f | %s, %s | %.0f | **%s** | ≥ 0.75: %s | %s | %.0f | %s |\n' "$b" "$ceil" \
+            "${cpu:--}" "${hcl:--}" "$get" "$(fmt_ratio "$get" "$ceil")" \
+            "$(verdict "$(fmt_ratio "$get" "$ceil")" 0.75)" \
+            "$(awk -v a="$cpu" -v b="$hcl" -v s="$g_svc" -v d="$g_db" -v c="$g_cl" 'BEGIN { if (a == "" || b == "" || s == "-" || d == "-" || c == "-" || s + d + c == 0) print "-"; else printf "%.2f", (a + b) / (s + d + c) }')" \
             "$post" "$(fmt_ratio "$post" "$ceil")"
     done
 }
@@ -1010,7 +1018,7 @@ plot_scaling() {
     done
     [ -n "$tput" ] || return 0
     local common
-    common="set multiplot layout 2,1 title 'usersvc GET /users/{id}, commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo ?), $(date -u '+%Y-%m-%d %H:%M UTC')'
+    common="set multiplot layout 2,1 title 'usersvc GET /users/{id}, commit $COMMIT, $(date -u '+%Y-%m-%d %H:%M UTC')'
 set lmargin 10
 set rmargin at screen 0.62
 set logscale x 2
@@ -1051,7 +1059,7 @@ report() {
     echo
     echo "- mode: $([ "$SHORT" = 1 ] && echo "short (smoke)" || echo full); $CONNS connections; ${WARMUP} s warm-up + ${DURATION} s per step; $ROUNDS round(s), medians"
     echo "- host: $(nproc) CPUs ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); load average at start $LOAD_START, at end $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "- usersvc: \`$SVC\` ($( [ -n "$BINARY" ] && echo "given binary" || echo "meson release build")), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo ?)$( [ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null | head -1)" ] && echo " + local changes"), LOG_LEVEL=$SVC_LOG_LEVEL, extra flags: \`--max-connections 2048 ${SERVE_ARGS}\`"
+    echo "- usersvc: \`$SVC\` ($( [ -n "$BINARY" ] && echo "given binary" || echo "meson release build")), commit $COMMIT, LOG_LEVEL=$SVC_LOG_LEVEL, extra flags: \`--max-connections 2048 ${SERVE_ARGS}\`"
     echo "- load: wrk $(wrk -v 2>&1 | sed -n 's/^wrk \([^ ]*\).*/\1/p' | head -1) (keep-alive, 2 threads); limits: $(has_backend postgres && pgbench --version | head -1); $(has_backend mysql && sysbench --version | head -1); servers: $(has_backend postgres && psql "$PG_ADMIN_URL" -X -A -t -c 'SHOW server_version' 2>/dev/null | head -1 | sed 's/^/PostgreSQL /'); $(has_backend mysql && my_client -N -e 'SELECT VERSION()' 2>/dev/null | sed 's/^/MariaDB /'); SQLite $(sqlite3 --version | cut -d' ' -f1)"
     echo
     echo "## usersvc vs the limit ($CONNS connections)"
@@ -1152,6 +1160,9 @@ deps
 build
 command -v wrk >/dev/null || die "wrk is missing"
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+# The commit measured, and whether the tree differed from it, as at the
+# start (the run's own results files must not count as local changes).
+COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo ?)$( [ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null | head -1)" ] && echo " + local changes")"
 start_state
 openloop_build
 # Bearer-token keys and one token for the authenticated GET step (PyJWT, as
