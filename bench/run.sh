@@ -1162,7 +1162,7 @@ command -v wrk >/dev/null || die "wrk is missing"
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 # The commit measured, and whether the tree differed from it, as at the
 # start (the run's own results files must not count as local changes).
-COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo ?)$( [ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null | head -1)" ] && echo " + local changes")"
+COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo ?)$( [ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null | head -1)" ] && echo " + local changes" || true)"
 start_state
 openloop_build
 # Bearer-token keys and one token for the authenticated GET step (PyJWT, as
