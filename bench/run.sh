@@ -1008,7 +1008,7 @@ plot_scaling() {
         [ -s "$dir/$b.dat" ] || continue
         color=$((color + 1))
         ceil=$(ceil_of "$b" 2)
-        read -r _ limit <<<"$(result_rps "$b" "GET /users/{id}")"
+        read -r _ limit _ <<<"$(result_rps "$b" "GET /users/{id}")"
         tput="${tput:+$tput, }'$dir/$b.dat' using 1:2 with linespoints lw 2 pt 7 lc $color title '$b GET'"
         tput="$tput, $ceil with lines dt 2 lw 1.5 lc $color title '$b /healthz (ceiling, c=$CONNS)'"
         if [ "$b" != sqlite ] && [ "${limit%.*}" -gt 0 ]; then
