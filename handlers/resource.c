@@ -144,15 +144,14 @@ find_text_work(struct orm_session *s, void *arg)
     return orm_find_text(s, op->res->model, op->id, &op->text, &op->text_len);
 }
 
-/* Send @text (taken, @len bytes of JSON) with its ETag, taken over exactly
- * the bytes sent. If @if_none_match (a GET's header, or NULL) matches the
- * tag, the answer is 304: the ETag header without the body. */
+/* The ETag of the body @text (@len bytes), taken over exactly the bytes
+ * sent. If @if_none_match (a GET's header, or NULL) matches the tag, the
+ * answer is 304: the ETag header without the body. */
 static enum usv_err
-reply_text(struct http_req *req, char *text, size_t len, const char *if_none_match)
+tag_body(struct http_req *req, const char *text, size_t len, const char *if_none_match)
 {
     char etag[ETAG_SIZE];
 
-    http_req_reply_text(req, text, len, "application/json");
     etag_of_text(text, len, etag);
     http_req_add_header(req, "ETag", etag);
     if (if_none_match != NULL && etag_if_none_match(if_none_match, etag))
@@ -160,14 +159,18 @@ reply_text(struct http_req *req, char *text, size_t len, const char *if_none_mat
     return USV_OK;
 }
 
-/* Send @row (taken) with its ETag. The row is serialized once and the
- * tag is taken over exactly the bytes sent. If @if_none_match (a GET's
- * header, or NULL) matches the tag, the answer is 304: the ETag header
- * without the body. */
+/* Send @text (taken, @len bytes of JSON) with its ETag (tag_body()). */
+static enum usv_err
+reply_text(struct http_req *req, char *text, size_t len, const char *if_none_match)
+{
+    http_req_reply_text(req, text, len, "application/json");
+    return tag_body(req, text, len, if_none_match);
+}
+
+/* Send @row (taken), serialized once, with its ETag (tag_body()). */
 static enum usv_err
 reply_row(struct http_req *req, json_t *row, const char *if_none_match)
 {
-    char etag[ETAG_SIZE];
     const char *text;
     size_t len;
     enum usv_err rc = http_req_reply_json(req, row, &text, &len);
@@ -175,11 +178,7 @@ reply_row(struct http_req *req, json_t *row, const char *if_none_match)
     json_decref(row);
     if (rc != USV_OK)
         return rc;
-    etag_of_text(text, len, etag);
-    http_req_add_header(req, "ETag", etag);
-    if (if_none_match != NULL && etag_if_none_match(if_none_match, etag))
-        return USV_NOT_MODIFIED;
-    return USV_OK;
+    return tag_body(req, text, len, if_none_match);
 }
 
 enum usv_err
