@@ -44,6 +44,12 @@ grow(struct strbuf *b, size_t extra)
 }
 
 void
+strbuf_reserve(struct strbuf *b, size_t n)
+{
+    grow(b, n);
+}
+
+void
 strbuf_add(struct strbuf *b, const void *p, size_t n)
 {
     grow(b, n);

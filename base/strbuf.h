@@ -17,6 +17,7 @@ struct strbuf {
 void strbuf_init(struct strbuf *b);
 void strbuf_finish(struct strbuf *b);           /* frees; accepts a finished buffer */
 void strbuf_reset(struct strbuf *b);            /* len = 0, keeps memory */
+void strbuf_reserve(struct strbuf *b, size_t n);   /* room for @n more bytes */
 void strbuf_add(struct strbuf *b, const void *p, size_t n);
 void strbuf_adds(struct strbuf *b, const char *s);
 void strbuf_addf(struct strbuf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# The usersvc benchmark: usersvc against the database's own limit, measured
-# in one run on one machine; then HTTPS against plain HTTP, the server's TLS
-# limit, handshakes per second and openssl speed. See bench/README.md.
+# The usersvc benchmark: usersvc against the database's own limit and
+# against its own GET /healthz (the ceiling of the HTTP model), measured in
+# one run on one machine, with an open-loop run at 50 % and 80 % of the
+# measured maximum and a plot of the scaling table; then HTTPS against plain
+# HTTP, the server's TLS limit, handshakes per second and openssl speed.
+# See bench/README.md.
 #
 #   bench/run.sh                 full run: build-bench/ (release), every backend,
 #                                report in bench/results/YYYY-MM-DD-HHMM.md
@@ -27,7 +30,8 @@
 #                           DATABASE) instead of starting a throwaway one
 #   --mysql-url URL         same for MariaDB/MySQL (mysql://user:pw@127.0.0.1:port/)
 #   --report FILE           write the markdown report here (default: full mode
-#                           bench/results/YYYY-MM-DD-HHMM.md, --short none)
+#                           bench/results/YYYY-MM-DD-HHMM.md, --short none); the
+#                           plot goes beside it (same name, .svg and .png)
 #   --log-level LEVEL       LOG_LEVEL of the service (default warn)
 #   --serve-args "ARGS"     extra `usersvc serve` flags (e.g. "--pool-size 32")
 #
@@ -128,7 +132,7 @@ deps() {
     if [ -z "$BINARY" ]; then
         "$ROOT/scripts/install-deps.sh" test >&2
     fi
-    local want=(wrk sqlite3 procps time openssl)
+    local want=(wrk sqlite3 procps time openssl gnuplot-nox)
     has_backend postgres && want+=(postgresql postgresql-client postgresql-contrib)
     has_backend mysql && want+=(mariadb-server mariadb-client sysbench)
     install_missing "${want[@]}"
@@ -466,6 +470,22 @@ cpu_end() {
 # Seconds of CPU of the command run through /usr/bin/time -f "CPUTIME %U %S".
 client_seconds() { awk '/^CPUTIME / { print $2 + $3 }' <<<"$1" | tail -1; }
 
+# The open-loop load generator (bench/openloop.c): meson builds it beside
+# the service (build*/bench/usersvc-openloop); when that one is missing or
+# older than its source (e.g. --binary of another tree), it is compiled here.
+OPENLOOP=
+openloop_build() {
+    local cand
+    cand=$(dirname "$SVC")/bench/usersvc-openloop
+    if [ -x "$cand" ] && [ "$cand" -nt "$BENCH/openloop.c" ]; then
+        OPENLOOP=$cand
+        return
+    fi
+    OPENLOOP=$STATE/usersvc-openloop
+    cc -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -o "$OPENLOOP" "$BENCH/openloop.c" \
+        || die "cannot compile bench/openloop.c"
+}
+
 # ---------------------------------------------------------------------------
 # Load generators. Each sets R_RPS R_P50 R_P99 (ms) R_ERR (count) R_NOTE and
 # R_CPU_SVC R_CPU_DB R_CPU_CLIENT (CPU µs per request).
@@ -580,6 +600,44 @@ sysbench_step() {
         "sysbench $script $*" "$CONNS" "$R_RPS" "${p99:-?}" "$R_ERR" "$R_CPU_DB" "$R_CPU_CLIENT")"
 }
 
+# openloop_step PCT MAX_RPS: GET /users/{id} at a fixed rate of PCT % of
+# MAX_RPS (the closed-loop maximum just measured) on $CONNS connections for
+# $DURATION s, latency from each request's intended send time. A request
+# unanswered 10 s after the last one was due is a timeout (an error).
+OPEN=()        # "backend|pct|rate|achieved|p50|p99|p999|max|errors|cpu: svc db client"
+openloop_step() {
+    local pct=$1 max=$2 rate out line err
+    rate=$(awk -v m="$max" -v p="$pct" 'BEGIN { printf "%d", m * p / 100 }')
+    if [ "$rate" -lt 1 ]; then
+        note "open loop at $pct %: no maximum measured, skipped"
+        return
+    fi
+    reset_peak
+    cpu_begin
+    out=$(/usr/bin/time -f "CPUTIME %U %S" "$OPENLOOP" -p "$PORT" -r "$rate" -d "$DURATION" \
+              -c "$CONNS" -n "$SEED_USERS" -t 10 2>&1) || true
+    R_RSS=$(read_peak)
+    echo "$out" >>"$STATE/openloop.log"
+    line=$(grep '^OPENLOOP_RESULT' <<<"$out" || true)
+    if [ -z "$line" ]; then
+        echo "$out" >&2
+        error "open loop at $rate req/s printed no result"
+        return
+    fi
+    kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $line"; }
+    cpu_end "$(kv completed)" "$(client_seconds "$out")"
+    err=$(( $(kv non2xx) + $(kv sockerr) + $(kv timeouts) ))
+    [ "$(kv non2xx)" = 0 ] || error "open loop at $rate req/s: $(kv non2xx) non-2xx (e.g. status $(kv bad_status))"
+    [ "$(kv sockerr)" = 0 ] || error "open loop at $rate req/s: $(kv sockerr) socket errors"
+    [ "$(kv timeouts)" = 0 ] || error "open loop at $rate req/s: $(kv timeouts) requests unanswered 10 s after the end"
+    service_alive || error "usersvc died during the open loop at $rate req/s (see $SVC_LOG)"
+    ms() { awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'; }
+    OPEN+=("$CUR_BACKEND|$pct|$rate|$(kv achieved_rps)|$(ms "$(kv p50_us)")|$(ms "$(kv p99_us)")|$(ms "$(kv p999_us)")|$(ms "$(kv max_us)")|$err|$R_CPU_SVC $R_CPU_DB $R_CPU_CLIENT")
+    note "$(printf '%-16s c=%-4s %8s req/s (%s %% of %.0f) achieved %s  p50 %s ms  p99 %s ms  p99.9 %s ms  errors %s  CPU µs/req svc %s db %s client %s' \
+        "open loop" "$CONNS" "$rate" "$pct" "$max" "$(kv achieved_rps)" "$(ms "$(kv p50_us)")" \
+        "$(ms "$(kv p99_us)")" "$(ms "$(kv p999_us)")" "$err" "$R_CPU_SVC" "$R_CPU_DB" "$R_CPU_CLIENT")"
+}
+
 # sqlite_commit_step: the durable-commit rate of one writer on this disk:
 # sqlite3 autocommit INSERTs in WAL mode with synchronous=FULL, as the
 # service's connections run. Not a target, the reference for POST on SQLite.
@@ -656,6 +714,50 @@ my_insert2() { sysbench_step mysql_insert.lua --insert-mode=select; }
 sqlite_commit() { sqlite_commit_step; }
 nothing() { R_RPS=0 R_P50=- R_P99=- R_MAX=- R_ERR=0 R_RSS=0 R_NOTE='' R_CPU_SVC=- R_CPU_DB=- R_CPU_CLIENT=-; }
 
+# The model's ceiling on this backend's server: GET /healthz (no database)
+# on the same usersvc, $CONNS connections, medians of ROUNDS. On SQLite it
+# is the GET pair's limit, measured alternately with it.
+CEIL=()        # "backend|healthz rps|usersvc CPU µs/req of a /healthz|load generator's"
+measure_ceiling() {
+    local backend=$1 r line b op lrps lc rps=() cpu=() cl=()
+    if [ "$backend" = sqlite ]; then
+        for line in "${RESULTS[@]}"; do
+            IFS='|' read -r b op _ _ _ _ _ _ lrps _ _ lc <<<"$line"
+            [ "$b|$op" = "sqlite|GET /users/{id}" ] && CEIL+=("sqlite|$lrps|${lc%% *}|${lc##* }")
+        done
+        return 0
+    fi
+    for ((r = 1; r <= ROUNDS; r++)); do
+        svc_healthz
+        rps+=("$R_RPS") cpu+=("$R_CPU_SVC") cl+=("$R_CPU_CLIENT")
+    done
+    CEIL+=("$backend|$(echo "${rps[*]}" | median)|$(echo "${cpu[*]}" | tr ' ' '\n' | grep -v -- '^-$' | median)|$(echo "${cl[*]}" | tr ' ' '\n' | grep -v -- '^-$' | median)")
+}
+
+# Field @2 (1-based, after the backend) of backend @1's CEIL row.
+ceil_of() {
+    local line
+    for line in "${CEIL[@]}"; do
+        [ "${line%%|*}" = "$1" ] && { cut -d'|' -f"$2" <<<"$line"; return; }
+    done
+    echo 0
+}
+
+# usersvc req/s of the first RESULTS row of backend @1 whose request is
+# @2 ("GET /users/{id}", "POST /users"), its limit's req/s, and the CPU µs
+# per request of usersvc, the database and the load generator.
+result_rps() {
+    local line b op rps lrps sc
+    for line in "${RESULTS[@]}"; do
+        IFS='|' read -r b op rps _ _ _ _ _ lrps _ sc _ <<<"$line"
+        if [ "$b" = "$1" ] && [ "$op" = "$2" ] && [ "$rps" != 0 ]; then
+            echo "$rps $lrps $sc"
+            return
+        fi
+    done
+    echo "0 0 - - -"
+}
+
 bench_backend() {
     local backend=$1 url c before after line b op rps
     CUR_BACKEND=$backend
@@ -668,8 +770,8 @@ bench_backend() {
     case "$backend" in
         postgres)
             log "postgres: GET and POST vs pgbench -M prepared ($CONNS clients, TCP loopback)"
-            pair postgres "GET /users/{id}" 0.75 "pgbench SELECT" svc_get pg_select
-            pair postgres "POST /users" 0.75 "pgbench INSERT … RETURNING" svc_post pg_insert
+            pair postgres "GET /users/{id}" 0.60 "pgbench SELECT" svc_get pg_select
+            pair postgres "POST /users" 0.90 "pgbench INSERT … RETURNING" svc_post pg_insert
             ;;
         mysql)
             log "mysql: GET and POST vs sysbench (prepared statements, $CONNS threads, TCP loopback)"
@@ -679,7 +781,7 @@ bench_backend() {
             ;;
         sqlite)
             log "sqlite: GET vs /healthz on the same server; POST vs one sqlite3 writer"
-            pair sqlite "GET /users/{id}" 0.80 "usersvc GET /healthz" svc_get svc_healthz
+            pair sqlite "GET /users/{id}" 0.75 "usersvc GET /healthz" svc_get svc_healthz
             pair sqlite "POST /users" - "sqlite3 CLI durable commits (1 writer)" svc_post sqlite_commit
             ;;
     esac
@@ -698,6 +800,11 @@ bench_backend() {
             PLAIN_GET_RPS=$rps
         fi
     done
+    log "$backend: the ceiling (GET /healthz on the same server, $CONNS connections)"
+    measure_ceiling "$backend"
+    log "$backend: open loop, GET at 50 % and 80 % of the measured maximum (${PLAIN_GET_RPS%.*} req/s)"
+    openloop_step 50 "$PLAIN_GET_RPS"
+    openloop_step 80 "$PLAIN_GET_RPS"
     if [ -n "$SCALING" ]; then
         log "$backend: GET scaling ($SCALING connections)"
         for c in $SCALING; do
@@ -836,6 +943,120 @@ tls_report() {
     fi
 }
 
+# The model's ceiling: every backend's GET and POST over usersvc's own
+# GET /healthz on the same server (target: GET >= 0.75).
+ceiling_report() {
+    local b get post ceil cpu hcl g_svc g_db g_cl
+    [ ${#CEIL[@]} -gt 0 ] || return 0
+    echo
+    echo "## The model's ceiling: usersvc's own \`GET /healthz\` ($CONNS connections, same server, same run)"
+    echo
+    echo "\`/healthz\` does no database work: the most a request can reach in the"
+    echo "thread-per-connection model on this host at this moment."
+    echo
+    echo "The CPU-cost ratio compares CPU per request, all processes counted: a"
+    echo "\`/healthz\` (usersvc + load generator) over a GET (usersvc + database + load"
+    echo "generator); it moves far less than req/s with the host's other load."
+    echo
+    echo "| backend | /healthz req/s | CPU µs per /healthz: usersvc, load generator | GET req/s | GET ÷ /healthz | target | CPU-cost ratio | POST req/s | POST ÷ /healthz |"
+    echo "|---|---:|---:|---:|---:|---|---:|---:|---:|"
+    for b in $BACKENDS; do
+        ceil=$(ceil_of "$b" 2)
+        cpu=$(ceil_of "$b" 3)
+        hcl=$(ceil_of "$b" 4)
+        read -r get _ g_svc g_db g_cl <<<"$(result_rps "$b" "GET /users/{id}")"
+        read -r post _ <<<"$(result_rps "$b" "POST /users")"
+        printf '| %s | %.0f | %s, %s | %.0f | **%s** | ≥ 0.75: %s | %s | %.0f | %s |\n' "$b" "$ceil" \
+            "${cpu:--}" "${hcl:--}" "$get" "$(fmt_ratio "$get" "$ceil")" \
+            "$(verdict "$(fmt_ratio "$get" "$ceil")" 0.75)" \
+            "$(awk -v a="$cpu" -v b="$hcl" -v s="$g_svc" -v d="$g_db" -v c="$g_cl" 'BEGIN { if (a == "" || b == "" || s == "-" || d == "-" || c == "-" || s + d + c == 0) print "-"; else printf "%.2f", (a + b) / (s + d + c) }')" \
+            "$post" "$(fmt_ratio "$post" "$ceil")"
+    done
+}
+
+open_report() {
+    local line b pct rate got p50 p99 p999 max err cpu svc db cl
+    [ ${#OPEN[@]} -gt 0 ] || return 0
+    echo
+    echo "## Open loop: \`GET /users/{id}\` at a fixed rate ($CONNS connections, latency from the intended send time)"
+    echo
+    echo "bench/openloop.c sends request k at t0 + k / rate whatever came back before, and"
+    echo "measures each from that moment: queueing in the client counts (no coordinated omission)."
+    echo
+    echo "| backend | % of max | rate req/s | achieved | p50 ms | p99 ms | p99.9 ms | max ms | errors | CPU µs/req usersvc | database | load generator |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    for line in "${OPEN[@]}"; do
+        IFS='|' read -r b pct rate got p50 p99 p999 max err cpu <<<"$line"
+        read -r svc db cl <<<"$cpu"
+        printf '| %s | %s %% | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$b" "$pct" "$rate" \
+            "$got" "$p50" "$p99" "$p999" "$max" "$err" "$svc" "$db" "$cl"
+    done
+}
+
+# plot_scaling BASE: BASE.svg and BASE.png, req/s and p99 of the scaling
+# table (8 connections and up) per backend, with the /healthz ceiling and
+# the database's GET limit (measured at $CONNS connections) as flat lines.
+PLOT_NAME=
+plot_scaling() {
+    local base=$1 dir=$STATE/plot b line bb c rps p50 p99 ceil limit color=0 tput='' lat='' xt=''
+    local -A seen=()
+    [ ${#SCALE[@]} -gt 0 ] || return 0
+    if ! command -v gnuplot >/dev/null; then
+        note "gnuplot is missing (apt-get install gnuplot-nox): no plot"
+        return 0
+    fi
+    mkdir -p "$dir"
+    for b in $BACKENDS; do
+        : >"$dir/$b.dat"
+        for line in "${SCALE[@]}"; do
+            IFS='|' read -r bb c rps p50 p99 _ <<<"$line"
+            [ "$bb" = "$b" ] && [ "$c" -ge 8 ] || continue
+            echo "$c $rps $p99" >>"$dir/$b.dat"
+            [ -n "${seen[$c]:-}" ] || { seen[$c]=1; xt="${xt:+$xt, }$c"; }
+        done
+        [ -s "$dir/$b.dat" ] || continue
+        color=$((color + 1))
+        ceil=$(ceil_of "$b" 2)
+        read -r _ limit _ <<<"$(result_rps "$b" "GET /users/{id}")"
+        tput="${tput:+$tput, }'$dir/$b.dat' using 1:2 with linespoints lw 2 pt 7 lc $color title '$b GET'"
+        tput="$tput, $ceil with lines dt 2 lw 1.5 lc $color title '$b /healthz (ceiling, c=$CONNS)'"
+        if [ "$b" != sqlite ] && [ "${limit%.*}" -gt 0 ]; then
+            tput="$tput, $limit with lines dt 3 lw 1.5 lc $color title '$b database limit (c=$CONNS)'"
+        fi
+        lat="${lat:+$lat, }'$dir/$b.dat' using 1:3 with linespoints lw 2 pt 7 lc $color title '$b GET p99'"
+    done
+    [ -n "$tput" ] || return 0
+    local common
+    common="set multiplot layout 2,1 title 'usersvc GET /users/{id}, commit $COMMIT, $(date -u '+%Y-%m-%d %H:%M UTC')'
+set lmargin 10
+set rmargin at screen 0.62
+set logscale x 2
+set xrange [6:700]
+set xtics ($xt)
+set grid
+set key outside right top
+set xlabel 'connections'
+set ylabel 'req/s'
+set yrange [0:*]
+set offsets 0, 0, graph 0.08, 0
+plot $tput
+set offsets 0, 0, 0, 0
+set ylabel 'p99 ms'
+set logscale y
+set yrange [*:*]
+plot $lat
+unset multiplot"
+    if printf 'set terminal svg size 1100,900 dynamic noenhanced background rgb "white"\nset output "%s.svg"\n%s\n' "$base" "$common" | gnuplot 2>"$dir/gnuplot.err" &&
+       printf 'set terminal pngcairo size 1100,900 noenhanced\nset output "%s.png"\n%s\n' "$base" "$common" | gnuplot 2>>"$dir/gnuplot.err" &&
+       [ -s "$base.svg" ] && [ -s "$base.png" ]; then
+        PLOT_NAME=$(basename "$base")
+        note "plot: $base.svg, $base.png"
+    else
+        cat "$dir/gnuplot.err" >&2
+        error "gnuplot could not draw the scaling plot"
+    fi
+}
+
 fmt_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 verdict() {
     awk -v r="$1" -v t="$2" 'BEGIN { if (t == "-" || r == "-") print "—"; else if (r + 0 >= t + 0) print "met"; else print "MISSED" }'
@@ -847,7 +1068,7 @@ report() {
     echo
     echo "- mode: $([ "$SHORT" = 1 ] && echo "short (smoke)" || echo full); $CONNS connections; ${WARMUP} s warm-up + ${DURATION} s per step; $ROUNDS round(s), medians"
     echo "- host: $(nproc) CPUs ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); load average at start $LOAD_START, at end $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "- usersvc: \`$SVC\` ($( [ -n "$BINARY" ] && echo "given binary" || echo "meson release build")), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo ?)$( [ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null | head -1)" ] && echo " + local changes"), LOG_LEVEL=$SVC_LOG_LEVEL, extra flags: \`--max-connections 2048 ${SERVE_ARGS}\`"
+    echo "- usersvc: \`$SVC\` ($( [ -n "$BINARY" ] && echo "given binary" || echo "meson release build")), commit $COMMIT, LOG_LEVEL=$SVC_LOG_LEVEL, extra flags: \`--max-connections 2048 ${SERVE_ARGS}\`"
     echo "- load: wrk $(wrk -v 2>&1 | sed -n 's/^wrk \([^ ]*\).*/\1/p' | head -1) (keep-alive, 2 threads); limits: $(has_backend postgres && pgbench --version | head -1); $(has_backend mysql && sysbench --version | head -1); servers: $(has_backend postgres && psql "$PG_ADMIN_URL" -X -A -t -c 'SHOW server_version' 2>/dev/null | head -1 | sed 's/^/PostgreSQL /'); $(has_backend mysql && my_client -N -e 'SELECT VERSION()' 2>/dev/null | sed 's/^/MariaDB /'); SQLite $(sqlite3 --version | cut -d' ' -f1)"
     echo
     echo "## usersvc vs the limit ($CONNS connections)"
@@ -873,6 +1094,7 @@ report() {
         printf '%s %s %.1f MiB (%s); ' "$b" "${op%% *}" "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" \
             "$(awk -v k="$rss" 'BEGIN { print (k <= 32768) ? "met" : "MISSED" }')"
     done)"
+    ceiling_report
     echo
     echo "## Where the CPU goes (µs of CPU time per request)"
     echo
@@ -896,10 +1118,17 @@ report() {
             "$( [ "$rps" = 0 ] && echo || echo "$s_cl")" "$tot" "$l_svc" "$l_db" "$l_cl" "$ltot" \
             "$(awk -v t="$tot" -v l="$ltot" 'BEGIN { if (t == "-" || l == "-" || t == 0) print "-"; else printf "%.2f", l / t }')"
     done
+    open_report
     if [ ${#SCALE[@]} -gt 0 ]; then
         echo
         echo "## GET /users/{id} scaling"
         echo
+        if [ -n "$PLOT_NAME" ]; then
+            echo "![throughput and p99 against connections]($PLOT_NAME.svg)"
+            echo "([SVG]($PLOT_NAME.svg), [PNG]($PLOT_NAME.png): req/s and p99 against connections per backend,"
+            echo "with each backend's \`/healthz\` ceiling and database limit at $CONNS connections as flat lines)"
+            echo
+        fi
         echo "| backend | connections | req/s | p50 ms | p99 ms | peak RSS | errors | usersvc CPU µs/req |"
         echo "|---|---:|---:|---:|---:|---:|---:|---:|"
         for line in "${SCALE[@]}"; do
@@ -940,7 +1169,11 @@ deps
 build
 command -v wrk >/dev/null || die "wrk is missing"
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+# The commit measured, and whether the tree differed from it, as at the
+# start (the run's own results files must not count as local changes).
+COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo ?)$( [ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null | head -1)" ] && echo " + local changes" || true)"
 start_state
+openloop_build
 # Bearer-token keys and one token for the authenticated GET step (PyJWT, as
 # the tests mint them); without python3-jwt that step is left out.
 AUTH_TOKEN=
@@ -957,6 +1190,15 @@ for b in sqlite postgres mysql; do
     has_backend "$b" && bench_backend "$b"
 done
 bench_tls
+
+log "plot"
+if [ -n "$REPORT" ]; then
+    mkdir -p "$(dirname "$REPORT")"
+    plot_scaling "${REPORT%.md}"
+else
+    plot_scaling "$STATE/scaling"
+    PLOT_NAME=   # in $STATE, gone at exit: not linked
+fi
 
 log "report"
 TEXT=$(report)

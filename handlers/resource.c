@@ -29,6 +29,8 @@ struct res_op {
     struct orm_page page;
     bool has_more;
     json_t *result;           /* new: a row, or a list of rows */
+    char *text;               /* new: a row as JSON text (GET) */
+    size_t text_len;
     const struct orm_column *conflict;  /* the unique column a write collided on */
     const struct idem_key *key;         /* a keyed create's Idempotency-Key, or NULL */
     bool is_key_taken;                  /* ... whose response another request stored */
@@ -96,15 +98,6 @@ insert_keyed_work(struct orm_session *s, void *arg)
     rc = idem_store(s, op->key, 201, op->location, op->text);
     op->is_key_taken = rc == USV_CONFLICT;
     return rc;
-}
-
-static enum usv_err
-find_work(struct orm_session *s, void *arg)
-{
-    struct res_op *op = arg;
-
-    reset_result(op);
-    return orm_find(s, op->res->model, op->id, false, &op->result);
 }
 
 static enum usv_err
@@ -186,14 +179,44 @@ explain(struct http_req *req, const struct res_op *op, enum usv_err rc)
         http_req_set_detail(req, "If-Match does not match the %s's current ETag", m->singular);
 }
 
-/* Send @row (taken) with its ETag. The row is serialized once and the
- * tag is taken over exactly the bytes sent. If @if_none_match (a GET's
- * header, or NULL) matches the tag, the answer is 304: the ETag header
- * without the body. */
+/* GET's read: the row as JSON text, written without a jansson object. */
+static enum usv_err
+find_text_work(struct orm_session *s, void *arg)
+{
+    struct res_op *op = arg;
+
+    free(op->text);
+    op->text = NULL;
+    return orm_find_text(s, op->res->model, op->id, &op->text, &op->text_len);
+}
+
+/* The ETag of the body @text (@len bytes), taken over exactly the bytes
+ * sent. If @if_none_match (a GET's header, or NULL) matches the tag, the
+ * answer is 304: the ETag header without the body. */
+static enum usv_err
+tag_body(struct http_req *req, const char *text, size_t len, const char *if_none_match)
+{
+    char etag[ETAG_SIZE];
+
+    etag_of_text(text, len, etag);
+    http_req_add_header(req, "ETag", etag);
+    if (if_none_match != NULL && etag_if_none_match(if_none_match, etag))
+        return USV_NOT_MODIFIED;
+    return USV_OK;
+}
+
+/* Send @text (taken, @len bytes of JSON) with its ETag (tag_body()). */
+static enum usv_err
+reply_text(struct http_req *req, char *text, size_t len, const char *if_none_match)
+{
+    http_req_reply_text(req, text, len, "application/json");
+    return tag_body(req, text, len, if_none_match);
+}
+
+/* Send @row (taken), serialized once, with its ETag (tag_body()). */
 static enum usv_err
 reply_row(struct http_req *req, json_t *row, const char *if_none_match)
 {
-    char etag[ETAG_SIZE];
     const char *text;
     size_t len;
     enum usv_err rc = http_req_reply_json(req, row, &text, &len);
@@ -201,11 +224,7 @@ reply_row(struct http_req *req, json_t *row, const char *if_none_match)
     json_decref(row);
     if (rc != USV_OK)
         return rc;
-    etag_of_text(text, len, etag);
-    http_req_add_header(req, "ETag", etag);
-    if (if_none_match != NULL && etag_if_none_match(if_none_match, etag))
-        return USV_NOT_MODIFIED;
-    return USV_OK;
+    return tag_body(req, text, len, if_none_match);
 }
 
 /* POST with an Idempotency-Key (API.md "Idempotent retries"): a stored
@@ -311,13 +330,13 @@ resource_get(const struct resource *res, struct http_req *req, json_t **out)
 
     if (!http_req_path_id(req, &op.id))
         return USV_NOT_FOUND;   /* API.md: a malformed id is a 404 */
-    rc = orm_transact(app_db(req), ORM_TX_READ_REPLICA, find_work, &op);
+    rc = orm_transact(app_db(req), ORM_TX_READ_REPLICA, find_text_work, &op);
     if (rc != USV_OK) {
         explain(req, &op, rc);
-        json_decref(op.result);
+        free(op.text);
         return rc;
     }
-    return reply_row(req, op.result, http_req_header(req, "If-None-Match"));
+    return reply_text(req, op.text, op.text_len, http_req_header(req, "If-None-Match"));
 }
 
 /* "after": an id, or 0 for "from the start"; leading zeros allowed. */

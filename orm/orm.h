@@ -159,6 +159,12 @@ enum usv_err orm_find(struct orm_session *s, const struct orm_model *m, int64_t 
 enum usv_err orm_find_by(struct orm_session *s, const struct orm_model *m, const char *column,
                          const char *value, json_t **row);
 
+/* orm_find() without @for_update, answered as text: on USV_OK *@text (new,
+ * NUL-terminated, *@len bytes) is exactly what json_dumps(row, JSON_COMPACT)
+ * of orm_find()'s row would be, written without building the object. */
+enum usv_err orm_find_text(struct orm_session *s, const struct orm_model *m, int64_t id,
+                           char **text, size_t *len);
+
 /* A keyset page: rows whose key is greater than @after, ascending by key. */
 struct orm_page {
     int64_t after;        /* 0 = from the start */

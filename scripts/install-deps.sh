@@ -25,7 +25,8 @@ test_pkgs=(libcmocka-dev curl jq sqlite3 postgresql postgresql-client mariadb-se
            python3-jwt python3-cryptography  # independent JWT minting (tests/auth/mint.py)
            openssl testssl.sh  # tls: certificates, s_client, the testssl.sh scanner
            pgbouncer  # tests/lib/pgbouncer.sh: usersvc behind a pooler (pg, ha suites)
-           galera-4 rsync)  # tests/lib/galera.sh: a MariaDB Galera cluster, SST by rsync (ha)
+           galera-4 rsync  # tests/lib/galera.sh: a MariaDB Galera cluster, SST by rsync (ha)
+           wrk sysbench time gnuplot-nox)  # bench suite: load, MariaDB limit, CPU time, the plot
 
 case "$mode" in
     build) want=("${build_pkgs[@]}") ;;

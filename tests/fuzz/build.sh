@@ -26,7 +26,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${USERSVC_FUZZ_BUILD_DIR:-$ROOT/build-fuzz}
 CLANG=${CC:-clang}
-FUZZERS=(fuzz_body fuzz_router fuzz_url fuzz_head fuzz_jwt)
+FUZZERS=(fuzz_body fuzz_router fuzz_url fuzz_head fuzz_jwt fuzz_jsonw)
 # Sanitizers of the harness link; the libraries get the same from b_sanitize.
 SAN=-fsanitize=address,undefined
 # libFuzzer must see a UBSan finding as a crash, whatever UBSAN_OPTIONS says.

@@ -23,7 +23,7 @@ BUILD=${USERSVC_FUZZ_BUILD_DIR:-$ROOT/build-fuzz}
 SECONDS_EACH=${1:-60}
 shift $(($# > 0 ? 1 : 0))
 FUZZERS=("$@")
-[ ${#FUZZERS[@]} -gt 0 ] || FUZZERS=(fuzz_body fuzz_router fuzz_url fuzz_head fuzz_jwt)
+[ ${#FUZZERS[@]} -gt 0 ] || FUZZERS=(fuzz_body fuzz_router fuzz_url fuzz_head fuzz_jwt fuzz_jsonw)
 ARTIFACTS=$BUILD/artifacts
 
 case "$SECONDS_EACH" in

@@ -555,6 +555,105 @@ test_orm_emoji_round_trip_byte_exact(void **state)
     json_decref(values);
 }
 
+struct text_op {
+    int64_t id;
+    char *text;           /* new */
+    size_t len;
+};
+
+static enum usv_err
+find_text_work(struct orm_session *s, void *arg)
+{
+    struct text_op *op = arg;
+
+    free(op->text);
+    op->text = NULL;
+    return orm_find_text(s, &users_model, op->id, &op->text, &op->len);
+}
+
+/* GET's text (orm_find_text) is byte for byte the JSON_COMPACT dump of
+ * orm_find()'s row, for names with every escape, control characters, NUL,
+ * emoji and NULL; text that is not UTF-8 (written behind the ORM's back) is
+ * USV_INTERNAL on both paths; a missing id is USV_NOT_FOUND on both. */
+static void
+test_orm_find_text_is_the_dump_of_orm_find(void **state)
+{
+    struct fixture *f = *state;
+    static const struct {
+        const char *first, *last;
+        size_t first_len, last_len;   /* 0: strlen */
+        bool is_invalid;
+    } names[] = {
+        {"plain", "Name", 0, 0, false},
+        {"\"q\" \\ / \b\f\n\r\t", "\x01\x1F\x7F", 0, 0, false},
+        {"nul\0inside", NULL, 11, 0, false},
+        {"\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x91\xA7 Zoe\xCC\x81", "\xF0\x9F\x87\xB3\xF0\x9F\x87\xB4",
+         0, 0, false},
+        {NULL, "\xF4\x8F\xBF\xBF\xEF\xBB\xBF", 0, 0, false},
+        {"", "", 0, 0, false},
+        {"bad \xC0\xAF overlong", "x", 0, 0, true},
+        {"ok", "lone surrogate \xED\xA0\x80", 0, 0, true},
+    };
+    sqlite3 *direct = open_direct(f->tdb.path);
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char login[32];
+        json_t *values, *inserted = NULL, *found = NULL;
+        struct text_op op = {0};
+        sqlite3_stmt *st = NULL;
+        int64_t id;
+        enum usv_err rc_json, rc_text;
+
+        snprintf(login, sizeof(login), "text%zu", i);
+        values = user(login, "a", "b");
+        assert_int_equal(USV_OK, insert(f->db, values, &inserted));
+        id = json_integer_value(json_object_get(inserted, "id"));
+        assert_int_equal(SQLITE_OK,
+                         sqlite3_prepare_v2(direct, "UPDATE users SET first_name = ?1,"
+                                            " last_name = ?2 WHERE id = ?3", -1, &st, NULL));
+        if (names[i].first != NULL)
+            sqlite3_bind_text(st, 1, names[i].first,
+                              (int)(names[i].first_len != 0 ? names[i].first_len
+                                                            : strlen(names[i].first)),
+                              SQLITE_STATIC);
+        if (names[i].last != NULL)
+            sqlite3_bind_text(st, 2, names[i].last,
+                              (int)(names[i].last_len != 0 ? names[i].last_len
+                                                           : strlen(names[i].last)),
+                              SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, id);
+        assert_int_equal(SQLITE_DONE, sqlite3_step(st));
+        sqlite3_finalize(st);
+
+        rc_json = find(f->db, id, &found);
+        op.id = id;
+        rc_text = orm_transact(f->db, ORM_TX_READ, find_text_work, &op);
+        assert_int_equal(names[i].is_invalid ? USV_INTERNAL : USV_OK, rc_json);
+        assert_int_equal(rc_json, rc_text);
+        if (rc_json == USV_OK) {
+            char *want = json_dumps(found, JSON_COMPACT);
+
+            assert_non_null(op.text);
+            assert_int_equal(strlen(want), op.len);
+            assert_memory_equal(want, op.text, op.len);
+            assert_int_equal('\0', op.text[op.len]);
+            free(want);
+        }
+        free(op.text);
+        json_decref(found);
+        json_decref(inserted);
+        json_decref(values);
+    }
+    sqlite3_close(direct);
+
+    {
+        struct text_op op = {.id = 999999};
+
+        assert_int_equal(USV_NOT_FOUND, orm_transact(f->db, ORM_TX_READ, find_text_work, &op));
+        assert_null(op.text);
+    }
+}
+
 static void
 test_orm_ids_increase_and_are_never_reused(void **state)
 {
@@ -1297,6 +1396,7 @@ main(void)
         T(test_orm_failing_work_rolls_back_with_any_error_code),
         T(test_orm_transact_is_unavailable_when_no_connection_frees),
         T(test_orm_emoji_round_trip_byte_exact),
+        T(test_orm_find_text_is_the_dump_of_orm_find),
         T(test_orm_ids_increase_and_are_never_reused),
         T(test_orm_update_writes_the_change_and_sets_updated_at),
         T(test_orm_update_null_clears_a_name),
