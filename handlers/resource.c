@@ -29,12 +29,11 @@ struct res_op {
     struct orm_page page;
     bool has_more;
     json_t *result;           /* new: a row, or a list of rows */
-    char *text;               /* new: a row as JSON text (GET) */
+    char *text;               /* new: a row as JSON text (GET; a keyed create's body as sent) */
     size_t text_len;
     const struct orm_column *conflict;  /* the unique column a write collided on */
     const struct idem_key *key;         /* a keyed create's Idempotency-Key, or NULL */
     bool is_key_taken;                  /* ... whose response another request stored */
-    char *text;                         /* a keyed create's response body as sent */
     char location[160];                 /* ... and its Location */
 };
 
