@@ -226,9 +226,11 @@ check_claims(json_t *claims, const struct jwt_policy *policy, int64_t now,
     out->scopes = scope != NULL
                       ? jwt_parse_scopes(json_string_value(scope), json_string_length(scope))
                       : 0;
+    /* Whole, never cut: the subject scopes idempotency keys, and two
+     * subjects cut to one string would share them. */
     n = sub != NULL ? json_string_length(sub) : 0;
-    if (n > JWT_SUBJECT_MAX)
-        n = JWT_SUBJECT_MAX;
+    if (n > JWT_SUBJECT_MAX || (n > 0 && memchr(json_string_value(sub), '\0', n) != NULL))
+        return JWT_LONG_SUBJECT;
     if (n > 0)
         memcpy(out->subject, json_string_value(sub), n);
     out->subject[n] = '\0';

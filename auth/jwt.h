@@ -22,7 +22,7 @@
 #include "auth/jwks.h"
 
 #define JWT_MAX_TOKEN 8192
-#define JWT_SUBJECT_MAX 64          /* bytes of "sub" kept for the access log */
+#define JWT_SUBJECT_MAX 255         /* OpenID Connect: "sub" is at most 255 ASCII characters */
 
 /* Scopes this service knows, as bits (RFC 9068 "scope", exact tokens). */
 #define JWT_SCOPE_USERS_READ   (1u << 0)
@@ -47,7 +47,8 @@
     X(IAT_FUTURE,  "issued in the future (iat)")                            \
     X(BAD_ISSUER,  "iss does not match")                                    \
     X(BAD_AUDIENCE, "aud does not match")                                   \
-    X(BAD_CLAIM_TYPE, "sub, scope, nbf or iat of the wrong type")
+    X(BAD_CLAIM_TYPE, "sub, scope, nbf or iat of the wrong type")           \
+    X(LONG_SUBJECT, "sub longer than 255 bytes, or with a NUL")
 
 enum jwt_status {
 #define X(name, text) JWT_##name,
@@ -66,7 +67,7 @@ struct jwt_policy {
 struct jwt_claims {
     int64_t exp;                        /* seconds since the epoch */
     unsigned scopes;                    /* JWT_SCOPE_* bits */
-    char subject[JWT_SUBJECT_MAX + 1];  /* "sub", cut to JWT_SUBJECT_MAX bytes; "" if none */
+    char subject[JWT_SUBJECT_MAX + 1];  /* "sub" whole (a longer one is refused); "" if none */
 };
 
 /* Verify @token (@len bytes, not NUL-terminated) with @keys at @now

@@ -285,12 +285,17 @@ check_framing(const struct head *h, struct head_verdict *v)
 {
     const struct head_field *cl = NULL, *host = NULL;
     struct te_state te = {0, false, false, false, false};
-    size_t n_cl = 0, n_host = 0, n_te = 0;
+    size_t n_cl = 0, n_host = 0, n_te = 0, n_auth = 0, n_key = 0;
     bool is_11 = memcmp(h->version, "HTTP/1.1", 8) == 0;
 
     for (size_t i = 0; i < h->n_fields; i++) {
         const struct head_field *f = &h->fields[i];
 
+        /* Two tokens or two idempotency keys: which one was meant is a
+         * guess, and a guess about who is asking, or about which write a
+         * retry repeats, is never made. */
+        n_auth += name_is(f, "Authorization");
+        n_key += name_is(f, "Idempotency-Key");
         if (name_is(f, "Content-Length")) {
             cl = f;
             n_cl++;
@@ -312,6 +317,14 @@ check_framing(const struct head *h, struct head_verdict *v)
     }
     if (host != NULL && !v->is_absolute && !head_host_ok(host->value, host->value_len)) {
         v->detail = "Host must be host[:port]";
+        return USV_BAD_REQUEST;
+    }
+    if (n_auth > 1) {
+        v->detail = "Authorization must appear at most once";
+        return USV_BAD_REQUEST;
+    }
+    if (n_key > 1) {
+        v->detail = "Idempotency-Key must appear at most once";
         return USV_BAD_REQUEST;
     }
     if (n_cl > 0 && n_te > 0) {

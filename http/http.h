@@ -120,8 +120,9 @@ enum usv_err http_req_json_body(struct http_req *req, const char *const *media_t
  * (which judged its size); a body past the size limit is cut there. */
 const char *http_req_body(struct http_req *req, size_t *len);
 
-/* Who the caller is, as the guard set it (a bearer token's "sub", cut to
- * HTTP_SUBJECT_MAX bytes), or "" when unknown (no authentication). */
+/* Who the caller is, as the guard set it (a bearer token's "sub", whole:
+ * the verifier refuses one over HTTP_SUBJECT_MAX bytes), or "" when
+ * unknown (no authentication). */
 const char *http_req_subject(struct http_req *req);
 
 /* Read the query string: @names is a NULL-terminated list of the accepted
@@ -155,7 +156,7 @@ void http_req_add_header(struct http_req *req, const char *name, const char *val
 
 /* Who the caller is, for the access log's "subject" (copied, cut to
  * HTTP_SUBJECT_MAX bytes; the log escapes it). */
-#define HTTP_SUBJECT_MAX 64
+#define HTTP_SUBJECT_MAX 255
 void http_req_set_subject(struct http_req *req, const char *subject);
 
 /* The problem body's "detail" for an error response (copied). */

@@ -44,6 +44,12 @@ def public_jwk(priv, kid):
         jwk = json.loads(RSAAlgorithm.to_jwk(pub))
     elif isinstance(pub, ec.EllipticCurvePublicKey):
         jwk = json.loads(ECAlgorithm.to_jwk(pub))
+        # PyJWT 2.6 (Debian 12) drops leading zero bytes of x and y; RFC
+        # 7518 6.2.1.2 wants the full 32 bytes, which usersvc insists on.
+        # One key in 128 came out short and made a test fail at random.
+        nums = pub.public_numbers()
+        jwk["x"] = b64(nums.x.to_bytes(32, "big"))
+        jwk["y"] = b64(nums.y.to_bytes(32, "big"))
     else:
         jwk = json.loads(OKPAlgorithm.to_jwk(pub))
     jwk = {k: v for k, v in jwk.items() if k not in ("key_ops", "alg")}
@@ -185,7 +191,8 @@ def cases(d, now):
         "crit": mint(d, "rsa", now=now, extra_header={"crit": ["exp"], "exp": 1}),
         "scope_prefix": mint(d, "rsa", now=now, scope="users:rea users:readx metrics"),
         "no_scope": mint(d, "rsa", now=now, scope=None),
-        "long_subject": mint(d, "rsa", now=now, sub="s" * 100),
+        "max_subject": mint(d, "rsa", now=now, sub="s" * 255),
+        "long_subject": mint(d, "rsa", now=now, sub="s" * 256),
     }
     good = c["rs256"]
     h, p, s = good.split(".")

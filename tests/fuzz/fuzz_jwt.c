@@ -14,7 +14,7 @@
  * odd: the rest is "HEADER\nCLAIMS" (JSON texts, or anything); the harness
  *   encodes and signs them with the key the mode byte picks, so the fuzzer
  *   reaches the header and claims checks behind a valid signature. Checks:
- *   a JWT_OK verdict has a subject of at most 64 bytes and an exp that is
+ *   a JWT_OK verdict has a subject of at most 255 bytes (JWT_SUBJECT_MAX) and an exp that is
  *   still good at the clock used; the same token with its last signature
  *   character changed is never JWT_OK.
  * Run: tests/fuzz/run.sh. */

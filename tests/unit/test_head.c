@@ -137,6 +137,12 @@ static const struct row rows[] = {
     {"GET / HTTP/1.1\r\nHost: u@a\r\n\r\n", 400, "Host"},
     {"GET / HTTP/1.1\r\nHost: ::1\r\n\r\n", 400, "Host"},
     {"GET / HTTP/1.1\r\nHost: \xa0x\r\n\r\n", 400, "Host"},
+    /* fields that must be single */
+    {"GET / HTTP/1.1\r\n" HOST "Authorization: Bearer a\r\nAuthorization: Bearer b\r\n\r\n", 400,
+     "Authorization"},
+    {"POST / HTTP/1.1\r\n" HOST "Idempotency-Key: a\r\nidempotency-key: a\r\n\r\n", 400,
+     "Idempotency-Key"},
+    {"POST / HTTP/1.1\r\n" HOST "Idempotency-Key: a\r\nAuthorization: Bearer a\r\n\r\n", 0, NULL},
     /* the request line */
     {"GET  / HTTP/1.1\r\n" HOST "\r\n", 400, "one space"},
     {"G(T / HTTP/1.1\r\n" HOST "\r\n", 400, "method"},

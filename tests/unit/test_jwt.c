@@ -235,12 +235,16 @@ test_jwt_scopes_are_exact_tokens(void **state)
 }
 
 static void
-test_jwt_subject_is_cut_to_64_bytes(void **state)
+test_jwt_subject_is_whole_or_refused(void **state)
 {
     struct jwt_claims c;
 
-    assert_int_equal(verify("long_subject", &c), JWT_OK);
-    assert_int_equal(strlen(c.subject), JWT_SUBJECT_MAX);
+    /* OpenID Connect's longest "sub" is kept whole (it scopes
+     * idempotency keys: two subjects must never become one)... */
+    assert_int_equal(verify("max_subject", &c), JWT_OK);
+    assert_int_equal(strlen(c.subject), 255);
+    /* ...and a longer one is refused, never cut. */
+    assert_int_equal(verify("long_subject", &c), JWT_LONG_SUBJECT);
 }
 
 static void
@@ -280,7 +284,7 @@ main(void)
         cmocka_unit_test(test_jwt_damaged_tokens_fail),
         cmocka_unit_test(test_jwt_every_truncation_fails),
         cmocka_unit_test(test_jwt_scopes_are_exact_tokens),
-        cmocka_unit_test(test_jwt_subject_is_cut_to_64_bytes),
+        cmocka_unit_test(test_jwt_subject_is_whole_or_refused),
         cmocka_unit_test(test_b64url_is_strict),
     };
 
