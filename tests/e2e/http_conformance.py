@@ -403,6 +403,13 @@ def main():
         smug("Host: %r" % v, b"GET /healthz HTTP/1.1\r\nHost: " + v + b"\r\n\r\n", tag)
     smug("HTTP/1.1 without Host", b"GET /healthz HTTP/1.1\r\n\r\n", "no-host")
     smug("two Host lines", b"GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "two-hosts")
+    # Which token, which write a retry repeats: never a guess.
+    smug("two Authorization lines", b"GET /healthz HTTP/1.1\r\n" + H +
+         b"Authorization: Bearer a\r\nAuthorization: Bearer b\r\n\r\n", "two-auth",
+         detail="Authorization")
+    smug("two Idempotency-Key lines", b"POST /users HTTP/1.1\r\n" + H + J +
+         b"Idempotency-Key: k1\r\nIdempotency-Key: k2\r\nContent-Length: 15\r\n\r\n"
+         b'{"login":"k12"}', "two-keys", detail="Idempotency-Key")
 
     # ---- a malformed chunked body: libmicrohttpd's refusal, our problem ------
     smug("chunked body with a chunk size that is not hex",
