@@ -17,9 +17,9 @@
 #   - no acknowledged write is lost.
 . "$(dirname "$0")/lib.sh"
 
-LONG_TX_S=6
+LONG_TX_S=8
 LOCK_MS=500             # --migration-lock-timeout-ms (MariaDB: rounded up to 1 s)
-MARGIN_MS=2000          # a loaded 2-core machine: scheduling, curl start-up
+MARGIN_MS=3000          # a loaded 2-core machine: scheduling, curl start-up
 WORKERS_PER=2
 CURL_MAX_S=10
 TESTAPP=${USERSVC_TESTAPP_BIN:-$(dirname "$USERSVC_BIN")/tests/resource/usersvc-testapp}
@@ -59,7 +59,19 @@ run_case() {
             >"$TMP/longtx.$backend" 2>&1 &
     fi
     long_pid=$!
-    sleep 0.5
+    # The migration starts only once the transaction holds users (bounded).
+    held=0
+    for _ in $(seq 1 100); do
+        if [ "$backend" = postgres ]; then
+            held=$(db_exec "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%pg_sleep($LONG_TX_S)%' AND pid <> pg_backend_pid()")
+        else
+            held=$(db_exec "SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE 'SELECT SLEEP($LONG_TX_S)%'")
+        fi
+        [ "${held:-0}" -ge 1 ] && break
+        sleep 0.1
+    done
+    check "$backend: the long transaction holds users before the migration starts" \
+        [ "${held:-0}" -ge 1 ]
     timeout 90 "$TESTAPP" migrate --database "$DB_URL" --migration-lock-timeout-ms "$LOCK_MS" \
         --migration-retries 10 >"$TMP/migrate.$backend" 2>&1
     rc=$?
@@ -92,6 +104,8 @@ run_case() {
     echo "# $backend: $total requests during a ${LONG_TX_S} s transaction and the migration;" \
         "statuses: $(status_counts); slowest $maxms ms; $waits wait(s) of the migration"
     check "$backend: the load ran (at least 50 requests)" [ "$total" -ge 50 ]
+    check "$backend: the bound is below the stall it prevents ($bound < $((LONG_TX_S * 1000)) ms)" \
+        [ "$bound" -lt $((LONG_TX_S * 1000)) ]
     expect_eq "$failed" 0 "$backend: no request failed while the migration waited"
     [ "$failed" -gt 0 ] && diag "$(awk '$3 !~ /^2[0-9][0-9]$/' "$TMP/load.all" | head -n 10)"
     check "$backend: no request waited beyond the lock timeout plus a margin ($maxms <= $bound ms; the transaction held users $((LONG_TX_S * 1000)) ms)" \
