@@ -201,7 +201,7 @@ check_claims(json_t *claims, const struct jwt_policy *policy, int64_t now,
     json_t *iss = json_object_get(claims, "iss");
     json_t *nbf_v = json_object_get(claims, "nbf");
     json_t *iat_v = json_object_get(claims, "iat");
-    int64_t exp, nbf, iat;
+    int64_t exp = 0, nbf = 0, iat = 0;
     size_t n;
 
     if (!numeric_date(json_object_get(claims, "exp"), &exp))

@@ -16,8 +16,8 @@
 #
 # Environment:
 #   USERSVC_BACKENDS     backends for the e2e suite (default "sqlite postgres mysql")
-#   USERSVC_SUITES       suites to run (default "unit e2e fault others bench
-#                        sanitize fuzz"); each is a
+#   USERSVC_SUITES       suites to run (default "unit e2e fault others release
+#                        bench sanitize fuzz"); each is a
 #                        suite_NAME function; "others" runs every further meson suite
 #   USERSVC_BUILD_DIR    build directory (default build/ at the repo root)
 #   USERSVC_MESON_ARGS   extra `meson setup` arguments (default -Dwerror=true: CI's
@@ -40,7 +40,7 @@ BUILD=${USERSVC_BUILD_DIR:-$ROOT/build}
 # Warnings are bugs: CI (.ci/run runs this script) builds with -Werror.
 USERSVC_MESON_ARGS=${USERSVC_MESON_ARGS--Dwerror=true}
 BACKENDS=${USERSVC_BACKENDS:-sqlite postgres mysql}
-SUITES=${USERSVC_SUITES:-unit e2e fault others bench sanitize fuzz}
+SUITES=${USERSVC_SUITES:-unit e2e fault others release bench sanitize fuzz}
 JOBS=${USERSVC_TEST_JOBS:-4}
 
 TOTAL_PASSED=0
@@ -294,6 +294,30 @@ suite_bench() {
     fi
 }
 
+# A release build (NDEBUG, -O2 -Dwerror) of the tests that push a model's
+# limits: the many- and wide-model ORM tests on every backend and the second
+# resource served by the same handlers (suites "models", "models-e2e"), so no
+# assert() can stand in for a check a user can reach.
+suite_release() {
+    local BUILD="$BUILD-release" b
+    log "release: meson setup $BUILD --buildtype=release"
+    if ! { [ -f "$BUILD/build.ninja" ] ||
+           meson setup "$BUILD" "$ROOT" -Dwerror=true -Dbuildtype=release >/dev/null; } ||
+       ! meson compile -C "$BUILD" test_orm_models usersvc-testapp >/dev/null; then
+        record release 0 1 0 "the release build failed"
+        return
+    fi
+    run_meson_suite release/models models release-models
+    for b in $BACKENDS; do
+        case "$b" in
+            postgres) [ "$PG_STARTED" = 1 ] || continue ;;
+            mysql) [ "$MYSQL_STARTED" = 1 ] || continue ;;
+        esac
+        run_meson_suite "release/resource/$b" models-e2e "release-resource-$b" \
+            USERSVC_TEST_BACKEND="$b"
+    done
+}
+
 suite_fuzz() {
     run_script fuzz "$ROOT/tests/fuzz/run.sh" "${USERSVC_FUZZ_SECONDS:-30}"
 }
@@ -301,7 +325,7 @@ suite_fuzz() {
 # Every other suite the build defines (e.g. backend-specific tests), once
 # each, with both database URLs in the environment. A suite that needs
 # something else gets its own suite_NAME function and is listed in SKIP_OTHERS.
-SKIP_OTHERS="unit e2e fault"
+SKIP_OTHERS="unit e2e fault models models-e2e"
 suite_others() {
     local s
     for s in $(meson introspect --tests "$BUILD" 2>/dev/null \
