@@ -54,7 +54,7 @@ COPY tests/resource/ tests/resource/
 
 # The shipped binary: release build, tests off, stripped, installed under
 # /out/usr/local. Migrations and openapi.json are embedded in it.
-RUN meson setup --buildtype=release -Dtests=false /build/release /src \
+RUN meson setup --buildtype=release -Dtests=false -Dbench=false /build/release /src \
  && meson compile -C /build/release \
  && meson install -C /build/release --destdir /out --strip
 
@@ -65,7 +65,7 @@ RUN meson setup --buildtype=release -Dtests=false /build/release /src \
 # step, for looking at the rest while a unit test is red; never for releases.
 ARG UNIT_TESTS=1
 RUN if [ "$UNIT_TESTS" = 1 ]; then \
-        meson setup --buildtype=release -Dtests=true /build/unit /src \
+        meson setup --buildtype=release -Dtests=true -Dbench=false /build/unit /src \
      && meson compile -C /build/unit \
      && meson test -C /build/unit --no-rebuild --suite unit --print-errorlogs; \
     else \
