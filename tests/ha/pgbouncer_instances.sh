@@ -132,7 +132,10 @@ pgbouncer_stop
 pgbouncer_start session 2>"$TMP/pgbouncer.err" \
     || bail "PgBouncer (session mode) starts ($(cat "$TMP/pgbouncer.err"))"
 SESSION_URL=$(pgbouncer_url "$DB")
+# No idle connection kept (min idle 0, closed after 200 ms), so the PATCHes
+# below certainly need new connections, which PgBouncer can only queue.
 inst_start s1 serve --database "$SESSION_URL" --host 127.0.0.1 --port 0 --pool-timeout-ms 1000 \
+    --pool-min-idle 0 --pool-idle-timeout-ms 200 \
     || bail "an instance starts behind PgBouncer in session mode"
 SBASE=http://127.0.0.1:$(inst_port s1)
 ids=()
@@ -141,13 +144,21 @@ for n in 1 2 3 4; do
         --data-binary "{\"login\":\"sess$n\"}" "$SBASE/users" | jq -r .id)
     ids+=("$id")
 done
-# The instance holds one server connection; 19 sessions take the other 19.
+# The instance gives its connections back (idle timeout); then 20
+# sessions take all 20 server connections, seen on the server itself.
+sleep 1
 HOLDERS=()
-for n in $(seq 1 19); do
+for n in $(seq 1 20); do
     timeout 40 psql -X -q -w "$SESSION_URL" -c "SELECT pg_sleep(20)" >/dev/null 2>&1 &
     HOLDERS+=($!)
 done
-sleep 2
+held=0
+for _ in $(seq 1 100); do
+    held=$(db_exec "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(20)%' AND state = 'active'")
+    [ "${held:-0}" -ge 20 ] && break
+    sleep 0.1
+done
+expect_eq "$held" 20 "20 sessions hold every server connection of PgBouncer"
 for n in 1 2 3 4; do
     ( curl -s -o /dev/null --max-time 15 -X PATCH -H 'Content-Type: application/merge-patch+json' \
         --data-binary '{"first_name":"Q"}' -w '%{http_code} %{time_total} %header{retry-after}\n' \
