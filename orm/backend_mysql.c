@@ -65,6 +65,8 @@
 mysql_optionsv and MYSQL_OPT_SSL_ENFORCE, which Oracle's libmysqlclient lacks"
 #endif
 
+bool orm_mysql_test_no_returning = false;
+
 #define BE_CONNECT_TIMEOUT_S 5
 #define BE_RW_TIMEOUT_S 30
 #define BE_LOCK_WAIT_S 10          /* innodb_lock_wait_timeout and lock_wait_timeout */
@@ -897,8 +899,8 @@ server_has_returning(MYSQL *db)
 {
     const char *info = mysql_get_server_info(db);
 
-    return info != NULL && strstr(info, "MariaDB") != NULL &&
-           mysql_get_server_version(db) >= 100500;
+    return !orm_mysql_test_no_returning && info != NULL &&
+           strstr(info, "MariaDB") != NULL && mysql_get_server_version(db) >= 100500;
 }
 
 /* Notice a dead peer on a TCP socket as libpq's keepalive and

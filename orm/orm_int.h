@@ -162,6 +162,13 @@ struct orm_limits {
                                       * keeps the text, execute() sends it unnamed */
 };
 
+/* Tests only (tests/mysql/test_mysql_backend.c): while true, MySQL
+ * connections opened say has_returning false whatever the server, so the
+ * MySQL 8 path (INSERT then SELECT, each insert on a connection of its
+ * own) runs against a MariaDB. No option, setting or environment variable
+ * of the service sets it; a test sets it before opening connections. */
+extern bool orm_mysql_test_no_returning;
+
 /* What a backend can run as batches of concurrent sessions' statements
  * (execute_batch(); orm_db_options.batches turns it on). orm.c decides from
  * this alone, in one place, whether a session borrows a connection. */

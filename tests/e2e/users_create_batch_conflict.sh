@@ -8,7 +8,7 @@
 start_server
 
 metric_value() {
-    curl -s --max-time 5 "$BASE_URL/metrics" | awk -v m="$1" '$1 == m { print $2; exit }'
+    curl -s --max-time 5 "$BASE_URL/metrics" | awk -v m="$1" '$1 == m "{pool=\"primary\"}" { print $2; exit }'
 }
 
 post /users '{"login":"warmup"}'
