@@ -14,8 +14,11 @@
  * concurrent requests' statements (orm/batch.h), which a leader runs on one
  * pooled connection in one round trip. The database then sees one message
  * and one commit for many requests, which is most of its cost per request.
- * A backend without pipelining (MySQL) batches only finds by key, which it
- * runs as one SELECT ... WHERE key IN (...) (struct orm_find_many). */
+ * A backend without pipelining (MySQL) batches finds by key, which it runs
+ * as one SELECT ... WHERE key IN (...) (struct orm_find_many), and inserts
+ * while its connections have RETURNING (MariaDB 10.5+), as one multi-row
+ * INSERT ... RETURNING (struct orm_insert_many); orm.c learns which from
+ * each connection it borrows (learn_returning()). */
 #include "orm/orm.h"
 
 #include <assert.h>
@@ -921,7 +924,8 @@ run_session(struct orm_db *db, struct pool *pool, enum orm_tx mode, uint64_t end
     if (rc != USV_OK)
         return rc;
     s.conn->errmsg[0] = '\0';   /* only this session's driver message is logged */
-    learn_returning(db, s.conn);
+    if (pool == db->pool)
+        learn_returning(db, s.conn);    /* batches run on the primary only */
     work_start(db, s.conn, &we, end_ms);
     if (mode != ORM_TX_WRITE) {
         rc = work(&s, arg);
