@@ -65,6 +65,8 @@
 mysql_optionsv and MYSQL_OPT_SSL_ENFORCE, which Oracle's libmysqlclient lacks"
 #endif
 
+/* Tests only (orm_int.h): connections opened while it is true say they
+ * have no RETURNING. */
 bool orm_mysql_test_no_returning = false;
 
 #define BE_CONNECT_TIMEOUT_S 5
@@ -1286,7 +1288,8 @@ hand_out_inserted(const struct orm_result *rows, struct orm_batch_item *const *i
 }
 
 /* Insert @ins[0..n) (2 <= n, a power of two) as one multi-row INSERT ...
- * RETURNING: one autocommit statement, so all of the rows commit or none.
+ * RETURNING: one autocommit statement, so all of the rows commit or none;
+ * MariaDB returns the rows in the order of the VALUES list.
  * If it fails and the connection lives (a duplicate key, a value the
  * server refuses), nothing was inserted and each row runs again on its
  * own, so an error is only its own. False if the connection was lost:

@@ -508,9 +508,9 @@ lead_batch(void *ctx, struct orm_batch_item *const *all, size_t n_all, unsigned 
     size_t n = 0;
 
     /* Each item keeps its own deadline: one whose wait ended while the
-     * leader waited for the connection is answered 503, never sent. */
-    /* An insert that found a connection without RETURNING (the server
-     * was replaced) is not sent: its session runs again, borrowing a
+     * leader waited for the connection is answered 503, never sent. An
+     * insert that found a connection without RETURNING (the server was
+     * replaced) is not sent either: its session runs again, borrowing a
      * connection of its own (USV_RETRY; nothing was committed). */
     if (rc == USV_OK)
         learn_returning(db, c);
