@@ -16,8 +16,12 @@
  * the server nothing (DATE_FORMAT in the SQL did) and the client no printf.
  * On MariaDB 10.5+ a connection says has_returning, and the ORM creates a
  * row with one INSERT ... RETURNING instead of INSERT then SELECT.
- * Concurrent finds by key are batched into one SELECT ... WHERE id IN (...)
- * (my_execute_batch()); everything else runs on a connection of its own.
+ * Concurrent finds by key are batched into one SELECT ... WHERE id IN (...),
+ * and on MariaDB 10.5+ concurrent inserts of a model into one multi-row
+ * INSERT ... VALUES (...), (...) RETURNING, one autocommit statement, rows
+ * one by one again if it fails so a duplicate fails only its own request
+ * (my_execute_batch()); everything else runs on a connection of its own,
+ * inserts too where the server has no RETURNING (MySQL).
  *
  * No MYSQL_OPT_RECONNECT: it reconnects in the middle of anything and
  * silently drops session settings, prepared statements and locks. Instead
@@ -60,6 +64,10 @@
 #error "backend_mysql.c needs MariaDB Connector/C 3.x (libmariadb-dev): it uses my_bool, \
 mysql_optionsv and MYSQL_OPT_SSL_ENFORCE, which Oracle's libmysqlclient lacks"
 #endif
+
+/* Tests only (orm_int.h): connections opened while it is true say they
+ * have no RETURNING. */
+bool orm_mysql_test_no_returning = false;
 
 #define BE_CONNECT_TIMEOUT_S 5
 #define BE_RW_TIMEOUT_S 30
@@ -893,8 +901,8 @@ server_has_returning(MYSQL *db)
 {
     const char *info = mysql_get_server_info(db);
 
-    return info != NULL && strstr(info, "MariaDB") != NULL &&
-           mysql_get_server_version(db) >= 100500;
+    return !orm_mysql_test_no_returning && info != NULL &&
+           strstr(info, "MariaDB") != NULL && mysql_get_server_version(db) >= 100500;
 }
 
 /* Notice a dead peer on a TCP socket as libpq's keepalive and
@@ -1248,15 +1256,135 @@ run_finds(struct mysql_conn *mc, struct orm_batch_item *const *items, size_t n, 
     return !mc->base.is_broken;
 }
 
+/* Give each of @ins its row of @rows (a multi-row INSERT ... RETURNING's
+ * result, row i for the i-th row sent). False, with none touched, if the
+ * rows are not one per insert. */
+static bool
+hand_out_inserted(const struct orm_result *rows, struct orm_batch_item *const *ins, size_t n)
+{
+    if (orm_result_rows(rows) != n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (ins[i]->res->n_cols != rows->n_cols)
+            return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct orm_result *res = ins[i]->res;
+
+        for (size_t col = 0; col < rows->n_cols; col++) {
+            size_t len = 0;
+            const char *v = orm_result_cell(rows, i, col, &len);
+
+            if (v == NULL)
+                orm_result_push_null(res);
+            else
+                orm_result_push(res, v, len);
+        }
+        res->affected = 1;
+        res->last_id = 0;
+        ins[i]->rc = USV_OK;
+    }
+    return true;
+}
+
+/* Insert @ins[0..n) (2 <= n, a power of two) as one multi-row INSERT ...
+ * RETURNING: one autocommit statement, so all of the rows commit or none;
+ * MariaDB returns the rows in the order of the VALUES list.
+ * If it fails and the connection lives (a duplicate key, a value the
+ * server refuses), nothing was inserted and each row runs again on its
+ * own, so an error is only its own. False if the connection was lost:
+ * then whether the statement committed is unknown, and every insert not
+ * answered yet is USV_UNAVAILABLE, never sent again (as a PostgreSQL
+ * pipeline does). */
+static bool
+run_insert_chunk(struct mysql_conn *mc, struct orm_batch_item *const *ins, size_t n)
+{
+    const struct orm_insert_many *im = ins[0]->insert_many;
+    size_t np = im->n_params;
+    struct orm_param *params = xcalloc(n * np, sizeof(*params));
+    struct orm_result rows;
+    unsigned size = 0, id;
+    size_t ran = 0;
+    enum usv_err rc;
+
+    while ((2u << size) < n)
+        size++;
+    assert((2u << size) == n && size < ORM_FIND_MANY_SIZES);
+    for (size_t i = 0; i < n; i++) {
+        assert(ins[i]->n_params == np);
+        memcpy(params + i * np, ins[i]->params, np * sizeof(*params));
+    }
+    id = im->first_id + size;
+    orm_result_init(&rows, ins[0]->res->n_cols);
+    rc = orm_conn_ready(&mc->base, id, im->sql[size], n * np);
+    if (rc == USV_OK)
+        rc = stmt_run(mc, &mc->stmts[id], params, n * np, &rows);
+    if (rc == USV_OK && !hand_out_inserted(&rows, ins, n)) {
+        /* Committed, but not as asked: answer, never insert again. */
+        fail_internal(mc, "insert", "a multi-row INSERT returned other rows than it sent");
+        for (size_t i = 0; i < n; i++)
+            ins[i]->rc = USV_INTERNAL;
+    }
+    if (rc == USV_OK)
+        ran = n;
+    orm_result_finish(&rows);
+    free(params);
+    for (; ran < n && !mc->base.is_broken; ran++)
+        run_one(mc, ins[ran]);
+    for (; ran < n; ran++)
+        ins[ran]->rc = USV_UNAVAILABLE;
+    return !mc->base.is_broken;
+}
+
+/* Answer every insert among @items[0..n) that is not @done yet and has
+ * @items[0]'s model, marking them done: in chunks of 2, 4, ... BATCH_MAX
+ * rows, largest first, each one multi-row INSERT ... RETURNING
+ * (run_insert_chunk()); a last single row alone. A chunk answered before
+ * the connection is lost keeps its rows (they committed and were seen);
+ * the later ones are USV_UNAVAILABLE. False if the connection was lost. */
+static bool
+run_inserts(struct mysql_conn *mc, struct orm_batch_item *const *items, size_t n, bool *done)
+{
+    const struct orm_insert_many *im = items[0]->insert_many;
+    struct orm_batch_item *ins[BATCH_MAX];
+    size_t k = 0, at = 0;
+    bool is_alive = true;
+
+    for (size_t i = 0; i < n; i++) {
+        if (!done[i] && items[i]->insert_many == im) {
+            ins[k++] = items[i];
+            done[i] = true;
+        }
+    }
+    while (at < k) {
+        size_t chunk = 1;
+
+        while (chunk * 2 <= k - at && chunk * 2 <= BATCH_MAX)
+            chunk *= 2;
+        if (!is_alive) {
+            for (size_t i = 0; i < chunk; i++)
+                ins[at + i]->rc = USV_UNAVAILABLE;
+        } else if (chunk == 1) {
+            is_alive = run_one(mc, ins[at]);
+        } else {
+            is_alive = run_insert_chunk(mc, ins + at, chunk);
+        }
+        at += chunk;
+    }
+    return is_alive;
+}
+
 /* Connector/C has no pipelining, so a batch cannot share a round trip the
  * way PostgreSQL's does. What it can share is the statement: concurrent
  * GETs by key become one SELECT ... WHERE id IN (...), which costs the
- * server about what one of them did alone. The ORM sends only reads here
- * (orm_backend_mysql.batching is ORM_BATCH_FINDS: MySQL 8 has no RETURNING);
- * anything but a find runs on its own, in turn. Reads commit nothing, so
- * the finds answered before a connection is lost keep their rows; the
- * rest fail USV_UNAVAILABLE with the connection marked broken, never
- * revived in the middle of a batch. */
+ * server about what one of them did alone, and concurrent POSTs one
+ * multi-row INSERT ... RETURNING (MariaDB 10.5+; orm.c sends inserts here
+ * only while the connections say has_returning: MySQL 8 has no RETURNING,
+ * and there each insert borrows a connection of its own). Anything else
+ * runs on its own, in turn. A statement answered before a connection is
+ * lost keeps its answer (a read commits nothing; an insert whose rows came
+ * back committed); the rest fail USV_UNAVAILABLE with the connection
+ * marked broken, never revived or re-sent in the middle of a batch. */
 static void
 my_execute_batch(struct orm_conn *c, struct orm_batch_item *const *items, size_t n)
 {
@@ -1272,6 +1400,8 @@ my_execute_batch(struct orm_conn *c, struct orm_batch_item *const *items, size_t
             items[i]->rc = USV_UNAVAILABLE;
         else if (is_find(items[i]))
             is_alive = run_finds(mc, items + i, n - i, done + i);
+        else if (items[i]->insert_many != NULL)
+            is_alive = run_inserts(mc, items + i, n - i, done + i);
         else
             is_alive = run_one(mc, items[i]);
         done[i] = true;
@@ -1532,11 +1662,11 @@ const struct orm_backend orm_backend_mysql = {
     .rollback = my_rollback,
     .prepare = my_prepare,
     .execute = my_execute,
-    /* Only finds by key gain from a batch (one IN list for many); writes
-     * would queue one by one on the leader's connection, and a batched
-     * insert could not ask its connection for RETURNING. */
+    /* Finds by key gain from a batch (one IN list for many), and so do
+     * inserts where the server has RETURNING (one multi-row INSERT);
+     * anything else would only queue on the leader's connection. */
     .execute_batch = my_execute_batch,
-    .batching = ORM_BATCH_FINDS,
+    .batching = ORM_BATCH_FINDS_INSERTS,
     .query = my_query,
     .lock_migrations = my_lock_migrations,
     .set_ddl_lock_wait = my_set_ddl_lock_wait,

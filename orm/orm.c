@@ -14,8 +14,11 @@
  * concurrent requests' statements (orm/batch.h), which a leader runs on one
  * pooled connection in one round trip. The database then sees one message
  * and one commit for many requests, which is most of its cost per request.
- * A backend without pipelining (MySQL) batches only finds by key, which it
- * runs as one SELECT ... WHERE key IN (...) (struct orm_find_many). */
+ * A backend without pipelining (MySQL) batches finds by key, which it runs
+ * as one SELECT ... WHERE key IN (...) (struct orm_find_many), and inserts
+ * while its connections have RETURNING (MariaDB 10.5+), as one multi-row
+ * INSERT ... RETURNING (struct orm_insert_many); orm.c learns which from
+ * each connection it borrows (learn_returning()). */
 #include "orm/orm.h"
 
 #include <assert.h>
@@ -74,6 +77,7 @@ struct model_stmts {
     unsigned list_by;                /* id of "list filtered by column 0" */
     unsigned n_writable;
     struct orm_find_many find_many;  /* immutable after open */
+    struct orm_insert_many insert_many;  /* immutable after open */
     struct update_text *updates;     /* sorted by mask; protected by orm_db.stmt_mu */
     size_t n_updates;                /* <= ORM_MAX_UPDATE_TEXTS; protected by stmt_mu */
 };
@@ -84,6 +88,9 @@ struct orm_db {
     struct pool *replica;            /* optional pool for ORM_TX_READ_REPLICA, or NULL */
     struct batch *batch;             /* single-statement sessions on the primary, or NULL */
     _Atomic uint64_t replica_down_until_ms;  /* skip the replica until then (monotonic) */
+    /* ORM_BATCH_FINDS_INSERTS: did the last connection borrowed say
+     * has_returning? Then inserts join batches (borrows_connection()). */
+    atomic_bool batch_inserts;
     unsigned pool_timeout_ms;
     unsigned migration_lock_ms;    /* a migration's DDL lock wait (never 0) */
     unsigned migration_retries;    /* further tries after a DDL gave up waiting */
@@ -249,6 +256,31 @@ find_many_of(const struct orm_db *db, unsigned id)
     return NULL;
 }
 
+/* The multi-row form of statement @id when it is a model's INSERT ...
+ * RETURNING on a backend that batches inserts so
+ * (orm_batch_item.insert_many), else NULL. */
+static const struct orm_insert_many *
+insert_many_of(const struct orm_db *db, unsigned id)
+{
+    if (db->be->batching != ORM_BATCH_FINDS_INSERTS)
+        return NULL;
+    for (size_t i = 0; i < db->n_models; i++) {
+        if (db->models[i].base + ORM_OP_INSERT_RETURNING == id)
+            return &db->models[i].insert_many;
+    }
+    return NULL;
+}
+
+/* Remember whether @c, just borrowed, runs INSERT ... RETURNING: inserts
+ * join batches only while the connections do (a server replaced by one
+ * without it turns them back into inserts of their own). */
+static void
+learn_returning(struct orm_db *db, const struct orm_conn *c)
+{
+    if (db->be->batching == ORM_BATCH_FINDS_INSERTS && c != NULL)
+        atomic_store(&db->batch_inserts, c->has_returning);
+}
+
 /* Give the text in @b the next statement id. Caller holds stmt_mu (or is
  * orm_db_open(), before the handle is shared). */
 static unsigned
@@ -342,6 +374,19 @@ build_statements(struct orm_db *db, struct model_stmts *ms)
         orm_sql_build_find_many_by_key(db->be, m, 2u << i, &b);
         id = add_statement(db, &b);     /* may move db->sql: read it after */
         fm->sql[i] = db->sql[id];
+    }
+    if (db->be->batching == ORM_BATCH_FINDS_INSERTS) {
+        struct orm_insert_many *im = &ms->insert_many;
+
+        im->first_id = (unsigned)db->n_sql;
+        im->n_params = m->n_columns - 1;    /* every column but the key */
+        for (unsigned i = 0; i < ORM_FIND_MANY_SIZES; i++) {
+            unsigned id;
+
+            orm_sql_build_insert_many(db->be, m, 2u << i, &b);
+            id = add_statement(db, &b);
+            im->sql[i] = db->sql[id];
+        }
     }
     strbuf_finish(&b);
 }
@@ -463,10 +508,17 @@ lead_batch(void *ctx, struct orm_batch_item *const *all, size_t n_all, unsigned 
     size_t n = 0;
 
     /* Each item keeps its own deadline: one whose wait ended while the
-     * leader waited for the connection is answered 503, never sent. */
+     * leader waited for the connection is answered 503, never sent. An
+     * insert that found a connection without RETURNING (the server was
+     * replaced) is not sent either: its session runs again, borrowing a
+     * connection of its own (USV_RETRY; nothing was committed). */
+    if (rc == USV_OK)
+        learn_returning(db, c);
     for (size_t i = 0; i < n_all; i++) {
         if (rc == USV_OK && all[i]->wait_until_ms != 0 && all[i]->wait_until_ms < now)
             all[i]->rc = USV_UNAVAILABLE;
+        else if (rc == USV_OK && all[i]->insert_many != NULL && !c->has_returning)
+            all[i]->rc = USV_RETRY;
         else
             items[n++] = all[i];
     }
@@ -830,19 +882,25 @@ borrows_connection(const struct orm_db *db, const struct pool *pool, enum orm_tx
 
     if (pool != db->pool || db->batch == NULL)
         return true;
+    if (mode == ORM_TX_STATEMENT && b == ORM_BATCH_FINDS_INSERTS)
+        return !atomic_load(&db->batch_inserts);
     if (mode == ORM_TX_STATEMENT)
         return b != ORM_BATCH_WRITES && b != ORM_BATCH_ALL;
     if (mode == ORM_TX_READ)
-        return b != ORM_BATCH_FINDS && b != ORM_BATCH_ALL;
+        return b != ORM_BATCH_FINDS && b != ORM_BATCH_FINDS_INSERTS && b != ORM_BATCH_ALL;
     return true;
 }
 
 /* In a session that borrowed no connection, does statement @id join a
  * batch? Otherwise it runs alone on a connection borrowed for it. */
 static bool
-joins_batch(const struct orm_db *db, const struct orm_find_many *find_many)
+joins_batch(const struct orm_db *db, const struct orm_batch_item *item)
 {
-    return db->be->batching != ORM_BATCH_FINDS || find_many != NULL;
+    enum orm_batching b = db->be->batching;
+
+    if (b == ORM_BATCH_FINDS || b == ORM_BATCH_FINDS_INSERTS)
+        return item->find_many != NULL || item->insert_many != NULL;
+    return true;
 }
 
 /* One try of a session on @pool: no retry, no fallback. */
@@ -866,6 +924,8 @@ run_session(struct orm_db *db, struct pool *pool, enum orm_tx mode, uint64_t end
     if (rc != USV_OK)
         return rc;
     s.conn->errmsg[0] = '\0';   /* only this session's driver message is logged */
+    if (pool == db->pool)
+        learn_returning(db, s.conn);    /* batches run on the primary only */
     work_start(db, s.conn, &we, end_ms);
     if (mode != ORM_TX_WRITE) {
         rc = work(&s, arg);
@@ -962,10 +1022,11 @@ run(struct orm_session *s, unsigned id, const struct orm_param *params, size_t n
         struct orm_batch_item item = {
             .id = id, .params = params, .n_params = n, .res = res, .rc = USV_INTERNAL,
             .find_many = find_many_of(s->db, id),
+            .insert_many = insert_many_of(s->db, id),
             .is_write = s->mode != ORM_TX_READ,
         };
 
-        if (!joins_batch(s->db, item.find_many))
+        if (!joins_batch(s->db, &item))
             return run_alone(s->db, id, params, n, res);
         return batch_run(s->db->batch, &item);
     }
@@ -1150,7 +1211,9 @@ orm_insert(struct orm_session *s, const struct orm_model *m, json_t *values, jso
         if (!(m->columns[i].flags & ORM_PK))
             bind_column(&m->columns[i], values, now, &params[n++]);
     }
-    if (s->db->be->has_returning || s->conn->has_returning) {
+    /* Without a connection the session is in a batch, which inserts only
+     * where the connections have RETURNING (borrows_connection()). */
+    if (s->db->be->has_returning || s->conn == NULL || s->conn->has_returning) {
         rc = fetch_one(s, m, stmt_id(s->db, m, ORM_OP_INSERT_RETURNING), params, n, row);
         if (rc == USV_NOT_FOUND)
             rc = USV_INTERNAL;  /* RETURNING always yields the row */

@@ -116,6 +116,20 @@ struct orm_find_many {
     size_t key_col;                        /* column of the key in each row */
 };
 
+/* How such a backend inserts rows of one model in a batch, where its
+ * connections have RETURNING (MariaDB 10.5+): as one multi-row
+ * "INSERT ... VALUES (...), (...) RETURNING ..."
+ * (orm_sql_build_insert_many()), row i of the result being the i-th row
+ * sent. Rows cannot be padded (a repeated row would be inserted twice), so
+ * @sql[i] holds exactly 2 << i rows and a batch is cut into such chunks,
+ * largest first. Statement @first_id + i is chunk size @i. Built by
+ * orm_db_open(), immutable, as long-lived as the handle. */
+struct orm_insert_many {
+    unsigned first_id;                     /* statement id of the 2-row insert */
+    const char *sql[ORM_FIND_MANY_SIZES];  /* text of each size, borrowed */
+    size_t n_params;                       /* parameters of one row */
+};
+
 /* One statement of a batch: single-statement sessions of concurrent
  * requests, run together on one connection (orm/batch.h). */
 struct orm_batch_item {
@@ -133,6 +147,10 @@ struct orm_batch_item {
      * (ORM_OP_FIND; params[0] is the key, ORM_INT64): how to run many of
      * them at once. NULL for every other statement. */
     const struct orm_find_many *find_many;
+    /* Set when the statement is its model's INSERT ... RETURNING
+     * (ORM_OP_INSERT_RETURNING) on an ORM_BATCH_FINDS_INSERTS backend: how
+     * to run many of them at once. NULL for every other statement. */
+    const struct orm_insert_many *insert_many;
 };
 
 /* Bounds a backend applies to a connection it opens. */
@@ -144,6 +162,13 @@ struct orm_limits {
                                       * keeps the text, execute() sends it unnamed */
 };
 
+/* Tests only (tests/mysql/test_mysql_backend.c): while true, MySQL
+ * connections opened say has_returning false whatever the server, so the
+ * MySQL 8 path (INSERT then SELECT, each insert on a connection of its
+ * own) runs against a MariaDB. No option, setting or environment variable
+ * of the service sets it; a test sets it before opening connections. */
+extern bool orm_mysql_test_no_returning;
+
 /* What a backend can run as batches of concurrent sessions' statements
  * (execute_batch(); orm_db_options.batches turns it on). orm.c decides from
  * this alone, in one place, whether a session borrows a connection. */
@@ -152,6 +177,10 @@ enum orm_batching {
     ORM_BATCH_FINDS,     /* ORM_TX_READ sessions' finds by key, as one IN list (no
                           * pipelining); any other read borrows a connection of its
                           * own, since a batch would only queue it behind the others */
+    ORM_BATCH_FINDS_INSERTS, /* as ORM_BATCH_FINDS, and ORM_TX_STATEMENT sessions' inserts
+                          * as one multi-row INSERT ... RETURNING, while the connections
+                          * say has_returning (orm.c learns it from each one borrowed);
+                          * without it each insert borrows a connection of its own */
     ORM_BATCH_WRITES,    /* ORM_TX_STATEMENT sessions (group commit); a batched insert
                           * has no connection to ask, so needs has_returning */
     ORM_BATCH_ALL,       /* both ORM_TX_STATEMENT and ORM_TX_READ sessions (pipelining) */

@@ -46,6 +46,39 @@ build_insert(const struct orm_backend *be, const struct orm_model *m, bool retur
     }
 }
 
+void
+orm_sql_build_insert_many(const struct orm_backend *be, const struct orm_model *m,
+                          unsigned n_rows, struct strbuf *out)
+{
+    unsigned n = 0;
+
+    assert(n_rows >= 1);
+    strbuf_addf(out, "INSERT INTO %s (", m->table);
+    for (size_t i = 0; i < m->n_columns; i++) {
+        if (m->columns[i].flags & ORM_PK)
+            continue;
+        strbuf_addf(out, "%s%s", n++ > 0 ? ", " : "", m->columns[i].name);
+    }
+    strbuf_adds(out, ") VALUES ");
+    n = 0;
+    for (unsigned r = 0; r < n_rows; r++) {
+        bool first = true;
+
+        strbuf_adds(out, r > 0 ? ", (" : "(");
+        for (size_t i = 0; i < m->n_columns; i++) {
+            if (m->columns[i].flags & ORM_PK)
+                continue;
+            if (!first)
+                strbuf_adds(out, ", ");
+            first = false;
+            be->placeholder(out, ++n, m->columns[i].type);
+        }
+        strbuf_adds(out, ")");
+    }
+    strbuf_adds(out, " RETURNING ");
+    orm_sql_select_list(be, m, out);
+}
+
 static void
 build_find(const struct orm_backend *be, const struct orm_model *m, bool lock,
            struct strbuf *out)

@@ -44,6 +44,13 @@ void orm_sql_build_list_by(const struct orm_backend *be, const struct orm_model 
 void orm_sql_build_find_many_by_key(const struct orm_backend *be, const struct orm_model *m,
                                     unsigned n, struct strbuf *out);
 
+/* "INSERT INTO t (cols) VALUES (?, ...), ... RETURNING cols" for @n_rows
+ * rows, each row's placeholders in the order of orm_sql_build()'s INSERT:
+ * how a backend without pipelining inserts a batch in one round trip
+ * (struct orm_insert_many). */
+void orm_sql_build_insert_many(const struct orm_backend *be, const struct orm_model *m,
+                               unsigned n_rows, struct strbuf *out);
+
 /* Columns a client may write: neither key nor read-only. The bits of an
  * update mask number these columns in model order, so a model has at most
  * ORM_MAX_WRITABLE of them (orm_db_open() refuses a model with more). */

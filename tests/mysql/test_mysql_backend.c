@@ -38,7 +38,8 @@ static const struct orm_limits test_limits = {0};
 
 /* Statement ids of this test (any small integers). */
 enum { ID_INSERT = 1, ID_FIND, ID_FIND_LOCK, ID_BIG, ID_UPDATE_SAME, ID_LIST, ID_RETURNING,
-       ID_STAMPS, ID_FIND_MANY /* .. + ORM_FIND_MANY_SIZES - 1 */ };
+       ID_STAMPS, ID_FIND_MANY /* .. + ORM_FIND_MANY_SIZES - 1 */,
+       ID_INSERT_MANY = ID_FIND_MANY + ORM_FIND_MANY_SIZES /* .. + ORM_FIND_MANY_SIZES - 1 */ };
 
 /* The application's own model: the SQL under test is the SQL the service runs. */
 #define M (&users_model)
@@ -1350,6 +1351,330 @@ test_mysql_batch_on_a_lost_connection_fails_every_find(void **state)
     be->close(killer);
 }
 
+/* ---- batches of inserts (issue 19) ------------------------------------ */
+
+/* The multi-row inserts of users_model, as orm_db_open() makes them. */
+struct insert_many {
+    struct orm_insert_many im;
+    char *sql[ORM_FIND_MANY_SIZES];
+};
+
+static void
+insert_many_init(struct insert_many *f)
+{
+    struct strbuf b;
+
+    memset(f, 0, sizeof(*f));
+    f->im.first_id = ID_INSERT_MANY;
+    f->im.n_params = M->n_columns - 1;
+    strbuf_init(&b);
+    for (unsigned i = 0; i < ORM_FIND_MANY_SIZES; i++) {
+        orm_sql_build_insert_many(be, M, 2u << i, &b);
+        f->sql[i] = strbuf_take(&b);
+        f->im.sql[i] = f->sql[i];
+    }
+    strbuf_finish(&b);
+}
+
+static void
+insert_many_finish(struct insert_many *f)
+{
+    for (unsigned i = 0; i < ORM_FIND_MANY_SIZES; i++)
+        free(f->sql[i]);
+}
+
+/* One request's INSERT ... RETURNING, queued the way orm.c run() queues it. */
+struct insert_slot {
+    char login[32];
+    struct orm_param p[16];
+    struct orm_result res;
+    struct orm_batch_item item;
+};
+
+/* Insert users @logins[0..n) on @c as one batch, into @slots (finished by
+ * the caller with insert_slots_finish()). */
+static void
+run_insert_batch(struct orm_conn *c, const struct orm_insert_many *im,
+                 const char *const *logins, size_t n, struct insert_slot *slots)
+{
+    struct orm_batch_item *items[BATCH_MAX];
+    size_t np = 0;
+
+    assert_true(n >= 2 && n <= BATCH_MAX);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(slots[i].login, sizeof(slots[i].login), "%s", logins[i]);
+        np = insert_params(slots[i].login, "2026-11-21T08:00:00.123456Z", slots[i].p,
+                           sizeof(slots[i].p) / sizeof(slots[i].p[0]));
+        orm_result_init(&slots[i].res, M->n_columns);
+        slots[i].item = (struct orm_batch_item){
+            .id = ID_RETURNING, .params = slots[i].p, .n_params = np,
+            .res = &slots[i].res, .rc = USV_INTERNAL, .insert_many = im, .is_write = true,
+        };
+        items[i] = &slots[i].item;
+    }
+    /* The leader prepares each item's own statement first (orm.c lead_batch()). */
+    if (!is_prepared(c, ID_RETURNING))
+        prepare(c, ID_RETURNING, ORM_OP_INSERT_RETURNING, np);
+    orm_conn_execute_batch(c, items, n);
+}
+
+static void
+insert_slots_finish(struct insert_slot *slots, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        orm_result_finish(&slots[i].res);
+}
+
+/* @s was inserted and got its own row back, its key above @after. */
+static int64_t
+expect_inserted(const struct insert_slot *s, size_t i, int64_t after)
+{
+    int64_t id;
+
+    if (s->item.rc != USV_OK)
+        fail_msg("insert %zu (%s): %s", i, s->login, usv_err_name(s->item.rc));
+    if (orm_result_rows(&s->res) != 1)
+        fail_msg("insert %zu (%s) got %zu rows", i, s->login, orm_result_rows(&s->res));
+    assert_int_equal(s->res.affected, 1);
+    expect_bytes(&s->res, colno("login"), s->login);
+    expect_bytes(&s->res, colno("created_at"), "2026-11-21T08:00:00.123456Z");
+    assert_null(orm_result_cell(&s->res, 0, colno("first_name"), NULL));
+    id = strtoll(orm_result_cell(&s->res, 0, colno("id"), NULL), NULL, 10);
+    if (id <= after)
+        fail_msg("insert %zu (%s): key %lld not above %lld", i, s->login, (long long)id,
+                 (long long)after);
+    return id;
+}
+
+static void
+test_mysql_batch_of_inserts_is_one_statement_with_a_row_each(void **state)
+{
+    static const char *const eight[] = {"m0", "m1", "m2", "m3", "m4", "m5", "m6", "m7"};
+    static const char *const seven[] = {"s0", "s1", "s2", "s3", "s4", "s5", "s6"};
+    struct orm_conn *c = connect_to(db_url);
+    struct insert_slot slots[8];
+    struct insert_many f;
+    long ins[2], sel[2], base_ins, base_sel;
+    int64_t last = 0;
+
+    if (!c->has_returning) {
+        be->close(c);
+        skip();
+    }
+    insert_many_init(&f);
+    session_counts(c, &ins[0], &sel[0]);
+    session_counts(c, &ins[1], &sel[1]);
+    base_ins = ins[1] - ins[0];
+    base_sel = sel[1] - sel[0];
+    /* Eight rows: one INSERT, no SELECT, each its own row in order. */
+    session_counts(c, &ins[0], &sel[0]);
+    run_insert_batch(c, &f.im, eight, 8, slots);
+    session_counts(c, &ins[1], &sel[1]);
+    assert_int_equal(ins[1] - ins[0], base_ins + 1);
+    assert_int_equal(sel[1] - sel[0], base_sel);
+    for (size_t i = 0; i < 8; i++)
+        last = expect_inserted(&slots[i], i, last);
+    insert_slots_finish(slots, 8);
+    /* Seven: chunks of 4, 2 and 1, three INSERTs. */
+    session_counts(c, &ins[0], &sel[0]);
+    run_insert_batch(c, &f.im, seven, 7, slots);
+    session_counts(c, &ins[1], &sel[1]);
+    assert_int_equal(ins[1] - ins[0], base_ins + 3);
+    for (size_t i = 0; i < 7; i++)
+        last = expect_inserted(&slots[i], i, last);
+    insert_slots_finish(slots, 7);
+    expect_cell(c, "SELECT COUNT(*) FROM users", "15");
+    insert_many_finish(&f);
+    be->close(c);
+}
+
+static void
+test_mysql_batch_of_inserts_with_duplicates_fails_only_them(void **state)
+{
+    /* DUP0 is taken already; twin twice in the batch. */
+    static const char *const logins[] = {"d0", "DUP0", "twin", "d3", "d4", "TWIN", "d6", "d7"};
+    struct orm_conn *c = connect_to(db_url);
+    struct insert_slot slots[8];
+    struct insert_many f;
+    int64_t id;
+
+    if (!c->has_returning) {
+        be->close(c);
+        skip();
+    }
+    insert_many_init(&f);
+    if (insert_user(c, text("dup0"), null_text(), null_text(), "2026-11-21T08:00:00.123456Z",
+                    &id) != USV_OK)
+        fail_msg("insert dup0: %s", c->errmsg);
+    run_insert_batch(c, &f.im, logins, 8, slots);
+    for (size_t i = 0; i < 8; i++) {
+        if (i == 1 || i == 5) {
+            if (slots[i].item.rc != USV_CONFLICT)
+                fail_msg("insert %zu (%s): %s, expected CONFLICT", i, slots[i].login,
+                         usv_err_name(slots[i].item.rc));
+            assert_int_equal(orm_result_rows(&slots[i].res), 0);
+        } else {
+            expect_inserted(&slots[i], i, id);
+        }
+    }
+    insert_slots_finish(slots, 8);
+    assert_false(c->is_broken);
+    expect_cell(c, "SELECT COUNT(*) FROM users", "7");
+    expect_cell(c, "SELECT COUNT(*) FROM users WHERE login = 'twin'", "1");
+    insert_many_finish(&f);
+    be->close(c);
+}
+
+static void
+test_mysql_batch_of_inserts_on_a_lost_connection_fails_every_insert(void **state)
+{
+    static const char *const logins[] = {"l0", "l1", "l2", "l3", "l4"};
+    struct orm_conn *c = connect_to(db_url), *killer = connect_to(db_url);
+    struct insert_slot slots[5];
+    struct insert_many f;
+    char *id_c;
+
+    if (!c->has_returning) {
+        be->close(c);
+        be->close(killer);
+        skip();
+    }
+    insert_many_init(&f);
+    prepare(c, ID_RETURNING, ORM_OP_INSERT_RETURNING, M->n_columns - 1);
+    id_c = connection_id(c);
+    /* Inside a transaction nothing is revived (ORM batches never are in
+     * one; here it makes the loss show when the INSERT is sent). */
+    assert_int_equal(orm_conn_begin(c, ORM_TX_WRITE), USV_OK);
+    kill_session(killer, id_c);
+    run_insert_batch(c, &f.im, logins, 5, slots);
+    for (size_t i = 0; i < 5; i++) {
+        if (slots[i].item.rc != USV_UNAVAILABLE)
+            fail_msg("insert %zu: %s, expected UNAVAILABLE", i,
+                     usv_err_name(slots[i].item.rc));
+    }
+    insert_slots_finish(slots, 5);
+    assert_true(c->is_broken);
+    expect_cell(killer, "SELECT COUNT(*) FROM users", "0");
+    free(id_c);
+    insert_many_finish(&f);
+    be->close(c);
+    be->close(killer);
+}
+
+/* Concurrent creates through the ORM, as POST /users makes them. */
+struct creator {
+    struct orm_db *db;
+    char login[32];
+    enum usv_err rc;
+    char got[32];
+};
+
+static enum usv_err
+create_work(struct orm_session *s, void *arg)
+{
+    struct creator *cr = arg;
+    json_t *values = json_pack("{s:s}", "login", cr->login), *row = NULL;
+    enum usv_err rc;
+
+    if (values == NULL)
+        return USV_NOMEM;
+    rc = orm_insert(s, M, values, &row);
+    if (rc == USV_OK)
+        snprintf(cr->got, sizeof(cr->got), "%s",
+                 json_string_value(json_object_get(row, "login")));
+    json_decref(row);
+    json_decref(values);
+    return rc;
+}
+
+static void *
+create_thread(void *arg)
+{
+    struct creator *cr = arg;
+
+    cr->rc = orm_transact(cr->db, ORM_TX_STATEMENT, create_work, cr);
+    return NULL;
+}
+
+/* Run @n concurrent creates of logins "@prefix<i>" (i % @distinct) on @db
+ * and check: each distinct login created once, the others CONFLICT. */
+static void
+create_concurrently(struct orm_db *db, const char *prefix, size_t n, size_t distinct)
+{
+    struct creator cr[32];
+    pthread_t t[32];
+    size_t ok[32] = {0};
+
+    assert_true(n <= 32 && distinct <= n);
+    for (size_t i = 0; i < n; i++) {
+        cr[i] = (struct creator){.db = db, .rc = USV_INTERNAL};
+        snprintf(cr[i].login, sizeof(cr[i].login), "%s%zu", prefix, i % distinct);
+    }
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, create_thread, &cr[i]), 0);
+    for (size_t i = 0; i < n; i++)
+        pthread_join(t[i], NULL);
+    for (size_t i = 0; i < n; i++) {
+        if (cr[i].rc == USV_OK) {
+            assert_string_equal(cr[i].got, cr[i].login);
+            ok[i % distinct]++;
+        } else if (cr[i].rc != USV_CONFLICT) {
+            fail_msg("create %s: %s", cr[i].login, usv_err_name(cr[i].rc));
+        }
+    }
+    for (size_t d = 0; d < distinct; d++) {
+        if (ok[d] != 1)
+            fail_msg("login %s%zu created %zu times", prefix, d, ok[d]);
+    }
+}
+
+/* MySQL 8 has no RETURNING: there each create inserts, then finds its row,
+ * on a connection of its own, never in a batch. Forced here on MariaDB. */
+static void
+test_mysql_creates_without_returning_run_unbatched(void **state)
+{
+    const struct orm_model *models[] = {M};
+    struct orm_db_options opts = {.pool_size = 4, .pool_timeout_ms = 5000, .batches = 2};
+    struct orm_pool_stats st;
+    struct orm_db *db = NULL;
+    struct orm_conn *c;
+
+    orm_mysql_test_no_returning = true;
+    assert_int_equal(orm_db_open(db_url, models, 1, &opts, &db), USV_OK);
+    create_concurrently(db, "noret", 24, 16);
+    create_concurrently(db, "noretb", 24, 24);
+    orm_db_stats(db, &st);
+    assert_int_equal(st.batched, 0);
+    orm_db_close(db);
+    orm_mysql_test_no_returning = false;
+    c = connect_to(db_url);
+    expect_cell(c, "SELECT COUNT(*) FROM users", "40");
+    be->close(c);
+}
+
+/* With RETURNING the same creates join batches, and each still gets its
+ * own row or its own conflict. */
+static void
+test_mysql_creates_with_returning_are_batched_correctly(void **state)
+{
+    const struct orm_model *models[] = {M};
+    struct orm_db_options opts = {.pool_size = 4, .pool_timeout_ms = 5000, .batches = 2};
+    struct orm_db *db = NULL;
+    struct orm_conn *c = connect_to(db_url);
+    bool has_returning = c->has_returning;
+
+    be->close(c);
+    if (!has_returning)
+        skip();
+    assert_int_equal(orm_db_open(db_url, models, 1, &opts, &db), USV_OK);
+    create_concurrently(db, "ret", 32, 20);
+    create_concurrently(db, "retb", 32, 32);
+    orm_db_close(db);
+    c = connect_to(db_url);
+    expect_cell(c, "SELECT COUNT(*) FROM users", "52");
+    be->close(c);
+}
+
 static void
 test_mysql_wrong_password_error_has_no_password(void **state)
 {
@@ -1403,6 +1728,14 @@ main(void)
                                setup),
         cmocka_unit_test_setup(test_mysql_batch_revives_an_idle_connection_in_place, setup),
         cmocka_unit_test_setup(test_mysql_batch_on_a_lost_connection_fails_every_find, setup),
+        cmocka_unit_test_setup(test_mysql_batch_of_inserts_is_one_statement_with_a_row_each,
+                               setup),
+        cmocka_unit_test_setup(test_mysql_batch_of_inserts_with_duplicates_fails_only_them,
+                               setup),
+        cmocka_unit_test_setup(
+            test_mysql_batch_of_inserts_on_a_lost_connection_fails_every_insert, setup),
+        cmocka_unit_test_setup(test_mysql_creates_without_returning_run_unbatched, setup),
+        cmocka_unit_test_setup(test_mysql_creates_with_returning_are_batched_correctly, setup),
         cmocka_unit_test_setup(test_mysql_wrong_password_error_has_no_password, setup),
     };
 
