@@ -37,7 +37,9 @@ proxy_start
 start_server --database "$PROXY_URL" --pool-size 1 --idle-check-ms 0 \
     --pool-timeout-ms 1000 --statement-timeout-ms 2000
 # Ids of two digits from here on, so that a measured reply and the struck
-# one are the same length.
+# one are the same length. For the same reason every login below is padded
+# with x's to 7 characters ("pre10xxx", "kl1xxxx"): the x's are filler, so
+# the reset can be armed at the byte count of a reply measured just before.
 for i in $(seq 10 19); do
     [ "$(kpost "pre-$i" "pre${i}xxx" | cut -d'|' -f1)" = 201 ] || bail "keyed POST pre-$i"
 done
