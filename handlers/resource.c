@@ -238,7 +238,6 @@ create_keyed(const struct resource *res, struct http_req *req, json_t *body,
 {
     struct res_op op = {.res = res, .input = body, .key = key};
     struct orm_db *db = app_db(req);
-    char etag[ETAG_SIZE];
     enum usv_err rc;
 
     idem_key_fingerprint(req, res->path, key);
@@ -269,9 +268,7 @@ create_keyed(const struct resource *res, struct http_req *req, json_t *body,
     }
     http_req_set_status(req, 201);
     http_req_add_header(req, "Location", op.location);
-    etag_of_text(op.text, strlen(op.text), etag);
-    http_req_add_header(req, "ETag", etag);
-    http_req_reply_text(req, op.text, strlen(op.text), "application/json");
+    rc = reply_text(req, op.text, strlen(op.text), NULL);
     op.text = NULL;           /* taken */
 out:
     /* A 422 lists what is wrong (API.md): here the key, not a field. */
